@@ -1,0 +1,3 @@
+from microgrid.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,388 @@
+"""A scalar autograd engine.
+
+Every operation creates a `Value` that records, at forward time, its operands and the local
+derivative of its result with respect to each of them. `backward()` walks the graph in reverse
+topological order and applies the chain rule: each operand receives
+``consumer.grad * local_derivative``.
+
+A node holds at most two operands, in the slots ``_a``/``_b``, with their local derivatives in
+``_da``/``_db``. An operand that is a plain number (the ``2`` in ``2 * x``) is kept for display
+but is not a node, and its derivative slot is ``None``: no gradient flows to a constant. Keeping
+operands in slots instead of tuples, and constants out of the graph, keeps a node small and the
+engine fast; there are no reference cycles, so a graph is freed as soon as its output is dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from numbers import Real
+from typing import Union
+
+Number = Union[int, float]
+Operand = Union["Value", int, float]
+
+_grad_enabled = True
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Inside this block, operations record no operands: results are leaves."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+def _check_number(x: object, where: str) -> float:
+    if isinstance(x, bool) or not isinstance(x, Real):
+        raise TypeError(f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}")
+    x = float(x)
+    if not math.isfinite(x):
+        raise ValueError(f"{where}: expected a finite number, got {x!r}")
+    return x
+
+
+_new = object.__new__
+
+
+def _node(data: float, op: str, a: Operand, da: float | None, b: Operand | None = None,
+          db: float | None = None) -> Value:
+    """The engine's own constructor: no argument checks, only a check of the result."""
+    if data - data:  # inf - inf and nan - nan are nan, which is truthy; finite - itself is 0.0
+        error = OverflowError if data == data else ValueError
+        raise error(f"{op}: result of {_describe(op, a, b)} is {data!r}, not a finite number")
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    if _grad_enabled:
+        out._op, out._a, out._da, out._b, out._db = op, a, da, b, db
+    else:
+        out._op = ""
+        out._a = out._da = out._b = out._db = None
+    return out
+
+
+def _describe(op: str, a: object, b: object) -> str:
+    def show(x: object) -> str:
+        return repr(x.data) if isinstance(x, Value) else repr(x)
+    return f"{op}({show(a)})" if b is None else f"{op}({show(a)}, {show(b)})"
+
+
+class Value:
+    """A scalar in a computation graph: its `data`, its `grad`, and how it was computed."""
+
+    __slots__ = ("data", "grad", "label", "_op", "_a", "_da", "_b", "_db", "__weakref__")
+
+    data: float
+    grad: float
+    label: str
+    _op: str
+    _a: Operand | None
+    _da: float | None
+    _b: Operand | None
+    _db: float | None
+
+    def __init__(self, data: Number, label: str = "") -> None:
+        if isinstance(data, Value):
+            raise TypeError(f"Value: data is already a Value ({data!r}); use it directly")
+        self.data = _check_number(data, "Value")
+        self.grad = 0.0
+        if not isinstance(label, str):
+            raise TypeError(f"Value: label must be a str, got {type(label).__name__} {label!r}")
+        self.label = label
+        self._op = ""
+        self._a = self._da = self._b = self._db = None
+
+    # --- what was recorded at forward time -----------------------------------------------
+    @property
+    def op(self) -> str:
+        """The name of the operation that made this value ('' for a leaf)."""
+        return self._op
+
+    @property
+    def operands(self) -> tuple[Operand, ...]:
+        """All operands in order, constants included (the 2 of ``2 * x``)."""
+        return tuple(x for x in (self._a, self._b) if x is not None)
+
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        """The `Value` operands in order, one entry per use (``x * x`` gives ``(x, x)``)."""
+        return tuple(p for p, d in ((self._a, self._da), (self._b, self._db)) if d is not None)
+
+    @property
+    def local_grads(self) -> tuple[float, ...]:
+        """d(self)/d(parent) for each entry of `parents`, computed at forward time."""
+        return tuple(d for d in (self._da, self._db) if d is not None)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._da is None and self._db is None
+
+    def __repr__(self) -> str:
+        label = f", label={self.label!r}" if self.label else ""
+        return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+
+    def __float__(self) -> float:
+        return self.data
+
+    # --- arithmetic ----------------------------------------------------------------------
+    def __add__(self, other: Operand) -> Value:
+        if isinstance(other, Value):
+            return _node(self.data + other.data, "+", self, 1.0, other, 1.0)
+        return _node(self.data + _check_number(other, "+"), "+", self, 1.0, other)
+
+    def __radd__(self, other: Number) -> Value:
+        return _node(_check_number(other, "+") + self.data, "+", other, None, self, 1.0)
+
+    def __sub__(self, other: Operand) -> Value:
+        if isinstance(other, Value):
+            return _node(self.data - other.data, "-", self, 1.0, other, -1.0)
+        return _node(self.data - _check_number(other, "-"), "-", self, 1.0, other)
+
+    def __rsub__(self, other: Number) -> Value:
+        return _node(_check_number(other, "-") - self.data, "-", other, None, self, -1.0)
+
+    def __mul__(self, other: Operand) -> Value:
+        if isinstance(other, Value):
+            return _node(self.data * other.data, "*", self, other.data, other, self.data)
+        c = _check_number(other, "*")
+        return _node(self.data * c, "*", self, c, other)
+
+    def __rmul__(self, other: Number) -> Value:
+        c = _check_number(other, "*")
+        return _node(c * self.data, "*", other, None, self, c)
+
+    def __truediv__(self, other: Operand) -> Value:
+        if isinstance(other, Value):
+            b = _nonzero(other.data, "/", self.data)
+            return _node(self.data / b, "/", self, 1.0 / b, other, -self.data / (b * b))
+        c = _nonzero(_check_number(other, "/"), "/", self.data)
+        return _node(self.data / c, "/", self, 1.0 / c, other)
+
+    def __rtruediv__(self, other: Number) -> Value:
+        c = _check_number(other, "/")
+        b = _nonzero(self.data, "/", c)
+        return _node(c / b, "/", other, None, self, -c / (b * b))
+
+    def __neg__(self) -> Value:
+        return _node(-self.data, "neg", self, -1.0)
+
+    def __pos__(self) -> Value:
+        return self
+
+    def __pow__(self, other: Operand) -> Value:
+        b = other.data if isinstance(other, Value) else _check_number(other, "**")
+        return _pow(self, self.data, other, b)
+
+    def __rpow__(self, other: Number) -> Value:
+        return _pow(other, _check_number(other, "**"), self, self.data)
+
+    # --- functions -----------------------------------------------------------------------
+    def exp(self) -> Value:
+        try:
+            out = math.exp(self.data)
+        except OverflowError:
+            raise OverflowError(f"exp: exp({self.data!r}) overflows a float") from None
+        return _node(out, "exp", self, out)
+
+    def log(self) -> Value:
+        x = self.data
+        if x <= 0:
+            raise ValueError(f"log: log({x!r}) is undefined; log needs a positive argument")
+        return _node(math.log(x), "log", self, 1.0 / x)
+
+    def sqrt(self) -> Value:
+        x = self.data
+        if x < 0:
+            raise ValueError(f"sqrt: sqrt({x!r}) is undefined; sqrt needs a non-negative argument")
+        if x == 0:
+            raise ValueError("sqrt: the derivative of sqrt at 0 is infinite")
+        out = math.sqrt(x)
+        return _node(out, "sqrt", self, 0.5 / out)
+
+    def tanh(self) -> Value:
+        t = math.tanh(self.data)
+        return _node(t, "tanh", self, 1.0 - t * t)
+
+    def sigmoid(self) -> Value:
+        x = self.data
+        s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+        return _node(s, "sigmoid", self, s * (1.0 - s))
+
+    def relu(self) -> Value:
+        x = self.data
+        return _node(x if x > 0 else 0.0, "relu", self, 1.0 if x > 0 else 0.0)
+
+    # --- backpropagation -----------------------------------------------------------------
+    def backward(self, grad: Number = 1.0) -> None:
+        """Add d(self)/d(leaf) * grad to the `grad` of every leaf of this graph.
+
+        Leaf gradients accumulate across calls, as in PyTorch: call `zero_grad` (or set
+        ``leaf.grad = 0``) between steps. Intermediate nodes are reset first, so after the call
+        each one holds the gradient of this backward pass (drawings show it).
+        """
+        if self._da is None and self._db is None:
+            raise ValueError(
+                f"backward: {self!r} is a leaf, not the output of an operation "
+                "(was it computed under no_grad()?); call backward() on a graph output")
+        seed = _check_number(grad, "backward")
+        order = topological_order(self)
+        for node in order:
+            if node._da is not None or node._db is not None:
+                node.grad = 0.0
+        self.grad = seed
+        for node in reversed(order):
+            g = node.grad
+            if g - g:
+                raise OverflowError(f"backward: the gradient reaching {node!r} is not finite")
+            if node._da is not None:
+                node._a.grad += g * node._da  # type: ignore[union-attr]
+            if node._db is not None:
+                node._b.grad += g * node._db  # type: ignore[union-attr]
+
+
+def _nonzero(x: float, op: str, numerator: object) -> float:
+    if x == 0:
+        raise ZeroDivisionError(f"{op}: division by zero ({numerator!r} / 0)")
+    return x
+
+
+def _pow(base: Operand, a: float, exponent: Operand, b: float) -> Value:
+    """a ** b, with d/da = b a^(b-1) and d/db = a^b ln a for whichever operands are Values."""
+    out = _power(a, b)
+    da = db = None
+    if isinstance(base, Value):
+        if a == 0 and 0 < b < 1:
+            raise ValueError(f"**: the derivative of x ** {b!r} at x = 0 is infinite")
+        da = b * _power(a, b - 1) if b else 0.0
+    if isinstance(exponent, Value):
+        if a > 0:
+            db = out * math.log(a)
+        elif a == 0 and b > 0:
+            db = 0.0  # the limit of a^b ln a as a -> 0+
+        else:
+            raise ValueError(f"**: d/db a ** b = a ** b ln a is undefined for the base a = {a!r}; "
+                             "use a positive base or a constant exponent")
+    return _node(out, "**", base, da, exponent, db)
+
+
+def _power(a: float, b: float) -> float:
+    if a == 0 and b < 0:
+        raise ZeroDivisionError(f"**: 0 ** {b!r} is a division by zero")
+    if a < 0 and not b.is_integer():
+        raise ValueError(f"**: {a!r} ** {b!r} is undefined: a negative base needs an integer power")
+    try:
+        return a ** b
+    except OverflowError:
+        raise OverflowError(f"**: {a!r} ** {b!r} overflows a float") from None
+
+
+# --- graph helpers --------------------------------------------------------------------------
+def topological_order(root: Value) -> list[Value]:
+    """Every node `root` depends on, each after all of its parents, `root` last.
+
+    Iterative depth-first search, so graphs of any depth work. A node is pushed once; when it
+    is popped again after its parents are done, it is emitted.
+    """
+    order: list[Value] = []
+    state: dict[Value, bool] = {}  # absent: new; False: expanding; True: emitted
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        done = state.get(node)
+        if done is None:
+            state[node] = False
+            stack.append(node)
+            if node._db is not None and node._b not in state:
+                stack.append(node._b)  # type: ignore[arg-type]
+            if node._da is not None and node._a not in state:
+                stack.append(node._a)  # type: ignore[arg-type]
+        elif done is False:
+            state[node] = True
+            order.append(node)
+    return order
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One use of `parent` by `child`, and the gradient that flows back along it."""
+
+    parent: Value
+    child: Value
+    index: int  # the position of this use among child's parents
+    local_grad: float
+
+    @property
+    def grad(self) -> float:
+        """d(output)/d(child) * d(child)/d(parent): this edge's share of ``parent.grad``."""
+        return self.child.grad * self.local_grad
+
+
+def edges(root: Value) -> list[Edge]:
+    """Every edge of the graph in topological order of its consumer, one per operand use."""
+    return [Edge(p, node, i, d) for node in topological_order(root)
+            for i, (p, d) in enumerate(zip(node.parents, node.local_grads))]
+
+
+# --- gradient check -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GradcheckRow:
+    index: int
+    label: str
+    analytic: float
+    numeric: float
+    error: float
+
+
+class GradcheckError(AssertionError):
+    pass
+
+
+def gradcheck(f: Callable[..., Value], inputs: Sequence[Number], *, eps: float = 1e-6,
+              atol: float = 1e-6, rtol: float = 1e-4, raise_on_failure: bool = True
+              ) -> list[GradcheckRow]:
+    """Compare the gradients of ``f(*inputs)`` from `backward` with central differences.
+
+    `f` takes one `Value` per input and returns a `Value`. Returns one row per input with the
+    analytic value, the numeric value and the error; raises `GradcheckError` on a mismatch
+    (error > atol + rtol * |numeric|) unless `raise_on_failure` is false.
+    """
+    xs = [_check_number(x, f"gradcheck input {i}") for i, x in enumerate(inputs)]
+    leaves = [Value(x, label=f"x{i}") for i, x in enumerate(xs)]
+    out = f(*leaves)
+    if not isinstance(out, Value):
+        raise TypeError(f"gradcheck: f must return a Value, got {type(out).__name__}")
+    if out.is_leaf:
+        analytic = [1.0 if leaf is out else 0.0 for leaf in leaves]
+    else:
+        out.backward()
+        analytic = [leaf.grad for leaf in leaves]
+
+    def at(i: int, x: float) -> float:
+        with no_grad():
+            return float(f(*[Value(x if j == i else v) for j, v in enumerate(xs)]))
+
+    rows, bad = [], []
+    for i, x in enumerate(xs):
+        h = eps * max(1.0, abs(x))
+        numeric = (at(i, x + h) - at(i, x - h)) / (2 * h)
+        row = GradcheckRow(i, leaves[i].label, analytic[i], numeric, abs(analytic[i] - numeric))
+        rows.append(row)
+        if not row.error <= atol + rtol * abs(numeric):
+            bad.append(row)
+    if bad and raise_on_failure:
+        lines = "\n".join(f"  input {r.index}: analytic {r.analytic!r}, numeric {r.numeric!r}, "
+                          f"error {r.error:.3g}" for r in bad)
+        raise GradcheckError(f"gradcheck: {len(bad)} of {len(rows)} gradients disagree with "
+                             f"central differences at inputs {xs}:\n{lines}")
+    return rows
