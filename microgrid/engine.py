@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from numbers import Real
-from typing import Union
+from typing import TypeAlias, cast
 
-Number = Union[int, float]
-Operand = Union["Value", int, float]
+Number: TypeAlias = int | float
+Operand: TypeAlias = "Value | int | float"
 
 _grad_enabled = True
 
@@ -44,7 +44,8 @@ def is_grad_enabled() -> bool:
 
 def _check_number(x: object, where: str) -> float:
     if isinstance(x, bool) or not isinstance(x, Real):
-        raise TypeError(f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}")
+        raise TypeError(
+            f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}")
     x = float(x)
     if not math.isfinite(x):
         raise ValueError(f"{where}: expected a finite number, got {x!r}")
@@ -117,7 +118,8 @@ class Value:
     @property
     def parents(self) -> tuple[Value, ...]:
         """The `Value` operands in order, one entry per use (``x * x`` gives ``(x, x)``)."""
-        return tuple(p for p, d in ((self._a, self._da), (self._b, self._db)) if d is not None)
+        pairs = ((self._a, self._da), (self._b, self._db))
+        return tuple(cast(Value, p) for p, d in pairs if d is not None)
 
     @property
     def local_grads(self) -> tuple[float, ...]:
@@ -278,7 +280,7 @@ def _pow(base: Operand, a: float, exponent: Operand, b: float) -> Value:
 
 def _power(a: float, b: float) -> float:
     if a == 0 and b < 0:
-        raise ZeroDivisionError(f"**: 0 ** {b!r} is a division by zero")
+        raise ZeroDivisionError(f"**: {a!r} ** {b!r} is a division by zero")
     if a < 0 and not b.is_integer():
         raise ValueError(f"**: {a!r} ** {b!r} is undefined: a negative base needs an integer power")
     try:
@@ -331,7 +333,7 @@ class Edge:
 def edges(root: Value) -> list[Edge]:
     """Every edge of the graph in topological order of its consumer, one per operand use."""
     return [Edge(p, node, i, d) for node in topological_order(root)
-            for i, (p, d) in enumerate(zip(node.parents, node.local_grads))]
+            for i, (p, d) in enumerate(zip(node.parents, node.local_grads, strict=True))]
 
 
 # --- gradient check -------------------------------------------------------------------------
