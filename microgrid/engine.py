@@ -43,13 +43,15 @@ def is_grad_enabled() -> bool:
 
 
 def _check_number(x: object, where: str) -> float:
-    if isinstance(x, bool) or not isinstance(x, Real):
-        raise TypeError(
-            f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}")
-    x = float(x)
-    if not math.isfinite(x):
+    """`x` as a finite float, or a TypeError/ValueError that names `where` and `x`."""
+    if x.__class__ is not float:  # the common case first: floats need no conversion
+        if isinstance(x, bool) or not isinstance(x, Real):
+            raise TypeError(
+                f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}")
+        x = float(x)
+    if x - x:  # type: ignore[operator]
         raise ValueError(f"{where}: expected a finite number, got {x!r}")
-    return x
+    return x  # type: ignore[return-value]
 
 
 _new = object.__new__
@@ -65,6 +67,7 @@ def _node(data: float, op: str, a: Operand, da: float | None, b: Operand | None 
     out.data = data
     out.grad = 0.0
     out.label = ""
+    out._uses = 0
     if _grad_enabled:
         out._op, out._a, out._da, out._b, out._db = op, a, da, b, db
     else:
@@ -82,7 +85,8 @@ def _describe(op: str, a: object, b: object) -> str:
 class Value:
     """A scalar in a computation graph: its `data`, its `grad`, and how it was computed."""
 
-    __slots__ = ("data", "grad", "label", "_op", "_a", "_da", "_b", "_db", "__weakref__")
+    __slots__ = ("data", "grad", "label", "_op", "_a", "_da", "_b", "_db", "_uses",
+                 "__weakref__")
 
     data: float
     grad: float
@@ -92,6 +96,7 @@ class Value:
     _da: float | None
     _b: Operand | None
     _db: float | None
+    _uses: int  # during backward: uses by consumers whose gradient has not yet arrived
 
     def __init__(self, data: Number, label: str = "") -> None:
         if isinstance(data, Value):
@@ -103,6 +108,7 @@ class Value:
         self.label = label
         self._op = ""
         self._a = self._da = self._b = self._db = None
+        self._uses = 0
 
     # --- what was recorded at forward time -----------------------------------------------
     @property
@@ -238,19 +244,31 @@ class Value:
                 f"backward: {self!r} is a leaf, not the output of an operation "
                 "(was it computed under no_grad()?); call backward() on a graph output")
         seed = _check_number(grad, "backward")
-        order = topological_order(self)
-        for node in order:
-            if node._da is not None or node._db is not None:
-                node.grad = 0.0
-        self.grad = seed
-        for node in reversed(order):
-            g = node.grad
-            if g - g:
-                raise OverflowError(f"backward: the gradient reaching {node!r} is not finite")
-            if node._da is not None:
-                node._a.grad += g * node._da  # type: ignore[union-attr]
-            if node._db is not None:
-                node._b.grad += g * node._db  # type: ignore[union-attr]
+        try:
+            _count_uses(self, zero_grads=True)
+            self.grad = seed
+            ready = [self]
+            while ready:
+                node = ready.pop()  # every consumer of node has passed its gradient on
+                g = node.grad
+                if g - g:
+                    raise OverflowError(f"backward: the gradient reaching {node!r} is not finite")
+                if node._da is not None:
+                    a = node._a
+                    a.grad += g * node._da
+                    a._uses -= 1
+                    if not a._uses:
+                        ready.append(a)
+                if node._db is not None:
+                    b = node._b
+                    b.grad += g * node._db
+                    b._uses -= 1
+                    if not b._uses:
+                        ready.append(b)
+        except BaseException:
+            for node in _reachable(self):
+                node._uses = 0
+            raise
 
 
 def _nonzero(x: float, op: str, numerator: object) -> float:
@@ -290,28 +308,57 @@ def _power(a: float, b: float) -> float:
 
 
 # --- graph helpers --------------------------------------------------------------------------
-def topological_order(root: Value) -> list[Value]:
-    """Every node `root` depends on, each after all of its parents, `root` last.
+def _count_uses(root: Value, zero_grads: bool) -> None:
+    """Set each node's `_uses` to how many times the graph of `root` uses it as an operand.
 
-    Iterative depth-first search, so graphs of any depth work. A node is pushed once; when it
-    is popped again after its parents are done, it is emitted.
+    Between calls every count is 0, so a count of 0 marks a node not yet seen. With
+    `zero_grads`, intermediate nodes get grad 0 (leaves keep theirs: they accumulate).
     """
-    order: list[Value] = []
-    state: dict[Value, bool] = {}  # absent: new; False: expanding; True: emitted
     stack = [root]
     while stack:
         node = stack.pop()
-        done = state.get(node)
-        if done is None:
-            state[node] = False
-            stack.append(node)
-            if node._db is not None and node._b not in state:
-                stack.append(node._b)  # type: ignore[arg-type]
-            if node._da is not None and node._a not in state:
-                stack.append(node._a)  # type: ignore[arg-type]
-        elif done is False:
-            state[node] = True
-            order.append(node)
+        if node._da is not None:
+            a = node._a
+            if not a._uses:
+                stack.append(a)
+                if zero_grads and a._op:
+                    a.grad = 0.0
+            a._uses += 1
+        if node._db is not None:
+            b = node._b
+            if not b._uses:
+                stack.append(b)
+                if zero_grads and b._op:
+                    b.grad = 0.0
+            b._uses += 1
+
+
+def _reachable(root: Value) -> list[Value]:
+    seen, stack = {root}, [root]
+    while stack:
+        for p in stack.pop().parents:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return list(seen)
+
+
+def topological_order(root: Value) -> list[Value]:
+    """Every node `root` depends on, each after all of its parents, `root` last.
+
+    Kahn's algorithm, iterative so that graphs of any depth work: a node is emitted once every
+    consumer of it has been, which is also the order in which `backward` visits the nodes.
+    """
+    _count_uses(root, zero_grads=False)
+    order, ready = [], [root]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for p in node.parents:
+            p._uses -= 1
+            if not p._uses:
+                ready.append(p)
+    order.reverse()
     return order
 
 
