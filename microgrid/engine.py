@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from numbers import Real
-from typing import TypeAlias, cast
+from typing import Any, TypeAlias, cast
 
 Number: TypeAlias = int | float
 Operand: TypeAlias = "Value | int | float"
@@ -42,16 +42,16 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
-def _check_number(x: object, where: str) -> float:
+def _check_number(x: Any, where: str) -> float:
     """`x` as a finite float, or a TypeError/ValueError that names `where` and `x`."""
     if x.__class__ is not float:  # the common case first: floats need no conversion
         if isinstance(x, bool) or not isinstance(x, Real):
             raise TypeError(
                 f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}")
         x = float(x)
-    if x - x:  # type: ignore[operator]
+    if x - x:
         raise ValueError(f"{where}: expected a finite number, got {x!r}")
-    return x  # type: ignore[return-value]
+    return x
 
 
 _new = object.__new__
@@ -92,9 +92,9 @@ class Value:
     grad: float
     label: str
     _op: str
-    _a: Operand | None
+    _a: Any  # an operand: a Value whenever _da is not None, else a constant or None
     _da: float | None
-    _b: Operand | None
+    _b: Any
     _db: float | None
     _uses: int  # during backward: uses by consumers whose gradient has not yet arrived
 
