@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from microgrid import GradcheckError, Value, edges, gradcheck, no_grad, topological_order
+from microgrid import GradcheckError, Value, dot, edges, gradcheck, no_grad, topological_order
 
 
 def grad_of(f, *xs):
@@ -422,3 +422,53 @@ def test_backward_rejects_a_bad_seed():
 def test_gradcheck_rejects_a_non_value_result():
     with pytest.raises(TypeError, match="gradcheck: f must return a Value"):
         gradcheck(lambda x: 1.0, [1.0])  # type: ignore[arg-type, return-value]
+
+
+# --- dot: the fused weighted sum ---------------------------------------------------------
+def test_dot_equals_the_chain_it_replaces():
+    ws = [Value(w) for w in (0.5, -1.5, 2.0)]
+    xs = [Value(x) for x in (1.0, 3.0, -0.25)]
+    b = Value(0.1)
+    fused = dot(ws, xs, b)
+    fused.backward()
+    fused_grads = [v.grad for v in (*ws, *xs, b)]
+    for v in (*ws, *xs, b):
+        v.grad = 0.0
+    chain = b + ws[0] * xs[0] + ws[1] * xs[1] + ws[2] * xs[2]
+    chain.backward()
+    assert fused.data == pytest.approx(chain.data, abs=1e-15)
+    assert fused_grads == [1.0, 3.0, -0.25, 0.5, -1.5, 2.0, 1.0]
+    assert fused_grads == [v.grad for v in (*ws, *xs, b)]
+    assert fused.op == "dot" and len(fused.parents) == 7
+
+
+def test_dot_with_constant_inputs_and_shared_operands():
+    w = Value(2.0)
+    y = dot([w, w], [3.0, w], 1.0)  # 2*3 + 2*2 + 1 = 11; dy/dw = 3 + 2w = 7
+    assert y.data == 11.0
+    assert y.operands == (w, w, 3.0, w, 1.0)
+    assert y.parents == (w, w, w) and y.local_grads == (3.0, 2.0, 2.0)
+    (y * y).backward()
+    assert w.grad == 2 * 11.0 * 7.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.floats(-3, 3), st.floats(-3, 3)), min_size=1, max_size=6),
+       st.floats(-3, 3))
+def test_dot_gradients_match_finite_differences(pairs, bias):
+    n = len(pairs)
+    flat = [w for w, _ in pairs] + [x for _, x in pairs] + [bias]
+    gradcheck(lambda *v: dot(v[:n], v[n:2 * n], v[-1]).tanh(), flat)
+
+
+def test_dot_rejects_mismatched_lengths_and_bad_operands():
+    with pytest.raises(ValueError, match="dot: 2 weights but 1 inputs"):
+        dot([Value(1.0), Value(2.0)], [Value(1.0)])
+    with pytest.raises(TypeError, match="dot: expected a real number .*str"):
+        dot([Value(1.0)], ["x"])  # type: ignore[list-item]
+
+
+def test_dot_under_no_grad_is_a_leaf():
+    with no_grad():
+        y = dot([Value(1.0)], [Value(2.0)], 0.5)
+    assert y.data == 2.5 and y.is_leaf and y.parents == ()
