@@ -297,17 +297,24 @@ def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0
     if len(inputs) != n:
         raise ValueError(f"dot: {n} weights but {len(inputs)} inputs; they must pair up")
     operands = (*weights, *inputs, bias)
-    data = [x.data if isinstance(x, Value) else _check_number(x, "dot") for x in operands]
+    if _only_values(operands):  # the common case, in C: no per-operand Python code
+        data = [x.data for x in operands]  # type: ignore[union-attr]
+        parents = operands
+    else:
+        data = [x.data if isinstance(x, Value) else _check_number(x, "dot") for x in operands]
+        parents = tuple(x for x in operands if isinstance(x, Value))
     ws, xs = data[:n], data[n:-1]
-    out = sum(map(operator.mul, ws, xs), data[-1])
-    local = (*xs, *ws, 1.0)
-    node = _node(out, "dot", (), None)
+    node = _node(sum(map(operator.mul, ws, xs), data[-1]), "dot", (), None)
     if _grad_enabled:
-        pairs = [(x, d) for x, d in zip(operands, local, strict=True) if isinstance(x, Value)]
-        node._a = tuple(x for x, _ in pairs)
-        node._da = tuple(d for _, d in pairs)
-        node._b = operands
+        local = (*xs, *ws, 1.0)
+        node._a, node._b = parents, operands
+        node._da = local if parents is operands else tuple(
+            d for x, d in zip(operands, local, strict=True) if isinstance(x, Value))
     return node
+
+
+def _only_values(xs: tuple[object, ...]) -> bool:
+    return set(map(type, xs)) == {Value}
 
 
 def _nonzero(x: float, op: str, numerator: object) -> float:
