@@ -71,8 +71,12 @@ def _node(data: float, op: str, a: Any, da: float | None, b: Operand | None = No
     out.grad = 0.0
     out.label = ""
     out._uses = 0
-    if _grad_enabled:
-        out._op, out._a, out._da, out._b, out._db = op, a, da, b, db
+    if _grad_enabled:  # separate stores: faster than unpacking a tuple
+        out._op = op
+        out._a = a
+        out._da = da
+        out._b = b
+        out._db = db
     else:
         out._op = ""
         out._a = out._da = out._b = out._db = None
