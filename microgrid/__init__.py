@@ -1,5 +1,6 @@
 """microgrid: a scalar autograd engine for learning and teaching backpropagation."""
 
+from microgrid.draw import Diagram, draw, format_number
 from microgrid.engine import (
     Edge,
     GradcheckError,
@@ -14,12 +15,15 @@ from microgrid.engine import (
 )
 
 __all__ = [
+    "Diagram",
     "Edge",
     "GradcheckError",
     "GradcheckRow",
     "Value",
     "dot",
+    "draw",
     "edges",
+    "format_number",
     "gradcheck",
     "is_grad_enabled",
     "no_grad",
