@@ -36,8 +36,6 @@ Style = Literal["values", "book"]
 Renderer = Literal["auto", "dot", "wasm"]
 
 GRAD_COLOR = "#d62728"  # the gradient's colour: red, as in the book
-HIGHLIGHT_COLOR = "#ff7f0e"  # the node and edges of the current step of an animation
-UNKNOWN_COLOR = "#aaaaaa"  # a gradient not yet computed (animation frames)
 FAST_LAYOUT_NODES = 500  # past this many values, Graphviz lays the graph out more roughly
 FONT = "Helvetica,Arial,sans-serif"
 
@@ -121,13 +119,13 @@ def _check_size(order: list[Value], max_nodes: int) -> None:
 
 def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str,
                   grad_of: Callable[[Value], float | None], title: str | None, digits: int,
-                  focus: Value | None = None, names: dict[Value, str] | None = None
-                  ) -> graphviz.Digraph:
+                  names: dict[Value, str] | None = None) -> graphviz.Digraph:
     """The DOT of the graph `order` (``topological_order(root)``).
 
-    `grad_of(v)` is the gradient to show for `v`, or None to show none (a gradient not known
-    yet in an animation frame shows as '?' if `focus` is given). `focus` is highlighted with
-    the edges that carry its gradient. `names` names the unlabelled values.
+    `grad_of(v)` is the gradient to show for `v`, or None to show none. `names` names
+    unlabelled values. Node ids follow `order`: value ``v{i}``, its operation ``op{i}``, the
+    edge of its operand k ``e{i}_{k}``, of a constant operand ``c{i}_{k}``, the edge from the
+    operation to its result (or, in the book style, to the output) ``out{i}``.
     """
     import graphviz
 
@@ -140,7 +138,6 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
         g.attr(mclimit="0.01", remincross="false", nslimit="1", nslimit1="1")
     if title:
         g.attr(label=graphviz.nohtml(_text(title)), labelloc="t", fontsize="16")
-    animating = focus is not None
 
     def num(x: float) -> str:
         return format_number(x, digits)
@@ -150,36 +147,31 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
 
     def labelled(lines: list[str], grad: float | None, prefix: str = "") -> dict[str, str]:
         """A label of `lines` with, last, the gradient (class 'grad' colours it red)."""
-        if grad is None and not animating:
+        if grad is None:
             return {"label": graphviz.nohtml("\\n".join(lines))}
-        shown = "?" if grad is None else num(grad)
-        return {"label": graphviz.nohtml("\\n".join([*lines, prefix + shown])),
+        return {"label": graphviz.nohtml("\\n".join([*lines, prefix + num(grad)])),
                 "class": "grad"}
 
     def edge_grad(child: Value, local: float) -> float | None:
         child_grad = grad_of(child)
         return None if child_grad is None else child_grad * local
 
-    def hot(v: Value) -> dict[str, str]:
-        return {"color": HIGHLIGHT_COLOR, "penwidth": "2.5"} if v is focus else {}
-
     for i, v in enumerate(order):
         symbol = SYMBOLS.get(v.op, v.op)
         if style == "values":
             lines = [_text(name(v))] if name(v) else []
             lines.append(f"data {num(v.data)}")
-            fill = {"style": "rounded,filled", "fillcolor": "#ffe8cc"} if v is focus else {}
             g.node(f"v{i}", id=f"v{i}", shape="box", style="rounded",
-                   **labelled(lines, grad_of(v), "grad "), **fill)
+                   **labelled(lines, grad_of(v), "grad "))
             if v.op:
                 g.node(f"op{i}", symbol, id=f"op{i}", shape="circle", width="0.4",
                        fixedsize="shape", fontsize="14")
                 g.edge(f"op{i}", f"v{i}", id=f"out{i}", **labelled([num(v.data)], grad_of(v)))
         elif v.op:
             g.node(f"op{i}", symbol, id=f"op{i}", shape="circle", width="0.5",
-                   fixedsize="shape", fontsize="14", **hot(v))
+                   fixedsize="shape", fontsize="14")
         else:
-            g.node(f"v{i}", "", id=f"v{i}", shape="point", width="0.06", **hot(v))
+            g.node(f"v{i}", "", id=f"v{i}", shape="point", width="0.06")
         if v is root and style == "book":
             g.node("out", "", id="out", shape="point", width="0.06")
             tail = f"op{i}" if v.op else f"v{i}"
@@ -203,8 +195,7 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
             else:
                 tail = f"op{j}" if parent.op else f"v{j}"
                 text = _named(name(parent), num(parent.data))
-            g.edge(tail, f"op{i}", id=edge_id, **labelled([text], edge_grad(v, local)),
-                   **hot(parent))
+            g.edge(tail, f"op{i}", id=edge_id, **labelled([text], edge_grad(v, local)))
     return g
 
 
@@ -320,16 +311,18 @@ _GRAD_GROUP = re.compile(r'(<g id="[^"]*" class="(?:node|edge) grad">.*?)(<text 
 
 
 def colour_gradients(svg: str) -> str:
-    """Colour the gradient, the last line of each node or edge of class 'grad', red (grey
-    while unknown, '?'). Plain DOT labels cannot colour one line: Graphviz's WebAssembly build
-    has no HTML-like labels."""
+    """Colour the gradient, the last line of each node or edge of class 'grad', red.
+
+    (Plain DOT labels cannot colour one line, and Graphviz's WebAssembly build has no
+    HTML-like labels, which could.)
+    """
     def paint(m: re.Match[str]) -> str:
-        colour = UNKNOWN_COLOR if m[4].endswith("?") else GRAD_COLOR
-        return f'{m[1]}<text fill="{colour}" class="grad" {m[3]}{m[4]}{m[5]}'
+        return f'{m[1]}<text fill="{GRAD_COLOR}" class="grad" {m[3]}{m[4]}{m[5]}'
     return _GRAD_GROUP.sub(paint, svg)
 
 
-_SVG_SIZE = re.compile(r'<svg width="([0-9.]+)pt" height="([0-9.]+)pt"')
+_SVG_TAG = re.compile(r"<svg\b[^>]*>")
+_SIZE = re.compile(r'\b(width|height)="([0-9.]+)pt"')
 
 
 def _rasterize(svg: str, dpi: float = 96.0) -> bytes:
@@ -338,6 +331,7 @@ def _rasterize(svg: str, dpi: float = 96.0) -> bytes:
 
     # resvg_py rejects sizes in pt: give the size in pixels (the viewBox keeps the drawing)
     px = dpi / 72.0
-    svg = _SVG_SIZE.sub(lambda m: f'<svg width="{float(m[1]) * px:.0f}px" '
-                                  f'height="{float(m[2]) * px:.0f}px"', svg, count=1)
+    def to_px(tag: re.Match[str]) -> str:
+        return _SIZE.sub(lambda m: f'{m[1]}="{float(m[2]) * px:.0f}px"', tag[0])
+    svg = _SVG_TAG.sub(to_px, svg, count=1)
     return bytes(resvg_py.svg_to_bytes(svg_string=svg))
