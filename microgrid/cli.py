@@ -1,37 +1,170 @@
-"""The `microgrid` command line: `microgrid demo NAME`, `microgrid demo --list`."""
+"""The `microgrid` command line: `microgrid demo NAME [-o FILE]`, `microgrid demo --list`,
+`microgrid draw EXPRESSION NAME=NUMBER ... [-o FILE] [--animate FILE]`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from microgrid import demos
+from microgrid.engine import Value, topological_order
+
+SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv")
+
+DRAW_HELP = """\
+Draw the graph of an expression, with the forward value and the gradient on every edge.
+The expression may use numbers, the variables given as NAME=NUMBER, + - * / **, and
+exp log sqrt tanh sigmoid relu, called as tanh(x) or x.tanh(). Example:
+
+  microgrid draw "(a*b + c).tanh()" a=2 b=-3 c=10 -o graph.svg --animate steps.html
+"""
+
+
+class UsageError(Exception):
+    """A bad argument: reported in one line, exit code 2."""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="microgrid", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser("demo", help="run a teaching demo")
+    demo = commands.add_parser("demo", help="run a teaching demo (and draw its graph)")
     demo.add_argument("name", nargs="?", help="the demo to run (see --list)")
     demo.add_argument("--list", action="store_true", help="list the demos")
+    demo.add_argument("-o", "--output", metavar="FILE",
+                      help=f"draw the demo's graph to FILE ({', '.join(SUFFIXES)})")
+    demo.add_argument("--style", choices=["values", "book"], default="values",
+                      help="drawing style (default: values)")
     demo.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the demo")
+
+    draw = commands.add_parser("draw", help="draw the graph of an expression",
+                               description=DRAW_HELP,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    draw.add_argument("expression", help='e.g. "(a*b + c).tanh()"')
+    draw.add_argument("variables", nargs="*", metavar="NAME=NUMBER",
+                      help="the value of each variable, e.g. a=2")
+    draw.add_argument("-o", "--output", metavar="FILE",
+                      help=f"write the drawing to FILE ({', '.join(SUFFIXES)}); "
+                           "without it, print the DOT source")
+    draw.add_argument("--style", choices=["values", "book"], default="values",
+                      help="values: a box per value; book: values on the edges, as in "
+                           "'Deep Learning from Scratch' (default: values)")
+    draw.add_argument("--rankdir", choices=["LR", "TB"], default="LR",
+                      help="left to right or top to bottom (default: LR)")
+    draw.add_argument("--digits", type=int, default=4, help="significant digits (default: 4)")
+    draw.add_argument("--no-grads", action="store_true", help="show forward values only")
+    draw.add_argument("--title", help="a caption above the graph")
+    draw.add_argument("--animate", metavar="HTML",
+                      help="also write the backward pass, step by step, as an HTML page")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "demo":
-        if args.list or not args.name:
-            for name in demos.DEMOS:
-                print(f"{name:<16} {(demos.load(name).__doc__ or '').strip().splitlines()[0]}")
-            return 0
-        try:
-            module = demos.load(args.name)
-        except KeyError as e:
-            print(f"microgrid demo: {e.args[0]}", file=sys.stderr)
-            return 2
-        return int(module.main(args.args))
-    return 2
+    try:
+        if args.command == "demo":
+            return _demo(args)
+        return _draw(args)
+    except UsageError as e:
+        print(f"microgrid {args.command}: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"microgrid {args.command}: {e}", file=sys.stderr)
+        return 1
+
+
+def _demo(args: argparse.Namespace) -> int:
+    if args.list or not args.name:
+        for name in demos.DEMOS:
+            print(f"{name:<16} {(demos.load(name).__doc__ or '').strip().splitlines()[0]}")
+        return 0
+    output, rest = _output_option(args.output, args.args)
+    try:
+        module = demos.load(args.name)
+    except KeyError as e:
+        raise UsageError(e.args[0]) from None
+    if output is not None:
+        _check_suffix(output)
+        if not callable(getattr(module, "graph", None)):
+            raise UsageError(f"demo {args.name!r} has no graph to draw")
+    status = int(module.main(rest))
+    if output is not None:
+        from microgrid.draw import draw
+
+        doc = (module.__doc__ or "").strip().splitlines()[0]
+        title = doc.split(":")[0] if doc else args.name
+        draw(module.graph(), style=args.style, title=title).save(output)
+        print(f"drew the graph to {output}")
+    return status
+
+
+def _output_option(output: str | None, rest: list[str]) -> tuple[str | None, list[str]]:
+    """`-o FILE` may also come after the demo's name, where REMAINDER collects it."""
+    rest = list(rest)
+    for flag in ("-o", "--output"):
+        if flag in rest:
+            at = rest.index(flag)
+            if at + 1 >= len(rest):
+                raise UsageError(f"{flag} needs a file name")
+            output = rest[at + 1]
+            del rest[at:at + 2]
+    for item in list(rest):
+        if item.startswith("--output="):
+            output = item.split("=", 1)[1]
+            rest.remove(item)
+    return output, rest
+
+
+def _check_suffix(path: str) -> None:
+    if Path(path).suffix.lower() not in SUFFIXES:
+        raise UsageError(f"cannot tell the format of {path!r}: "
+                         f"use a file name ending in {', '.join(SUFFIXES)}")
+
+
+def _draw(args: argparse.Namespace) -> int:
+    from microgrid.animate import backward_steps
+    from microgrid.draw import RenderError, draw, format_number
+    from microgrid.expr import ExpressionError, parse, parse_variables
+
+    if args.output is not None:
+        _check_suffix(args.output)
+    if args.animate is not None and Path(args.animate).suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--animate writes an HTML page: use a file name ending in .html, "
+                         f"not {args.animate!r}")
+    if not 1 <= args.digits <= 17:
+        raise UsageError(f"--digits must be from 1 to 17, got {args.digits}")
+    try:
+        variables = parse_variables(args.variables)
+        root = parse(args.expression, variables)
+        if not root.is_leaf:
+            root.backward()
+
+        def num(x: float) -> str:
+            return format_number(x, args.digits)
+        diagram = draw(root, style=args.style, rankdir=args.rankdir, digits=args.digits,
+                       show_grads=not args.no_grads, title=args.title)
+        if args.output is None:
+            print(diagram.source, end="")
+        else:
+            print(f"{args.expression} = {num(root.data)}")
+            for name in variables if not root.is_leaf else ():
+                leaf = next(v for v in _leaves(root) if v.label == name)
+                print(f"  d/d{name} = {num(leaf.grad)}")
+            diagram.save(args.output)
+            print(f"drew the graph to {args.output}")
+        if args.animate is not None:
+            steps = backward_steps(root, style=args.style, rankdir=args.rankdir,
+                                   digits=args.digits, title=args.title)
+            steps.save_animation(args.animate)
+            print(f"wrote the backward pass, {len(steps)} steps, to {args.animate}",
+                  file=sys.stdout if args.output else sys.stderr)
+    except (ExpressionError, RenderError, ValueError, ArithmeticError) as e:
+        raise UsageError(str(e)) from None
+    return 0
+
+
+def _leaves(root: Value) -> list[Value]:
+    return [v for v in topological_order(root) if v.is_leaf]
 
 
 if __name__ == "__main__":

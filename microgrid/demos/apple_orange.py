@@ -22,6 +22,12 @@ def build() -> dict[str, Value]:
     return {v.label: v for v in (apple, apple_num, orange, orange_num, tax, price)}
 
 
+def graph() -> Value:
+    """The graph to draw (`microgrid demo apple_orange -o graph.svg`): the price, after
+    backward()."""
+    return build()["price"]
+
+
 EXPECTED = {"price": 715, "dApple": 2.2, "dApple_num": 110, "dOrange": 3.3,
             "dOrange_num": 165, "dTax": 650}
 

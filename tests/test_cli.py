@@ -1,0 +1,159 @@
+"""The command line: demos that draw, `microgrid draw`, and hostile or malformed input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from microgrid.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as e:  # argparse's own errors
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_demo_prints_the_books_numbers_and_draws_the_graph(capsys, tmp_path):
+    svg = tmp_path / "apple_orange.svg"
+    code, out, err = run(capsys, "demo", "apple_orange", "-o", str(svg))
+    assert code == 0, err
+    for line in ["price:       715", "dApple:      2.2", "dApple_num:  110", "dOrange:     3.3",
+                 "dOrange_num: 165", "dTax:        650"]:
+        assert line in out
+    text = svg.read_text()
+    for number in [">2.2<", ">110<", ">3.3<", ">165<", ">650<", ">1.1<", ">715<"]:
+        assert number in text
+    assert "Apples and oranges" in text
+
+
+def test_demo_output_before_the_name_with_dashes_and_book_style(capsys, tmp_path):
+    png = tmp_path / "g.png"
+    code, out, err = run(capsys, "demo", "-o", str(png), "--style", "book", "apple-orange")
+    assert code == 0, err
+    assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_demo_list(capsys):
+    code, out, _ = run(capsys, "demo", "--list")
+    assert code == 0 and "apple_orange" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["demo", "no_such_demo"], "unknown demo 'no_such_demo'"),
+    (["demo", "apple_orange", "-o", "g.jpeg"], "cannot tell the format of 'g.jpeg'"),
+    (["demo", "apple_orange", "-o"], "-o needs a file name"),
+])
+def test_demo_bad_arguments(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert message in err and "Traceback" not in err
+
+
+def test_draw_writes_svg_and_prints_value_and_gradients(capsys, tmp_path):
+    svg = tmp_path / "graph.svg"
+    code, out, err = run(capsys, "draw", "(a*b + c).tanh()", "a=2", "b=-3", "c=10",
+                         "-o", str(svg))
+    assert code == 0, err
+    # tanh(4) = 0.99933, d/dc = 1 - tanh(4)^2 = 0.0013409, d/da = b * that, d/db = a * that
+    assert out.splitlines()[:4] == ["(a*b + c).tanh() = 0.9993", "  d/da = -0.004023",
+                                    "  d/db = 0.002682", "  d/dc = 0.001341"]
+    text = svg.read_text()
+    assert "tanh" in text and ">data 0.9993<" in text and ">grad 0.001341<" in text
+
+
+def test_draw_book_style_and_animation(capsys, tmp_path):
+    svg, page = tmp_path / "g.svg", tmp_path / "steps.html"
+    code, out, err = run(capsys, "draw", "x*x + x", "x=3", "-o", str(svg), "--style", "book",
+                         "--animate", str(page), "--rankdir", "TB", "--title", "fan-out")
+    assert code == 0, err
+    assert ">x 3<" in svg.read_text()
+    html = page.read_text()
+    assert html.count('<figure class="frame"') == 3
+    assert "x.grad = " in html and "= 7." in html
+
+
+def test_draw_without_output_prints_dot(capsys):
+    code, out, err = run(capsys, "draw", "2 * x", "x=1.5", "--digits", "2", "--no-grads")
+    assert code == 0, err
+    assert out.startswith("digraph microgrid {") and "class=grad" not in out
+
+
+HOSTILE = [
+    ("__import__('os')", ["a=1"], "calling '__import__' at column 1 is not allowed"),
+    ("a.__class__", ["a=1"], "attribute access '.__class__' at column 1 is not allowed"),
+    ("a.tanh().__globals__", ["a=1"], "attribute access '.__globals__'"),
+    ("open('x')", ["a=1"], "calling 'open'"),
+    ("[x for x in y]", [], "a list comprehension at column 1 is not allowed"),
+    ("(lambda: 1)() + a", ["a=1"], "calling this"),
+    ("lambda: a", ["a=1"], "a lambda at column 1 is not allowed"),
+    ("import os", [], "syntax error"),
+    ("a; b", ["a=1", "b=2"], "syntax error"),
+    ("'x' * a", ["a=1"], "the constant 'x'"),
+    ("a // 2", ["a=1"], "the operator '//'"),
+    ("a if a else a", ["a=1"], "'if ... else'"),
+    ("(a := 2)", ["a=1"], "':='"),
+    ("a[0]", ["a=1"], "indexing"),
+    ("exec('1') + a", ["a=1"], "calling 'exec'"),
+    ("exp(a, a)", ["a=1"], "exp takes one argument"),
+    ("a.tanh(2)", ["a=1"], "tanh takes one argument"),
+    ("a + d", ["a=1"], "unknown variable 'd' at column 5; give its value as d=NUMBER"),
+    ("a", ["a="], "variable 'a=': expected NAME=NUMBER"),
+    ("a", ["a=abc"], "'abc' is not a number"),
+    ("a", ["a=nan"], "'nan' is not a finite number"),
+    ("a", ["a"], "expected NAME=NUMBER"),
+    ("a", ["a=1", "a=2"], "variable 'a' is given twice"),
+    ("a", ["__class__=1"], "'__class__' is not allowed as a variable name"),
+    ("a", ["a=1", "b=2"], "variable 'b' is not used"),
+    ("2 + 3", [], "the expression uses no variable"),
+    ("", [], "the expression is empty"),
+    ("log(a)", ["a=-1"], "log: log(-1.0) is undefined"),
+    ("a / (a - a)", ["a=1"], "division by zero"),
+    ("exp(a)", ["a=1000"], "overflows"),
+    ("(" * 250 + "a" + ")" * 250, ["a=1"], "too many nested parentheses"),
+    ("a + " + "-" * 500 + "a", ["a=1"], "nested more than 200 deep"),
+    ("a" + " + a" * 5000, ["a=1"], "the limit is 10000"),
+]
+
+
+@pytest.mark.parametrize("expression, variables, message", HOSTILE)
+def test_draw_refuses_hostile_or_malformed_input(capsys, tmp_path, expression, variables,
+                                                 message):
+    out_file = tmp_path / "g.svg"
+    code, out, err = run(capsys, "draw", expression, *variables, "-o", str(out_file))
+    assert code == 2
+    assert message in err
+    assert err.startswith("microgrid draw: ") and err.count("\n") == 1  # one line
+    assert "Traceback" not in err and not out_file.exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["draw", "a", "a=1", "-o", "g.jpeg"], "cannot tell the format of 'g.jpeg'"),
+    (["draw", "a*2", "a=1", "--animate", "steps.svg"], "--animate writes an HTML page"),
+    (["draw", "a*2", "a=1", "--digits", "0"], "--digits must be from 1 to 17"),
+    (["draw", "a*2", "a=1", "--style", "fancy"], "invalid choice: 'fancy'"),
+    (["draw"], "the following arguments are required: expression"),
+])
+def test_draw_bad_options(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert message in err and "Traceback" not in err
+
+
+def test_draw_unwritable_output_is_an_error_not_a_traceback(capsys, tmp_path):
+    code, out, err = run(capsys, "draw", "a*2", "a=1", "-o", str(tmp_path / "no" / "g.svg"))
+    assert code == 1
+    assert "No such file or directory" in err and "Traceback" not in err
+
+
+def test_the_installed_command_refuses_without_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "microgrid", "draw", "__import__('os')",
+                             "-o", str(tmp_path / "g.svg")], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2
+    assert "not allowed" in result.stderr and "Traceback" not in result.stderr
