@@ -1,5 +1,6 @@
 """microgrid: a scalar autograd engine for learning and teaching backpropagation."""
 
+from microgrid.animate import BackwardSteps, backward_steps
 from microgrid.draw import Diagram, draw, format_number
 from microgrid.engine import (
     Edge,
@@ -15,11 +16,13 @@ from microgrid.engine import (
 )
 
 __all__ = [
+    "BackwardSteps",
     "Diagram",
     "Edge",
     "GradcheckError",
     "GradcheckRow",
     "Value",
+    "backward_steps",
     "dot",
     "draw",
     "edges",
