@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from microgrid import demos
+from microgrid.draw import Style
 from microgrid.engine import Value, topological_order
 
 SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv")
@@ -78,7 +79,7 @@ def _demo(args: argparse.Namespace) -> int:
         for name in demos.DEMOS:
             print(f"{name:<16} {(demos.load(name).__doc__ or '').strip().splitlines()[0]}")
         return 0
-    output, rest = _output_option(args.output, args.args)
+    output, style, rest = _drawing_options(args)
     try:
         module = demos.load(args.name)
     except KeyError as e:
@@ -93,26 +94,21 @@ def _demo(args: argparse.Namespace) -> int:
 
         doc = (module.__doc__ or "").strip().splitlines()[0]
         title = doc.split(":")[0] if doc else args.name
-        draw(module.graph(), style=args.style, title=title).save(output)
+        draw(module.graph(), style=style, title=title).save(output)
         print(f"drew the graph to {output}")
     return status
 
 
-def _output_option(output: str | None, rest: list[str]) -> tuple[str | None, list[str]]:
-    """`-o FILE` may also come after the demo's name, where REMAINDER collects it."""
-    rest = list(rest)
-    for flag in ("-o", "--output"):
-        if flag in rest:
-            at = rest.index(flag)
-            if at + 1 >= len(rest):
-                raise UsageError(f"{flag} needs a file name")
-            output = rest[at + 1]
-            del rest[at:at + 2]
-    for item in list(rest):
-        if item.startswith("--output="):
-            output = item.split("=", 1)[1]
-            rest.remove(item)
-    return output, rest
+def _drawing_options(args: argparse.Namespace) -> tuple[str | None, Style, list[str]]:
+    """-o and --style may also come after the demo's name, where REMAINDER collects them."""
+    extra = argparse.ArgumentParser(prog="microgrid demo", add_help=False, exit_on_error=False)
+    extra.add_argument("-o", "--output", default=args.output)
+    extra.add_argument("--style", choices=["values", "book"], default=args.style)
+    try:
+        known, rest = extra.parse_known_args(args.args)
+    except argparse.ArgumentError as e:
+        raise UsageError(str(e)) from None
+    return known.output, known.style, rest
 
 
 def _check_suffix(path: str) -> None:

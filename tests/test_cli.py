@@ -39,6 +39,14 @@ def test_demo_output_before_the_name_with_dashes_and_book_style(capsys, tmp_path
     assert png.read_bytes().startswith(b"\x89PNG")
 
 
+def test_demo_options_after_the_name(capsys, tmp_path):
+    values, book = tmp_path / "values.dot", tmp_path / "book.dot"
+    assert run(capsys, "demo", "apple_orange", "-o", str(values))[0] == 0
+    assert run(capsys, "demo", "apple_orange", "--style", "book", "--output", str(book))[0] == 0
+    assert "data 715" in values.read_text() and "data 715" not in book.read_text()
+    assert "price 715" in book.read_text()
+
+
 def test_demo_list(capsys):
     code, out, _ = run(capsys, "demo", "--list")
     assert code == 0 and "apple_orange" in out
@@ -47,7 +55,8 @@ def test_demo_list(capsys):
 @pytest.mark.parametrize("argv, message", [
     (["demo", "no_such_demo"], "unknown demo 'no_such_demo'"),
     (["demo", "apple_orange", "-o", "g.jpeg"], "cannot tell the format of 'g.jpeg'"),
-    (["demo", "apple_orange", "-o"], "-o needs a file name"),
+    (["demo", "apple_orange", "-o"], "expected one argument"),
+    (["demo", "apple_orange", "-o", "g.svg", "--style", "nice"], "invalid choice: 'nice'"),
 ])
 def test_demo_bad_arguments(capsys, argv, message):
     code, out, err = run(capsys, *argv)
