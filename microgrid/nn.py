@@ -1,0 +1,156 @@
+"""Neural networks on `Value`: `Module`, `Neuron`, `Layer` and `MLP`, in the style of PyTorch.
+
+Parameters are labelled with the notation of Andrew Ng's course (seed 004): the weight from
+input ``j`` to neuron ``i`` of layer ``l`` is ``w[l]_i_j`` (the entry W^[l]_ij of the layer's
+weight matrix) and that neuron's bias is ``b[l]_i``. A neuron's weighted sum is labelled
+``z[l]_i`` and its activation ``a[l]_i``, so drawn graphs read like the formulas.
+
+Initialisation follows PyTorch's `nn.Linear`: weights and biases uniform in ±1/sqrt(nin), drawn
+from a `random.Random` built from `seed` (or passed in), never from global state.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+
+from microgrid.engine import Value, dot
+
+Input = Sequence[Value | float]
+
+ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
+    "tanh": Value.tanh,
+    "relu": Value.relu,
+    "sigmoid": Value.sigmoid,
+    "linear": lambda z: z,
+}
+
+
+def _activation(name: str, argument: str = "activation") -> Callable[[Value], Value]:
+    try:
+        return ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"{argument}: unknown activation {name!r}; "
+                         f"choose one of {', '.join(ACTIVATIONS)}") from None
+
+
+def _rng(seed: int | random.Random) -> random.Random:
+    return seed if isinstance(seed, random.Random) else random.Random(seed)
+
+
+def _check_size(n: object, argument: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{argument}: expected a positive int, got {n!r}")
+    return n
+
+
+class Module:
+    """Base class: a module owns parameters and can reset their gradients."""
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """Every parameter with its label, in a fixed order."""
+        return []
+
+    def parameters(self) -> list[Value]:
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = 0.0
+
+
+class Neuron(Module):
+    """``activation(w · x + b)``: ``nin`` weights and a bias."""
+
+    def __init__(self, nin: int, activation: str = "tanh", *, seed: int | random.Random = 0,
+                 layer: int = 1, index: int = 0) -> None:
+        self.nin = _check_size(nin, "nin")
+        self.activation = activation
+        self._act = _activation(activation)
+        self.layer, self.index = layer, index
+        rng, k = _rng(seed), 1.0 / math.sqrt(nin)
+        self.w = [Value(rng.uniform(-k, k), f"w[{layer}]_{index}_{j}") for j in range(nin)]
+        self.b = Value(rng.uniform(-k, k), f"b[{layer}]_{index}")
+
+    def __call__(self, x: Input) -> Value:
+        if len(x) != self.nin:
+            raise ValueError(f"x: {type(self).__name__} of layer {self.layer} expects "
+                             f"{self.nin} inputs, got {len(x)}")
+        z = dot(self.w, x, self.b)
+        z.label = f"z[{self.layer}]_{self.index}"
+        if self.activation == "linear":
+            return z
+        a = self._act(z)
+        a.label = f"a[{self.layer}]_{self.index}"
+        return a
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return [(p.label, p) for p in (*self.w, self.b)]
+
+    def __repr__(self) -> str:
+        return f"Neuron({self.nin}, activation={self.activation!r})"
+
+
+class Layer(Module):
+    """``nout`` neurons that all read the same ``nin`` inputs; returns a list of ``nout``."""
+
+    def __init__(self, nin: int, nout: int, activation: str = "tanh", *,
+                 seed: int | random.Random = 0, layer: int = 1) -> None:
+        self.nin, self.nout = _check_size(nin, "nin"), _check_size(nout, "nout")
+        _activation(activation)
+        rng = _rng(seed)
+        self.layer = layer
+        self.neurons = [Neuron(nin, activation, seed=rng, layer=layer, index=i)
+                        for i in range(nout)]
+
+    def __call__(self, x: Input) -> list[Value]:
+        if len(x) != self.nin:
+            raise ValueError(f"x: Layer {self.layer} expects {self.nin} inputs, got {len(x)}")
+        return [n(x) for n in self.neurons]
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return [item for n in self.neurons for item in n.named_parameters()]
+
+    def __repr__(self) -> str:
+        return f"Layer({self.nin}, {self.nout}, activation={self.neurons[0].activation!r})"
+
+
+class MLP(Module):
+    """A multi-layer perceptron: layers ``1 .. len(sizes)`` of the given sizes.
+
+    Hidden layers use `activation`, the last one `output_activation`. Calling it returns a
+    `Value` when the last layer has one neuron (as in micrograd), else a list of them.
+    """
+
+    def __init__(self, nin: int, sizes: Sequence[int], activation: str = "tanh",
+                 output_activation: str = "linear", *, seed: int | random.Random = 0) -> None:
+        _check_size(nin, "nin")
+        if not sizes:
+            raise ValueError("sizes: expected at least one layer size, got none")
+        for n in sizes:
+            _check_size(n, "sizes")
+        _activation(activation)
+        _activation(output_activation, "output_activation")
+        rng = _rng(seed)
+        dims = [nin, *sizes]
+        self.nin = nin
+        self.layers = [
+            Layer(dims[i], dims[i + 1],
+                  activation if i < len(sizes) - 1 else output_activation,
+                  seed=rng, layer=i + 1)
+            for i in range(len(sizes))]
+
+    def __call__(self, x: Input) -> Value | list[Value]:
+        if len(x) != self.nin:
+            raise ValueError(f"x: MLP expects {self.nin} inputs, got {len(x)}")
+        h = self.layers[0](x)
+        for layer in self.layers[1:]:
+            h = layer(h)
+        return h[0] if len(h) == 1 else h
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        return [item for layer in self.layers for item in layer.named_parameters()]
+
+    def __repr__(self) -> str:
+        return f"MLP({self.nin}, [{', '.join(str(layer.nout) for layer in self.layers)}])"

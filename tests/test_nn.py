@@ -1,0 +1,125 @@
+import math
+import random
+
+import pytest
+
+from microgrid import Value, gradcheck, nn
+
+
+def test_neuron_computes_activation_of_weighted_sum():
+    n = nn.Neuron(3, activation="tanh", seed=1)
+    x = [0.5, -1.0, 2.0]
+    out = n(x)
+    z = sum(w.data * xi for w, xi in zip(n.w, x, strict=True)) + n.b.data
+    assert out.data == pytest.approx(math.tanh(z), abs=1e-15)
+    assert out.label == "a[1]_0"
+
+
+@pytest.mark.parametrize("activation, f", [
+    ("tanh", math.tanh), ("relu", lambda z: max(0.0, z)),
+    ("sigmoid", lambda z: 1 / (1 + math.exp(-z))), ("linear", lambda z: z)])
+def test_every_activation(activation, f):
+    n = nn.Neuron(2, activation=activation, seed=3)
+    x = [0.3, -0.8]
+    z = n.w[0].data * x[0] + n.w[1].data * x[1] + n.b.data
+    assert n(x).data == pytest.approx(f(z), abs=1e-15)
+
+
+def test_labels_follow_the_notation_of_seed_004():
+    model = nn.MLP(3, [4, 2], seed=0)
+    names = [name for name, _ in model.named_parameters()]
+    assert names[:4] == ["w[1]_0_0", "w[1]_0_1", "w[1]_0_2", "b[1]_0"]
+    assert "w[2]_1_3" in names and names[-1] == "b[2]_1"
+    assert len(names) == len(set(names)) == 4 * 3 + 4 + 2 * 4 + 2
+    assert [p.label for p in model.parameters()] == names
+
+
+def test_mlp_shapes_and_output_activation():
+    x = [1.0, -2.0]
+    single = nn.MLP(2, [3, 1], seed=0)(x)
+    assert isinstance(single, Value) and single.label == "z[2]_0"  # linear output
+    many = nn.MLP(2, [3, 2], output_activation="sigmoid", seed=0)(x)
+    assert isinstance(many, list) and [v.label for v in many] == ["a[2]_0", "a[2]_1"]
+    assert all(0 < v.data < 1 for v in many)
+
+
+def test_hidden_layers_use_activation_and_output_layer_output_activation():
+    model = nn.MLP(2, [3, 3, 1], activation="relu", output_activation="sigmoid")
+    assert [n.activation for layer in model.layers for n in layer.neurons] == \
+        ["relu"] * 6 + ["sigmoid"]
+
+
+def test_same_seed_gives_identical_model_and_other_seeds_differ():
+    def weights(seed):
+        return [(name, p.data) for name, p in nn.MLP(2, [8, 8, 1], seed=seed).named_parameters()]
+    assert weights(7) == weights(7)
+    assert weights(7) != weights(8)
+    rng = random.Random(7)
+    assert [p.data for p in nn.MLP(2, [8, 8, 1], seed=rng).parameters()] == \
+        [d for _, d in weights(7)]
+
+
+def test_init_uses_no_global_random_state():
+    random.seed(0)
+    before = random.random()
+    random.seed(0)
+    nn.MLP(2, [4, 1], seed=1)
+    assert random.random() == before
+
+
+def test_init_is_uniform_within_one_over_sqrt_nin():
+    model = nn.Layer(16, 32, seed=0)
+    assert all(abs(p.data) <= 0.25 for p in model.parameters())
+
+
+def test_zero_grad_clears_every_parameter_gradient():
+    model = nn.MLP(2, [4, 1], seed=0)
+    out = model([1.0, 2.0])
+    assert isinstance(out, Value)
+    out.backward()
+    assert any(p.grad != 0 for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+
+def test_mlp_gradients_agree_with_finite_differences():
+    model = nn.MLP(2, [3, 2, 1], activation="tanh", output_activation="sigmoid", seed=4)
+    neurons = [n for layer in model.layers for n in layer.neurons]
+
+    def f(*ws):  # the model, with the Values ws in place of its parameters
+        it = iter(ws)
+        for n in neurons:
+            n.w = [next(it) for _ in n.w]
+            n.b = next(it)
+        return model([0.5, -1.5])
+
+    rows = gradcheck(f, [p.data for p in model.parameters()])
+    assert len(rows) == 3 * 3 + 2 * 4 + 3
+    assert all(r.analytic != 0 for r in rows)
+
+
+def test_module_call_with_wrong_input_length_names_the_argument():
+    with pytest.raises(ValueError, match=r"x: .*expects 3 inputs, got 2"):
+        nn.Neuron(3)([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"x: Layer 1 expects 2 inputs, got 3"):
+        nn.Layer(2, 4)([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match=r"x: MLP expects 2 inputs, got 1"):
+        nn.MLP(2, [4, 1])([1.0])
+
+
+def test_unknown_activation_names_the_argument():
+    with pytest.raises(ValueError, match=r"activation: unknown activation 'softplus'.*tanh"):
+        nn.Neuron(2, activation="softplus")
+    with pytest.raises(ValueError, match=r"^activation: unknown"):
+        nn.MLP(2, [3, 1], activation="gelu")
+    with pytest.raises(ValueError, match=r"^output_activation: unknown"):
+        nn.MLP(2, [3, 1], output_activation="softmax")
+
+
+@pytest.mark.parametrize("make, argument", [
+    (lambda: nn.Neuron(0), "nin"), (lambda: nn.Layer(2, 0), "nout"),
+    (lambda: nn.MLP(2, []), "sizes"), (lambda: nn.MLP(2, [3, -1]), "sizes"),
+    (lambda: nn.MLP(2.5, [3]), "nin")])
+def test_bad_sizes_name_the_argument(make, argument):
+    with pytest.raises(ValueError, match=f"^{argument}: "):
+        make()
