@@ -1,0 +1,141 @@
+"""Loss functions on `Value`s: each returns one `Value` to call `backward()` on.
+
+A loss takes a prediction and a target: one `Value` and one number, or equal-length sequences
+of them (a batch), and returns the mean over the batch. `get(name)` looks a loss up by name.
+
+Binary cross-entropy comes in two forms, both safe near 0 and 1:
+
+- `binary_cross_entropy(p, y)` takes probabilities (say, a sigmoid's output) and computes
+  ``-(y log p + (1 - y) log(1 - p))``. A ``p`` closer than ``eps`` to 0 or 1 is clamped into
+  ``[eps, 1 - eps]`` by adding a constant, so the loss stays finite and the gradient still flows
+  (as if ``p`` were ``eps`` away from the edge).
+- `bce_with_logits(z, y)` takes the logit ``z`` (the sum before the sigmoid) and computes the
+  same loss as ``log(1 + e^z) - y z`` without ever forming ``sigmoid(z)``, so it is exact for
+  any ``z``; its gradient is ``sigmoid(z) - y``. Prefer it for training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from microgrid.engine import Value
+
+Prediction = Value | Sequence[Value]
+Target = float | Sequence[float]
+
+
+def _pairs(pred: Prediction, target: Target, loss: str) -> list[tuple[Value, float]]:
+    preds = [pred] if isinstance(pred, Value) else list(pred)
+    targets = [target] if isinstance(target, int | float | Value) else list(target)
+    if len(preds) != len(targets):
+        raise ValueError(f"{loss}: {len(preds)} predictions but {len(targets)} targets")
+    if not preds:
+        raise ValueError(f"{loss}: pred is empty")
+    for p in preds:
+        if not isinstance(p, Value):
+            raise TypeError(f"{loss}: pred must be Values, got {type(p).__name__} {p!r}")
+    return [(p, float(t)) for p, t in zip(preds, targets, strict=True)]
+
+
+def _mean(terms: list[Value]) -> Value:
+    total = sum(terms[1:], terms[0])
+    return total if len(terms) == 1 else total / len(terms)
+
+
+def mse(pred: Prediction, target: Target) -> Value:
+    """Mean squared error: mean of ``(p - t)²`` (PyTorch's ``F.mse_loss``)."""
+    return _mean([(p - t) ** 2 for p, t in _pairs(pred, target, "mse")])
+
+
+def _check_probability(y: float, loss: str) -> None:
+    if not 0.0 <= y <= 1.0:
+        raise ValueError(f"{loss}: target must be between 0 and 1, got {y!r}")
+
+
+def binary_cross_entropy(pred: Prediction, target: Target, *, eps: float = 1e-12) -> Value:
+    """Mean of ``-(y log p + (1 - y) log(1 - p))`` for probabilities ``p``, clamped to
+    ``[eps, 1 - eps]`` with the gradient passed through unchanged."""
+    terms = []
+    for p, y in _pairs(pred, target, "binary_cross_entropy"):
+        _check_probability(y, "binary_cross_entropy")
+        clamped = min(max(p.data, eps), 1.0 - eps)
+        if clamped != p.data:
+            p = p + (clamped - p.data)
+        terms.append(-(y * p.log() + (1.0 - y) * (1.0 - p).log()))
+    return _mean(terms)
+
+
+def bce_with_logits(logit: Prediction, target: Target) -> Value:
+    """Binary cross-entropy of ``sigmoid(z)``, computed from the logit ``z``:
+    ``log(1 + e^z) - y z``, written with ``e^-|z|`` so that nothing overflows."""
+    terms = []
+    for z, y in _pairs(logit, target, "bce_with_logits"):
+        _check_probability(y, "bce_with_logits")
+        if z.data >= 0:  # log(1 + e^z) = z + log(1 + e^-z)
+            terms.append(z * (1.0 - y) + (1.0 + (-z).exp()).log())
+        else:
+            terms.append((1.0 + z.exp()).log() - z * y)
+    return _mean(terms)
+
+
+def hinge(score: Prediction, target: Target) -> Value:
+    """Max-margin loss: mean of ``max(0, 1 - y s)`` for labels ``y`` of -1 or +1."""
+    terms = []
+    for s, y in _pairs(score, target, "hinge"):
+        if y not in (-1.0, 1.0):
+            raise ValueError(f"hinge: target must be -1 or +1, got {y!r}")
+        terms.append((1.0 - y * s).relu())
+    return _mean(terms)
+
+
+def softmax(logits: Sequence[Value]) -> list[Value]:
+    """``e^(z_i) / Σ_j e^(z_j)``, shifted by the largest logit so that nothing overflows."""
+    m = max(z.data for z in logits)
+    exps = [(z - m).exp() for z in logits]
+    total = sum(exps[1:], exps[0])
+    return [e / total for e in exps]
+
+
+def cross_entropy(logits: Sequence[Value] | Sequence[Sequence[Value]],
+                  target: int | Sequence[int]) -> Value:
+    """Softmax cross-entropy: ``log Σ_j e^(z_j) - z_target`` for the logits of one example and
+    its class index, or the mean over a batch of them (PyTorch's ``F.cross_entropy``)."""
+    if not logits:
+        raise ValueError("cross_entropy: logits is empty")
+    batch: list[tuple[Sequence[Value], Any]]
+    if isinstance(logits[0], Value):
+        batch = [(logits, target)]  # type: ignore[list-item]
+    else:
+        targets = [target] if isinstance(target, int) else list(target)
+        if len(logits) != len(targets):
+            raise ValueError(f"cross_entropy: {len(logits)} examples but {len(targets)} targets")
+        batch = list(zip(logits, targets, strict=True))  # type: ignore[arg-type]
+    terms = []
+    for zs, t in batch:
+        if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < len(zs):
+            raise ValueError(f"cross_entropy: target must be a class index in "
+                             f"0..{len(zs) - 1}, got {t!r}")
+        m = max(z.data for z in zs)
+        exps = [(z - m).exp() for z in zs]
+        terms.append(sum(exps[1:], exps[0]).log() + m - zs[t])
+    return _mean(terms)
+
+
+LOSSES: dict[str, Callable[..., Value]] = {
+    "mse": mse,
+    "binary_cross_entropy": binary_cross_entropy,
+    "bce": binary_cross_entropy,
+    "bce_with_logits": bce_with_logits,
+    "hinge": hinge,
+    "cross_entropy": cross_entropy,
+}
+
+
+def get(name: str) -> Callable[..., Value]:
+    """The loss function called `name` (see `LOSSES`)."""
+    try:
+        return LOSSES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"loss: unknown loss {name!r}; choose one of "
+                         f"{', '.join(LOSSES)}") from None
