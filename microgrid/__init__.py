@@ -1,7 +1,7 @@
 """microgrid: a scalar autograd engine for learning and teaching backpropagation."""
 
 from microgrid.animate import BackwardSteps, backward_steps
-from microgrid.draw import Diagram, draw, format_number
+from microgrid.drawing import Diagram, draw, format_number
 from microgrid.engine import (
     Edge,
     GradcheckError,

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from microgrid.draw import (
+from microgrid.drawing import (
     GRAD_COLOR,
     SYMBOLS,
     Renderer,

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from microgrid import demos
-from microgrid.draw import Style
+from microgrid.drawing import Style
 from microgrid.engine import Value, topological_order
 
 SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv")
@@ -90,7 +90,7 @@ def _demo(args: argparse.Namespace) -> int:
             raise UsageError(f"demo {args.name!r} has no graph to draw")
     status = int(module.main(rest))
     if output is not None:
-        from microgrid.draw import draw
+        from microgrid.drawing import draw
 
         doc = (module.__doc__ or "").strip().splitlines()[0]
         title = doc.split(":")[0] if doc else args.name
@@ -119,7 +119,7 @@ def _check_suffix(path: str) -> None:
 
 def _draw(args: argparse.Namespace) -> int:
     from microgrid.animate import backward_steps
-    from microgrid.draw import RenderError, draw, format_number
+    from microgrid.drawing import RenderError, draw, format_number
     from microgrid.expr import ExpressionError, parse, parse_variables
 
     if args.output is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import io
 import os
 import re
@@ -12,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from microgrid import Value, draw, format_number
+from microgrid import Value, draw, drawing, format_number
 from microgrid.demos.apple_orange import build
-from microgrid.draw import GRAD_COLOR, RenderError, render
+from microgrid.drawing import GRAD_COLOR, RenderError, render
 
-draw_module = importlib.import_module("microgrid.draw")  # `microgrid.draw` is the function
 GOLDEN = Path(__file__).parent / "golden"
 SVG_NS = "{http://www.w3.org/2000/svg}"
 HAS_DOT = shutil.which("dot") is not None
@@ -77,11 +75,11 @@ def apple_orange() -> Value:
 @pytest.fixture
 def no_dot(monkeypatch):
     """No `dot` on the PATH: the in-process WebAssembly renderer must be used."""
-    monkeypatch.setattr(draw_module.shutil, "which", lambda name, *a, **k: None)
+    monkeypatch.setattr(drawing.shutil, "which", lambda name, *a, **k: None)
 
     def no_subprocess(*args, **kwargs):
         raise AssertionError("the dot program must not be run")
-    monkeypatch.setattr(draw_module.subprocess, "run", no_subprocess)
+    monkeypatch.setattr(drawing.subprocess, "run", no_subprocess)
 
 
 @pytest.mark.parametrize("style", ["values", "book"])
@@ -121,14 +119,14 @@ def test_apple_orange_svg_rendered_by_the_dot_program(apple_orange, style):
 
 def test_auto_renderer_uses_the_dot_program_when_present(apple_orange, monkeypatch):
     calls = []
-    real_run = draw_module.subprocess.run
+    real_run = drawing.subprocess.run
 
     def spy(cmd, *args, **kwargs):
         calls.append(cmd)
         return real_run(cmd, *args, **kwargs)
     if not HAS_DOT:
         pytest.skip("no Graphviz dot program on the PATH (apt-get install graphviz)")
-    monkeypatch.setattr(draw_module.subprocess, "run", spy)
+    monkeypatch.setattr(drawing.subprocess, "run", spy)
     assert "715" in draw(apple_orange).svg()
     assert calls and calls[0][1] == "-Tsvg"
 
@@ -199,7 +197,7 @@ def test_png_has_the_svg_size_and_text_pixels(apple_orange, renderer, monkeypatc
             pytest.skip("no Graphviz dot program on the PATH (apt-get install graphviz)")
         diagram = draw(apple_orange, renderer="dot")
     else:
-        monkeypatch.setattr(draw_module.shutil, "which", lambda name, *a, **k: None)
+        monkeypatch.setattr(drawing.shutil, "which", lambda name, *a, **k: None)
         diagram = draw(apple_orange)
     svg = diagram.svg()
     width_pt, height_pt = map(float, re.search(r'width="([\d.]+)pt" height="([\d.]+)pt"',
