@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-DEMOS = ["apple_orange"]
+DEMOS = ["apple", "apple_orange", "perceptron"]
 
 
 def load(name: str) -> ModuleType:

@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+import argparse
+
+from microgrid.demos._compare import compare, verdict
 from microgrid.engine import Value
+from microgrid.layers import AddLayer, MulLayer
+
+
+def by_layers() -> dict[str, float]:
+    """The book's code: forward through the layers, then backward in reverse order."""
+    mul_apple_layer, mul_orange_layer = MulLayer(), MulLayer()
+    add_apple_orange_layer, mul_tax_layer = AddLayer(), MulLayer()
+    # forward
+    apple_price = mul_apple_layer.forward(100, 2)  # (1)
+    orange_price = mul_orange_layer.forward(150, 3)  # (2)
+    all_price = add_apple_orange_layer.forward(apple_price, orange_price)  # (3)
+    price = mul_tax_layer.forward(all_price, 1.1)  # (4)
+    # backward
+    dprice = 1
+    dall_price, dtax = mul_tax_layer.backward(dprice)  # (4)
+    dapple_price, dorange_price = add_apple_orange_layer.backward(dall_price)  # (3)
+    dorange, dorange_num = mul_orange_layer.backward(dorange_price)  # (2)
+    dapple, dapple_num = mul_apple_layer.backward(dapple_price)  # (1)
+    return {"price": price, "dApple": dapple, "dApple_num": dapple_num, "dOrange": dorange,
+            "dOrange_num": dorange_num, "dTax": dtax}
 
 
 def build() -> dict[str, Value]:
@@ -33,6 +56,8 @@ EXPECTED = {"price": 715, "dApple": 2.2, "dApple_num": 110, "dOrange": 3.3,
 
 
 def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(prog="microgrid demo apple_orange",
+                            description=__doc__).parse_args(argv)
     v = build()
     got = {"price": v["price"].data, "dApple": v["apple"].grad,
            "dApple_num": v["apple_num"].grad, "dOrange": v["orange"].grad,
@@ -42,7 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         match = abs(value - EXPECTED[name]) <= 1e-9 * max(1.0, abs(EXPECTED[name]))
         ok &= match
         print(f"{name + ':':<12} {value:.10g}{'' if match else f'   expected {EXPECTED[name]}'}")
-    return 0 if ok else 1
+    print("\nThe same, by hand with the book's layers (forward, then backward in reverse):")
+    layers = by_layers()
+    ok &= compare(["", "layers (by hand)", "Value.backward()"],
+                  [(name, layers[name], got[name]) for name in EXPECTED])
+    return verdict(ok, "the layers, autograd and the book")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,37 @@
+"""Side-by-side tables for the demos: autograd beside the hand formula, and the check."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+TOLERANCE = 1e-9
+
+
+def number(x: float) -> str:
+    """`x` to 12 significant digits, without float noise (110, not 110.00000000000001)."""
+    return f"{x:.12g}"
+
+
+def compare(headers: Sequence[str], rows: Sequence[tuple[str, float, float]],
+            tol: float = TOLERANCE) -> bool:
+    """Print one line per row: name, two numbers and their difference; True if every
+    difference is at most `tol`. `headers` names the three columns."""
+    width = max(len(headers[0]), *(len(r[0]) for r in rows))
+    print(f"  {headers[0]:<{width}}  {headers[1]:>20}  {headers[2]:>20}  {'|diff|':>8}")
+    ok = True
+    for name, a, b in rows:
+        diff = abs(a - b)
+        good = diff <= tol
+        ok &= good
+        print(f"  {name:<{width}}  {number(a):>20}  {number(b):>20}  {diff:8.1e}"
+              f"{'' if good else '  <-- differs'}")
+    return ok
+
+
+def verdict(ok: bool, what: str = "autograd and the formula") -> int:
+    """Print the outcome and return the exit status: 0 if `ok`."""
+    if ok:
+        print(f"OK: {what} agree to within {TOLERANCE:g}.")
+        return 0
+    print(f"FAILED: {what} differ by more than {TOLERANCE:g}.")
+    return 1

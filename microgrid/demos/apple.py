@@ -1,0 +1,67 @@
+"""Apples ("Deep Learning from Scratch", ch. 5): price 220, by hand with layers and by Value."""
+
+from __future__ import annotations
+
+import argparse
+
+from microgrid.demos._compare import compare, verdict
+from microgrid.engine import Value
+from microgrid.layers import MulLayer
+
+APPLE, APPLE_NUM, TAX = 100, 2, 1.1
+BOOK = {"price": 220, "dApple": 2.2, "dApple_num": 110, "dTax": 200}
+
+
+def by_layers() -> dict[str, float]:
+    """The book's code: forward through two MulLayers, then backward in reverse order."""
+    mul_apple_layer = MulLayer()
+    mul_tax_layer = MulLayer()
+    # forward
+    apple_price = mul_apple_layer.forward(APPLE, APPLE_NUM)
+    price = mul_tax_layer.forward(apple_price, TAX)
+    # backward
+    dprice = 1
+    dapple_price, dtax = mul_tax_layer.backward(dprice)
+    dapple, dapple_num = mul_apple_layer.backward(dapple_price)
+    return {"price": price, "dApple": dapple, "dApple_num": dapple_num, "dTax": dtax}
+
+
+def build() -> dict[str, Value]:
+    """The same graph with `Value`: apple * apple_num * tax, after backward()."""
+    apple, apple_num, tax = Value(APPLE, "apple"), Value(APPLE_NUM, "apple_num"), Value(TAX, "tax")
+    apple_price = apple * apple_num
+    apple_price.label = "apple_price"
+    price = apple_price * tax
+    price.label = "price"
+    price.backward()
+    return {v.label: v for v in (apple, apple_num, tax, price)}
+
+
+def graph() -> Value:
+    """The graph to draw (`microgrid demo apple -o graph.svg`): the price, after backward()."""
+    return build()["price"]
+
+
+def by_value() -> dict[str, float]:
+    v = build()
+    return {"price": v["price"].data, "dApple": v["apple"].grad,
+            "dApple_num": v["apple_num"].grad, "dTax": v["tax"].grad}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(prog="microgrid demo apple", description=__doc__).parse_args(argv)
+    got = by_value()
+    ok = True
+    for name, value in got.items():
+        match = abs(value - BOOK[name]) <= 1e-9 * max(1.0, abs(BOOK[name]))
+        ok &= match
+        print(f"{name + ':':<12} {value:.10g}{'' if match else f'   the book: {BOOK[name]}'}")
+    print("\nThe same, by hand with the book's layers (forward, then backward in reverse):")
+    layers = by_layers()
+    ok &= compare(["", "layers (by hand)", "Value.backward()"],
+                  [(name, layers[name], got[name]) for name in BOOK])
+    return verdict(ok, "the layers, autograd and the book")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
