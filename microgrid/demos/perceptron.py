@@ -1,0 +1,85 @@
+"""Perceptrons (seed 001): dE/dw_jk from backward() beside (O_k - t_k) O_k (1 - O_k) x_j."""
+
+from __future__ import annotations
+
+import argparse
+import random
+
+from microgrid.demos._compare import compare, number, verdict
+from microgrid.engine import Value
+from microgrid.losses import mse
+
+N = 10  # input features x_j^0, j = 0 .. N-1, as in the post (x = torch.randn(1, 10))
+M = 2  # outputs of the multi-output perceptron (w = torch.randn(2, 10))
+
+
+def perceptron(n_out: int, seed: int = 0) -> tuple[list[Value], list[list[Value]], list[Value]]:
+    """The inputs x_j^0, the weights w_jk^1 (input j to output k) and the outputs
+    O_k^1 = sigmoid(x_k^1), where x_k^1 = Σ_j w_jk^1 x_j^0. No bias, as in the post."""
+    rng = random.Random(seed)
+    x = [Value(rng.gauss(0, 1), f"x_{j}") for j in range(N)]
+    w = [[Value(rng.gauss(0, 1), f"w_{j}{k}") for k in range(n_out)] for j in range(N)]
+    outputs = []
+    for k in range(n_out):
+        products = [w[j][k] * x[j] for j in range(N)]
+        xk = sum(products[1:], products[0])
+        xk.label = f"x^1_{k}"
+        o = xk.sigmoid()
+        o.label = f"O_{k}"
+        outputs.append(o)
+    return x, w, outputs
+
+
+def half_squared_error(outputs: list[Value], targets: list[float]) -> Value:
+    """E = ½ Σ_k (O_k - t_k)²: the ½ cancels the 2 of the derivative, as in the post."""
+    squares = [(o - t) ** 2 for o, t in zip(outputs, targets, strict=True)]
+    e = 0.5 * sum(squares[1:], squares[0])
+    e.label = "E"
+    return e
+
+
+def graph(seed: int = 0) -> Value:
+    """The single-output perceptron's loss E, after backward() (for drawing)."""
+    _, _, outputs = perceptron(1, seed)
+    e = half_squared_error(outputs, [1.0])
+    e.backward()
+    return e
+
+
+def check(n_out: int, seed: int) -> bool:
+    x, w, outputs = perceptron(n_out, seed)
+    t = [1.0] * n_out  # the target, torch.ones(1, n_out) in the post
+    half_squared_error(outputs, t).backward()
+    out = [o.data for o in outputs]  # O_k
+    print("  " + ", ".join(f"O_{k} = {number(out[k])}" for k in range(n_out))
+          + f"; t = {', '.join(number(tk) for tk in t)}")
+    pairs = [(j, k) for j in range(N) for k in range(n_out)]
+    formula = {(j, k): (out[k] - t[k]) * out[k] * (1 - out[k]) * x[j].data for j, k in pairs}
+    ok = compare(["", "backward()", "(O_k-t_k)O_k(1-O_k)x_j"],
+                 [(f"dE/dw_{j}{k}", w[j][k].grad, formula[j, k]) for j, k in pairs])
+
+    # The post's PyTorch code uses F.mse_loss: the mean of (O_k - t_k)², without the ½.
+    for j, k in pairs:
+        w[j][k].grad = 0.0
+    mse(outputs, t).backward()
+    worst = max(abs(w[j][k].grad - 2 / n_out * formula[j, k]) for j, k in pairs)
+    print(f"  F.mse_loss (the mean of (O_k - t_k)², in the post's PyTorch code) gives "
+          f"{2 / n_out:g} × the formula: max |diff| {worst:.1e}")
+    return ok and worst <= 1e-9
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="microgrid demo perceptron", description=__doc__)
+    parser.add_argument("--seed", type=int, default=0, help="seed for x and w (default: 0)")
+    args = parser.parse_args(argv)
+    print(f"Single-layer perceptron: {N} inputs x_j, weights w_j0, O_0 = sigmoid(Σ_j w_j0 x_j),"
+          " E = ½(O_0 - t)²")
+    ok = check(1, args.seed)
+    print(f"\nMulti-output perceptron: {N} inputs, {M} outputs, N×M = {N * M} weights w_jk,"
+          " E = ½ Σ_k (O_k - t_k)²")
+    ok &= check(M, args.seed)
+    return verdict(ok)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
