@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from microgrid import Value, demos
-from microgrid.demos import _compare, apple, apple_orange, perceptron
+from microgrid.demos import _compare, apple, apple_orange, mlp_backprop, notation, perceptron
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = {"train": ["--fast", "--no-plot"]}
@@ -73,3 +73,28 @@ def test_perceptron_formula_rows(capsys):
     out = capsys.readouterr().out
     assert out.count("dE/dw_") == 10 + 20
     assert "differs" not in out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mlp_backprop_checks_every_weight_and_bias(seed, capsys):
+    assert mlp_backprop.main(["--seed", str(seed)]) == 0
+    out = capsys.readouterr().out
+    n, j, k = mlp_backprop.N, mlp_backprop.J, mlp_backprop.K
+    assert out.count("dE/dw[2]_") == j * k and out.count("dE/dw[1]_") == n * j
+    assert out.count("dE/db[") == j + k
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_notation_prints_the_documents_names(seed, capsys):
+    assert notation.main(["--seed", str(seed)]) == 0
+    out = capsys.readouterr().out
+    for name in ["z = ", "a = ", "L = ", "  da ", "  dz ", "  dw_0", "  db ",
+                 "da[2]", "dz[2]", "dW[2]_0_3", "db[2]_0", "da[1]_3", "dz[1]_3", "dW[1]_3_2",
+                 "db[1]_3", "a[2]_0 = "]:
+        assert name in out
+
+
+def test_notation_two_layer_intermediate_gradients_are_the_closed_forms():
+    x, y, layers, zs, acts, loss = notation.two_layer(3)
+    loss.backward()
+    assert zs[1][0].grad == pytest.approx(acts[1][0].data - y, abs=1e-12)  # dz[2] = a[2] - y

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-DEMOS = ["apple", "apple_orange", "perceptron"]
+DEMOS = ["apple", "apple_orange", "perceptron", "mlp_backprop", "notation"]
 
 
 def load(name: str) -> ModuleType:

@@ -1,0 +1,83 @@
+"""Multi-layer perceptron (seed 000): each layer's gradients from backward() and by hand."""
+
+from __future__ import annotations
+
+import argparse
+import random
+
+from microgrid.demos._compare import compare, number, verdict
+from microgrid.engine import Value
+from microgrid.nn import MLP
+
+N, J, K = 4, 3, 2  # inputs x_i, hidden nodes O_j, outputs O_k
+
+
+def network(seed: int = 0) -> tuple[MLP, list[float], list[float]]:
+    """A sigmoid MLP N -> J -> K, one input x and its target t, all from `seed`."""
+    rng = random.Random(seed)
+    model = MLP(N, [J, K], activation="sigmoid", output_activation="sigmoid", seed=rng)
+    x = [rng.gauss(0, 1) for _ in range(N)]
+    t = [rng.choice([0.0, 1.0]) for _ in range(K)]
+    return model, x, t
+
+
+def forward(model: MLP, x: list[float], t: list[float]) -> tuple[list[Value], list[Value], Value]:
+    """Hidden outputs O_j, outputs O_k and E = ½ Σ_k (O_k - t_k)²."""
+    hidden = model.layers[0](x)
+    outputs = model.layers[1](hidden)
+    squares = [(o - tk) ** 2 for o, tk in zip(outputs, t, strict=True)]
+    e = 0.5 * sum(squares[1:], squares[0])
+    e.label = "E"
+    return hidden, outputs, e
+
+
+def graph(seed: int = 0) -> Value:
+    """The loss E of the network, after backward() (for drawing)."""
+    model, x, t = network(seed)
+    e = forward(model, x, t)[2]
+    e.backward()
+    return e
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="microgrid demo mlp_backprop", description=__doc__)
+    parser.add_argument("--seed", type=int, default=0, help="seed for x, t and the weights")
+    args = parser.parse_args(argv)
+    model, x, t = network(args.seed)
+    hidden, outputs, e = forward(model, x, t)
+    e.backward()
+    o_j = [h.data for h in hidden]
+    o_k = [o.data for o in outputs]
+    out_layer, hidden_layer = model.layers[1].neurons, model.layers[0].neurons
+    print(f"Network: {N} inputs x_i -> {J} sigmoid nodes O_j -> {K} sigmoid outputs O_k, "
+          "E = ½ Σ_k (O_k - t_k)²")
+    print(f"  O_j = {', '.join(number(v) for v in o_j)}")
+    print(f"  O_k = {', '.join(number(v) for v in o_k)}; t_k = {', '.join(map(number, t))}")
+    print("  Labels: w[2]_k_j is the post's w_jk (from hidden node j to output k), "
+          "w[1]_j_i the weight from input i to hidden node j.")
+
+    # Output layer: cover the earlier layers; the O_j are its inputs (the perceptron result).
+    delta_k = [(o_k[k] - t[k]) * o_k[k] * (1 - o_k[k]) for k in range(K)]
+    print("\nOutput layer: dE/dw_jk = (O_k - t_k) O_k (1 - O_k) O_j = δ_k O_j, dE/db_k = δ_k")
+    rows = []
+    for k, neuron in enumerate(out_layer):
+        rows += [(f"dE/d{neuron.w[j].label}", neuron.w[j].grad, delta_k[k] * o_j[j])
+                 for j in range(J)]
+        rows.append((f"dE/d{neuron.b.label}", neuron.b.grad, delta_k[k]))
+    ok = compare(["", "backward()", "δ_k O_j"], rows)
+
+    # Hidden layer: one step further back, the chain rule sums over every output k that O_j feeds.
+    delta_j = [o_j[j] * (1 - o_j[j]) * sum(delta_k[k] * out_layer[k].w[j].data for k in range(K))
+               for j in range(J)]
+    print("\nHidden layer: dE/dw_ij = O_j (1 - O_j) [Σ_k δ_k w_jk] x_i = δ_j x_i, dE/db_j = δ_j")
+    rows = []
+    for j, neuron in enumerate(hidden_layer):
+        rows += [(f"dE/d{neuron.w[i].label}", neuron.w[i].grad, delta_j[j] * x[i])
+                 for i in range(N)]
+        rows.append((f"dE/d{neuron.b.label}", neuron.b.grad, delta_j[j]))
+    ok &= compare(["", "backward()", "δ_j x_i"], rows)
+    return verdict(ok)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
