@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from microgrid import Value, demos
-from microgrid.demos import _compare, apple, apple_orange, mlp_backprop, notation, perceptron
+from microgrid.demos import (
+    _compare,
+    apple,
+    apple_orange,
+    mlp_backprop,
+    notation,
+    perceptron,
+    train,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = {"train": ["--fast", "--no-plot"]}
@@ -98,3 +106,48 @@ def test_notation_two_layer_intermediate_gradients_are_the_closed_forms():
     x, y, layers, zs, acts, loss = notation.two_layer(3)
     loss.backward()
     assert zs[1][0].grad == pytest.approx(acts[1][0].data - y, abs=1e-12)  # dz[2] = a[2] - y
+
+
+def test_train_fast_saves_a_png_of_boundary_and_loss(tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="pip install -e '.[demos]' to test the picture")
+    png = tmp_path / "train.png"
+    assert train.main(["--fast", "--plot", str(png)]) == 0
+    assert png.read_bytes().startswith(b"\x89PNG")
+    out = capsys.readouterr().out
+    assert "step   10/10  loss" in out
+    assert f"saved the decision boundary and the loss curve to {png}" in out
+
+
+def test_train_reaches_97_percent_with_both_optimizers(capsys):
+    for optimizer in ("adam", "sgd"):
+        assert train.main(["--optimizer", optimizer, "--steps", "50", "--no-plot"]) == 0
+        out = capsys.readouterr().out
+        assert "training accuracy 100.0%" in out or "training accuracy 9" in out
+
+
+def test_train_same_seed_same_losses():
+    args = train._parser().parse_args(["--n", "20", "--hidden", "4", "--steps", "3"])
+    assert train.train(args)[3] == train.train(args)[3]
+
+
+def test_train_without_tqdm_or_matplotlib_falls_back(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert train.main(["--fast", "--plot", str(tmp_path / "x.png")]) == 0
+    out = capsys.readouterr().out
+    assert "step    1/10" in out and "matplotlib is not installed" in out
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_train_below_target_exits_non_zero(capsys):
+    args = ["--n", "20", "--hidden", "2", "--steps", "1", "--target", "1.0", "--no-plot"]
+    assert train.main(args) == 1
+    assert "below the target" in capsys.readouterr().out
+
+
+def test_train_bad_arguments_exit_2(capsys):
+    with pytest.raises(SystemExit) as e:
+        train.main(["--steps", "0"])
+    assert e.value.code == 2
+    assert "--steps must be at least 1" in capsys.readouterr().err

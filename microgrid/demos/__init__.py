@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-DEMOS = ["apple", "apple_orange", "perceptron", "mlp_backprop", "notation"]
+DEMOS = ["apple", "apple_orange", "perceptron", "mlp_backprop", "notation", "train"]
 
 
 def load(name: str) -> ModuleType:

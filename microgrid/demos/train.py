@@ -1,0 +1,186 @@
+"""Training (seed 003): an MLP learns two moons with the forward / loss / backward / step loop."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from microgrid.data import Points, make_moons
+from microgrid.demos._compare import TOLERANCE, verdict
+from microgrid.engine import Value, no_grad
+from microgrid.losses import bce_with_logits
+from microgrid.nn import MLP
+from microgrid.optim import SGD, Adam, Optimizer
+
+DEFAULT_LR = {"adam": 0.05, "sgd": 0.5}
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="microgrid demo train", description=__doc__)
+    p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam",
+                   help="Adam, or SGD with momentum 0.9 (default: adam)")
+    p.add_argument("--lr", type=float, help="learning rate (default: adam 0.05, sgd 0.5)")
+    p.add_argument("--steps", type=int, default=100, help="training steps (default: 100)")
+    p.add_argument("--n", type=int, default=100, help="number of points (default: 100)")
+    p.add_argument("--noise", type=float, default=0.1, help="noise of the moons (default: 0.1)")
+    p.add_argument("--hidden", type=int, default=16, help="units per hidden layer (default: 16)")
+    p.add_argument("--seed", type=int, default=0, help="seed for data and weights (default: 0)")
+    p.add_argument("--target", type=float, default=0.97,
+                   help="training accuracy to reach, else exit 1 (default: 0.97)")
+    p.add_argument("--plot", metavar="PNG", default="train.png",
+                   help="where to save the decision boundary and loss curve (default: train.png)")
+    p.add_argument("--no-plot", action="store_true", help="do not save a picture")
+    p.add_argument("--fast", action="store_true",
+                   help="a quick run for tests: 30 points, 8 units, 10 steps, no target")
+    return p
+
+
+def model_for(hidden: int, seed: int) -> MLP:
+    """Two hidden ReLU layers and one linear output: the logit of class 1."""
+    return MLP(2, [hidden, hidden, 1], activation="relu", output_activation="linear", seed=seed)
+
+
+def _logits(model: MLP, X: Points) -> list[Value]:
+    out = [model(x) for x in X]
+    return out  # type: ignore[return-value]  # one output neuron: each is a Value
+
+
+def accuracy(model: MLP, X: Points, y: list[int]) -> float:
+    with no_grad():
+        return sum((z.data > 0) == (t == 1) for z, t in zip(_logits(model, X), y,
+                                                             strict=True)) / len(y)
+
+
+def graph() -> Value:
+    """The loss of one example through a small untrained model, after backward()."""
+    X, y = make_moons(1, seed=0)
+    model = model_for(4, 0)
+    loss = bce_with_logits(_logits(model, X), y)
+    loss.label = "L"
+    loss.backward()
+    return loss
+
+
+def _progress(steps: int) -> tuple[Iterable[int], Any]:
+    """The step numbers, wrapped in a tqdm bar when tqdm is installed and stdout is a terminal."""
+    if sys.stdout.isatty():
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            pass
+        else:
+            bar = tqdm(range(1, steps + 1), desc="training", unit="step", file=sys.stdout)
+            return bar, bar
+    return range(1, steps + 1), None
+
+
+def train(args: argparse.Namespace) -> tuple[MLP, Points, list[int], list[float], float]:
+    """The loop of seed 003. Returns the model, the data, the losses and the worst difference
+    between each example's dL/dz from backward() and the formula (sigmoid(z) - y) / n."""
+    X, y = make_moons(args.n, noise=args.noise, seed=args.seed)
+    model = model_for(args.hidden, args.seed)
+    lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
+    opt: Optimizer = (Adam(model.parameters(), lr=lr) if args.optimizer == "adam"
+                      else SGD(model.parameters(), lr=lr, momentum=0.9))
+    losses: list[float] = []
+    worst = 0.0
+    steps, bar = _progress(args.steps)
+    every = max(1, args.steps // 10)
+    for step in steps:
+        out = _logits(model, X)             # forward
+        loss = bce_with_logits(out, y)      # loss
+        opt.zero_grad()
+        loss.backward()                     # backward: the gradient of every weight
+        opt.step()                          # update, with the learning rate
+        losses.append(loss.data)
+        # autograd vs formula: d(mean BCE)/dz_i = (sigmoid(z_i) - y_i) / n
+        worst = max(worst, *(abs(z.grad - (_sigmoid(z.data) - t) / len(y))
+                             for z, t in zip(out, y, strict=True)))
+        if bar is not None:
+            bar.set_postfix(loss=f"{loss.data:.4f}")
+        elif step % every == 0 or step == args.steps:
+            print(f"  step {step:>4}/{args.steps}  loss {loss.data:.4f}", flush=True)
+    if bar is not None:
+        bar.close()
+    return model, X, y, losses, worst
+
+
+def _sigmoid(z: float) -> float:
+    return 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
+
+
+def plot(model: MLP, X: Points, y: list[int], losses: list[float], path: str) -> bool:
+    """Save the decision boundary and the loss curve as a PNG; False if matplotlib is absent."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    xs, ys = [p[0] for p in X], [p[1] for p in X]
+    x0, x1 = min(xs) - 0.5, max(xs) + 0.5
+    y0, y1 = min(ys) - 0.5, max(ys) + 0.5
+    k = 60
+    gx = [x0 + (x1 - x0) * i / (k - 1) for i in range(k)]
+    gy = [y0 + (y1 - y0) * j / (k - 1) for j in range(k)]
+    with no_grad():
+        zz = [[_point_logit(model, a, b) for a in gx] for b in gy]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
+    left.contourf(gx, gy, zz, levels=[-1e9, 0, 1e9], colors=["#9ecae1", "#fdae6b"], alpha=0.6)
+    left.contour(gx, gy, zz, levels=[0], colors="k", linewidths=1)
+    left.scatter(xs, ys, c=["#e6550d" if t else "#3182bd" for t in y], s=18, edgecolors="k",
+                 linewidths=0.4)
+    left.set_title(f"decision boundary (training accuracy {accuracy(model, X, y):.0%})")
+    right.plot(range(1, len(losses) + 1), losses)
+    right.set_xlabel("step")
+    right.set_ylabel("binary cross-entropy")
+    right.set_yscale("log")
+    right.set_title("loss")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def _point_logit(model: MLP, a: float, b: float) -> float:
+    return float(model([a, b]))  # type: ignore[arg-type]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.fast:
+        args.n, args.hidden, args.steps, args.target = 30, 8, 10, 0.0
+    for name in ("n", "steps", "hidden"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1")
+    print(f"Two moons, {args.n} points; MLP 2 -> {args.hidden} -> {args.hidden} -> 1 (ReLU); "
+          f"binary cross-entropy from the logit; {args.optimizer}, {args.steps} steps")
+    print("Each step: out = model(x); loss = loss_fn(out, y); opt.zero_grad(); "
+          "loss.backward(); opt.step()")
+    start = time.perf_counter()
+    model, X, y, losses, worst = train(args)
+    seconds = time.perf_counter() - start
+    acc = accuracy(model, X, y)
+    print(f"training accuracy {acc:.1%} (target {args.target:.0%}), final loss {losses[-1]:.4f},"
+          f" {seconds:.1f} s")
+    print(f"dL/dz_i from backward() vs (sigmoid(z_i) - y_i) / n, every example, every step: "
+          f"max |diff| {worst:.1e}")
+    if not args.no_plot:
+        if plot(model, X, y, losses, args.plot):
+            print(f"saved the decision boundary and the loss curve to {args.plot}")
+        else:
+            print("matplotlib is not installed: no picture (pip install 'microgrid[demos]')")
+    status = verdict(worst <= TOLERANCE)
+    if acc < args.target:
+        print(f"FAILED: training accuracy {acc:.1%} is below the target {args.target:.0%}.")
+        return 1
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
