@@ -62,7 +62,12 @@ def binary_cross_entropy(pred: Prediction, target: Target, *, eps: float = 1e-12
         clamped = min(max(p.data, eps), 1.0 - eps)
         if clamped != p.data:
             p = p + (clamped - p.data)
-        terms.append(-(y * p.log() + (1.0 - y) * (1.0 - p).log()))
+        if y == 1.0:  # the usual hard labels: leave the term that is multiplied by 0 out
+            terms.append(-p.log())
+        elif y == 0.0:
+            terms.append(-(1.0 - p).log())
+        else:
+            terms.append(-(y * p.log() + (1.0 - y) * (1.0 - p).log()))
     return _mean(terms)
 
 
