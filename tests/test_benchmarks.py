@@ -1,0 +1,139 @@
+"""Smoke tests of the benchmark harness: on tiny sizes, every engine computes the same loss and
+gradients as the flat tape, and the worker and the report work. No timing is asserted."""
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # benchmarks/ is not an installed package
+
+from benchmarks import run, worker  # noqa: E402
+from benchmarks import workloads as w  # noqa: E402
+from benchmarks.engines import ENGINES  # noqa: E402
+
+SIZES = [4, 3, 1]
+MODULES = {"microgrid": "microgrid", "microgrid.nn": "microgrid.nn", "micrograd": "micrograd",
+           "torch": "torch"}
+
+
+def engine(name):
+    if importlib.util.find_spec(MODULES[name]) is None:
+        pytest.skip(f"{MODULES[name]} is not installed")
+    return ENGINES[name]()
+
+
+def same(got, want):
+    (loss, grads), (loss0, grads0) = got, want
+    assert len(grads) == len(grads0)
+    for a, b in zip([loss, *grads], [loss0, *grads0], strict=True):
+        assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-300)
+
+
+def nothing():
+    pass
+
+
+def tiny_mlp():
+    return w.mlp_weights(2, SIZES, seed=3), *w.moons(5, seed=3)
+
+
+def test_tape_mlp_has_the_counted_ops_and_gradients():
+    weights, xs, ys = tiny_mlp()
+    n_params = sum(len(ws) + 1 for layer in weights for ws, _ in layer)
+    tapes = []
+    original = w.Tape.backward
+
+    def spy(tape, root):
+        tapes.append(tape)
+        return original(tape, root)
+
+    w.Tape.backward = spy
+    try:
+        loss, grads = w.tape_mlp_step([list(layer) for layer in weights], xs, ys, nothing)
+    finally:
+        w.Tape.backward = original
+    assert len(tapes[0].vals) - n_params == w.mlp_ops(2, SIZES, 5)
+    # d(loss)/d(output bias) by hand: mean over points of -y where the margin is violated
+    model, _ = w.plain_mlp(engine("microgrid"), weights)
+    margins = [1 - y * model(x).data for x, y in zip(xs, ys, strict=True)]
+    expected = sum(-y for y, m in zip(ys, margins, strict=True) if m > 0) / len(ys)
+    assert grads[-1] == pytest.approx(expected + 2 * w.ALPHA * weights[-1][0][1])
+    assert loss > 0
+
+
+@pytest.mark.parametrize("name", list(ENGINES))
+def test_every_engine_matches_the_tape_on_the_mlp_step(name):
+    e = engine(name)
+    weights, xs, ys = tiny_mlp()
+    model, params = e.mlp(weights)
+    got = w.mlp_step(e, model, params, xs, ys, nothing)
+    want = w.tape_mlp_step([list(layer) for layer in weights], xs, ys, nothing)
+    same(got, want)
+
+
+@pytest.mark.parametrize("name", ["microgrid", "micrograd", "torch"])
+@pytest.mark.parametrize("workload", ["chain", "tree"])
+def test_every_engine_matches_the_tape_on_chain_and_tree(name, workload):
+    e = engine(name)
+    size = 30 if workload == "chain" else 16
+    got = getattr(w, workload)(e, size, nothing)
+    want = getattr(w, f"tape_{workload}")(size, nothing)
+    same(got, want)
+    assert any(g != 0 for g in got[1])
+
+
+def test_workloads_call_mark_at_four_phase_boundaries():
+    calls = []
+    w.tape_chain(9, lambda: calls.append(1))
+    assert len(calls) == 4
+    calls.clear()
+    w.chain(engine("microgrid"), 9, lambda: calls.append(1))
+    assert len(calls) == 4
+
+
+@pytest.mark.parametrize("mode", ["time", "memory", "depth"])
+def test_worker_reports_one_json_line(mode):
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.worker", "microgrid", "chain", "30", "--mode", mode,
+         "--repeats", "2"], cwd=ROOT, capture_output=True, text=True, check=True)
+    report = json.loads(done.stdout)
+    if mode == "time":
+        assert len(report["runs"]) == 2 and all(len(r) == 3 for r in report["runs"])
+    elif mode == "memory":
+        assert report["traced_bytes"] > 0
+    else:
+        same(report["result"], w.tape_chain(30, nothing))
+
+
+def test_memory_sees_the_graph_alive():
+    bytes_ = worker.memory(worker.make_run("tape", "chain", 3000), python_only=True)
+    assert bytes_["traced_bytes"] > 3000 * 3 * 8  # at least a pointer per op in each list
+
+
+def test_report_renders_results_errors_and_skips():
+    cells = []
+    for e in ["tape", "microgrid", "micrograd"]:
+        for size in (1000, 10000):
+            report = {"runs": [[0.001, 0.002, 0.0001]] * 3, "result": [1.0, [2.0]]}
+            cells.append({"engine": e, "workload": "chain", "size": size, "mode": "time",
+                          "ops": run.ops_of("chain", size),
+                          **run.summarize(report, run.ops_of("chain", size))})
+    cells.append({"engine": "torch", "workload": "chain", "size": 1000, "mode": "time",
+                  "ops": 999, "error": "crashed (SIGSEGV)"})
+    cells.append({"engine": "microgrid", "workload": "chain", "size": 100, "mode": "memory",
+                  "ops": 99, "rss_bytes": 120.0, "traced_bytes": 110.0})
+    results = {"cells": cells, "notes": {"microgrid.nn": "microgrid.nn is not installed"},
+               "depth": {"micrograd": {"survives": 498, "tried_up_to": 10**6,
+                                       "fails": {"depth": 1000, "error": "RecursionError: x"}}},
+               "repeats": 3, "machine": run.machine()}
+    results["checks"] = run.check(cells)
+    text = run.table(results) + run.describe(results) + run.phases(results)
+    assert "crashed (SIGSEGV)" in text and "RecursionError at 1,000" in text
+    assert "microgrid.nn skipped" in text and "MISMATCH" not in text
+    assert "1.0x faster" in text  # same times everywhere
