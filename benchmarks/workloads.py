@@ -3,6 +3,8 @@
 Every engine computes the same numbers from the same inputs, so the runner (and
 tests/test_benchmarks.py) can check that all engines agree before comparing their speed.
 
+The flat tape (`Tape`) is the reference: the same ops on indices into flat lists.
+
 - ``mlp``: one training step of an MLP with ReLU hidden layers and a linear output on points of
   two moons, with micrograd's demo loss: ``mean(relu(1 - y_i * score_i)) + 1e-4 * sum(p * p)``,
   then ``backward()`` and an SGD update. Neurons are written as micrograd writes them,
@@ -179,73 +181,68 @@ def tree(engine: Engine, n: int, mark: Mark) -> tuple[float, list[float]]:
 
 # --- the flat tape: the floor for pure Python ------------------------------------------------
 class Tape:
-    """Nodes are indices. Forward appends each op's (child, parent, local derivative) edges to
-    flat lists; backward is one loop over them in reverse: ``grads[p] += grads[c] * d``."""
+    """Nodes are indices into `vals`. Each op appends its result to `vals` and, for each
+    operand, the triple (child, parent, local derivative) to the flat list `edges`; backward
+    is one loop over the edges in reverse: ``grads[p] += grads[c] * d``. The ops are closures
+    over the two lists (no attribute lookups), so this is a tight floor for pure Python with
+    one function call per op, as operator overloading needs."""
 
     def __init__(self) -> None:
-        self.vals: list[float] = []
-        self.child: list[int] = []
-        self.parent: list[int] = []
-        self.deriv: list[float] = []
+        vals: list[float] = []
+        edges: list[int | float] = []
+        push, record = vals.append, edges.extend
+        self.vals = vals
 
-    def leaf(self, x: float) -> int:
-        self.vals.append(x)
-        return len(self.vals) - 1
+        def leaf(x: float) -> int:
+            push(x)
+            return len(vals) - 1
 
-    def add(self, a: int, b: int) -> int:
-        vals = self.vals
-        i = len(vals)
-        vals.append(vals[a] + vals[b])
-        self.child += (i, i)
-        self.parent += (a, b)
-        self.deriv += (1.0, 1.0)
-        return i
+        def add(a: int, b: int) -> int:
+            i = len(vals)
+            push(vals[a] + vals[b])
+            record((i, a, 1.0, i, b, 1.0))
+            return i
 
-    def mul(self, a: int, b: int) -> int:
-        vals = self.vals
-        i = len(vals)
-        va, vb = vals[a], vals[b]
-        vals.append(va * vb)
-        self.child += (i, i)
-        self.parent += (a, b)
-        self.deriv += (vb, va)
-        return i
+        def mul(a: int, b: int) -> int:
+            i = len(vals)
+            va, vb = vals[a], vals[b]
+            push(va * vb)
+            record((i, a, vb, i, b, va))
+            return i
 
-    def addc(self, a: int, c: float) -> int:
-        vals = self.vals
-        i = len(vals)
-        vals.append(vals[a] + c)
-        self.child.append(i)
-        self.parent.append(a)
-        self.deriv.append(1.0)
-        return i
+        def addc(a: int, c: float) -> int:
+            i = len(vals)
+            push(vals[a] + c)
+            record((i, a, 1.0))
+            return i
 
-    def mulc(self, a: int, c: float) -> int:
-        vals = self.vals
-        i = len(vals)
-        vals.append(vals[a] * c)
-        self.child.append(i)
-        self.parent.append(a)
-        self.deriv.append(c)
-        return i
+        def mulc(a: int, c: float) -> int:
+            i = len(vals)
+            push(vals[a] * c)
+            record((i, a, c))
+            return i
 
-    def relu(self, a: int) -> int:
-        vals = self.vals
-        i = len(vals)
-        v = vals[a]
-        vals.append(v if v > 0 else 0.0)
-        self.child.append(i)
-        self.parent.append(a)
-        self.deriv.append(1.0 if v > 0 else 0.0)
-        return i
+        def relu(a: int) -> int:
+            i = len(vals)
+            v = vals[a]
+            if v > 0:
+                push(v)
+                record((i, a, 1.0))
+            else:
+                push(0.0)
+                record((i, a, 0.0))
+            return i
 
-    def backward(self, root: int) -> list[float]:
-        grads = [0.0] * len(self.vals)
-        grads[root] = 1.0
-        for c, p, d in zip(reversed(self.child), reversed(self.parent), reversed(self.deriv),
-                           strict=True):
-            grads[p] += grads[c] * d
-        return grads
+        def backward(root: int) -> list[float]:
+            grads = [0.0] * len(vals)
+            grads[root] = 1.0
+            rev = reversed(edges)
+            for d, p, c in zip(rev, rev, rev, strict=True):
+                grads[p] += grads[c] * d  # type: ignore[index]
+            return grads
+
+        self.leaf, self.add, self.mul, self.addc, self.mulc, self.relu, self.backward = (
+            leaf, add, mul, addc, mulc, relu, backward)
 
 
 def tape_mlp_step(weights: Weights, xs: list[list[float]], ys: list[float], mark: Mark
@@ -254,6 +251,7 @@ def tape_mlp_step(weights: Weights, xs: list[list[float]], ys: list[float], mark
     the parameters are its first leaves and the update writes back into `weights`."""
     mark()
     t = Tape()
+    add, mul, addc, mulc, relu = t.add, t.mul, t.addc, t.mulc, t.relu
     layers = [[([t.leaf(w) for w in ws], t.leaf(b)) for ws, b in layer] for layer in weights]
     params = [p for layer in layers for ws, b in layer for p in (*ws, b)]
     last = len(layers) - 1
@@ -266,28 +264,28 @@ def tape_mlp_step(weights: Weights, xs: list[list[float]], ys: list[float], mark
                 acc = b
                 if k == 0:  # the inputs are constants
                     for wi, xi in zip(ws, x, strict=True):
-                        acc = t.add(acc, t.mulc(wi, xi))
+                        acc = add(acc, mulc(wi, xi))
                 else:
                     for wi, hi in zip(ws, h, strict=True):
-                        acc = t.add(acc, t.mul(wi, hi))
-                out.append(t.relu(acc) if k < last else acc)
+                        acc = add(acc, mul(wi, hi))
+                out.append(relu(acc) if k < last else acc)
             h = out
-        losses.append(t.relu(t.addc(t.mulc(h[0], -y), 1.0)))
-    acc = t.addc(losses[0], 0.0)  # sum() starts at 0
+        losses.append(relu(addc(mulc(h[0], -y), 1.0)))
+    acc = addc(losses[0], 0.0)  # sum() starts at 0
     for v in losses[1:]:
-        acc = t.add(acc, v)
-    data_loss = t.mulc(acc, 1.0 / len(losses))
-    acc = t.addc(t.mul(params[0], params[0]), 0.0)
+        acc = add(acc, v)
+    data_loss = mulc(acc, 1.0 / len(losses))
+    acc = addc(mul(params[0], params[0]), 0.0)
     for p in params[1:]:
-        acc = t.add(acc, t.mul(p, p))
-    total = t.add(data_loss, t.mulc(acc, ALPHA))
+        acc = add(acc, mul(p, p))
+    total = add(data_loss, mulc(acc, ALPHA))
     mark()
     grads = t.backward(total)
     flat = [g for layer in weights for ws, b in layer for g in (*ws, b)]
     new = [v - LR * grads[p] for v, p in zip(flat, params, strict=True)]
     mark()
     loss = t.vals[total]
-    del t
+    del t, add, mul, addc, mulc, relu
     mark()
     it = iter(new)
     weights[:] = [[([next(it) for _ in ws], next(it)) for ws, _ in layer] for layer in weights]
@@ -298,14 +296,15 @@ def tape_chain(n_ops: int, mark: Mark) -> tuple[float, list[float]]:
     t = Tape()
     x, a, b = t.leaf(1.0), t.leaf(0.999), t.leaf(0.001)
     mark()
+    add, mul, relu = t.add, t.mul, t.relu
     y = x
     for _ in range(chain_steps(n_ops)):
-        y = t.relu(t.add(t.mul(y, a), b))
+        y = relu(add(mul(y, a), b))
     mark()
     grads = t.backward(y)
     mark()
     out = t.vals[y]
-    del t
+    del t, add, mul, relu
     mark()
     return out, [grads[x], grads[a], grads[b]]
 
@@ -315,14 +314,15 @@ def tape_tree(n: int, mark: Mark) -> tuple[float, list[float]]:
     t = Tape()
     ws, xs = [t.leaf(w) for w in wd], [t.leaf(x) for x in xd]
     mark()
-    level = [t.mul(w, x) for w, x in zip(ws, xs, strict=True)]
+    add, mul = t.add, t.mul
+    level = [mul(w, x) for w, x in zip(ws, xs, strict=True)]
     while len(level) > 1:
-        level = [t.add(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+        level = [add(level[i], level[i + 1]) for i in range(0, len(level), 2)]
     out = level.pop()
     mark()
     grads = t.backward(out)
     mark()
     total = t.vals[out]
-    del t
+    del t, add, mul
     mark()
     return total, [grads[v] for v in ws[:8] + xs[:8]]
