@@ -69,6 +69,7 @@ def summarize(report: dict[str, Any], ops: int) -> dict[str, Any]:
     total = statistics.median(sum(r) for r in runs)
     phases = [statistics.median(r[i] for r in runs) for i in range(3)]
     return {"runs": len(runs), "median_ms": 1e3 * total,
+            "all_ms": [round(1e3 * sum(r), 3) for r in runs],
             "build_ms": 1e3 * phases[0], "backward_ms": 1e3 * phases[1],
             "free_ms": 1e3 * phases[2], "per_op_us": 1e6 * total / ops,
             "result": report["result"]}
