@@ -28,6 +28,16 @@ def compare(headers: Sequence[str], rows: Sequence[tuple[str, float, float]],
     return ok
 
 
+def against_the_book(got: dict[str, float], book: dict[str, float]) -> bool:
+    """Print each of autograd's numbers, flagging one that is not the book's; True if all are."""
+    ok = True
+    for name, value in got.items():
+        match = abs(value - book[name]) <= TOLERANCE * max(1.0, abs(book[name]))
+        ok &= match
+        print(f"{name + ':':<12} {value:.10g}{'' if match else f'   the book: {book[name]}'}")
+    return ok
+
+
 def verdict(ok: bool, what: str = "autograd and the formula") -> int:
     """Print the outcome and return the exit status: 0 if `ok`."""
     if ok:

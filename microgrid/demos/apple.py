@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from microgrid.demos._compare import compare, verdict
+from microgrid.demos._compare import against_the_book, compare, verdict
 from microgrid.engine import Value
 from microgrid.layers import MulLayer
 
@@ -51,11 +51,7 @@ def by_value() -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(prog="microgrid demo apple", description=__doc__).parse_args(argv)
     got = by_value()
-    ok = True
-    for name, value in got.items():
-        match = abs(value - BOOK[name]) <= 1e-9 * max(1.0, abs(BOOK[name]))
-        ok &= match
-        print(f"{name + ':':<12} {value:.10g}{'' if match else f'   the book: {BOOK[name]}'}")
+    ok = against_the_book(got, BOOK)
     print("\nThe same, by hand with the book's layers (forward, then backward in reverse):")
     layers = by_layers()
     ok &= compare(["", "layers (by hand)", "Value.backward()"],

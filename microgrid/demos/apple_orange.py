@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from microgrid.demos._compare import compare, verdict
+from microgrid.demos._compare import against_the_book, compare, verdict
 from microgrid.engine import Value
 from microgrid.layers import AddLayer, MulLayer
 
@@ -51,7 +51,7 @@ def graph() -> Value:
     return build()["price"]
 
 
-EXPECTED = {"price": 715, "dApple": 2.2, "dApple_num": 110, "dOrange": 3.3,
+BOOK = {"price": 715, "dApple": 2.2, "dApple_num": 110, "dOrange": 3.3,
             "dOrange_num": 165, "dTax": 650}
 
 
@@ -62,15 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     got = {"price": v["price"].data, "dApple": v["apple"].grad,
            "dApple_num": v["apple_num"].grad, "dOrange": v["orange"].grad,
            "dOrange_num": v["orange_num"].grad, "dTax": v["tax"].grad}
-    ok = True
-    for name, value in got.items():
-        match = abs(value - EXPECTED[name]) <= 1e-9 * max(1.0, abs(EXPECTED[name]))
-        ok &= match
-        print(f"{name + ':':<12} {value:.10g}{'' if match else f'   expected {EXPECTED[name]}'}")
+    ok = against_the_book(got, BOOK)
     print("\nThe same, by hand with the book's layers (forward, then backward in reverse):")
     layers = by_layers()
     ok &= compare(["", "layers (by hand)", "Value.backward()"],
-                  [(name, layers[name], got[name]) for name in EXPECTED])
+                  [(name, layers[name], got[name]) for name in BOOK])
     return verdict(ok, "the layers, autograd and the book")
 
 
