@@ -108,6 +108,37 @@ def test_notation_two_layer_intermediate_gradients_are_the_closed_forms():
     assert zs[1][0].grad == pytest.approx(acts[1][0].data - y, abs=1e-12)  # dz[2] = a[2] - y
 
 
+@pytest.mark.parametrize("seed", [0, 4])
+def test_notation_batch_prints_examples_cost_and_averaged_gradients(seed, capsys):
+    assert notation.main(["--seed", str(seed)]) == 0
+    out = capsys.readouterr().out
+    m, nh, nx = notation.M, notation.NH, notation.NX
+    for name in ["x(3)_2 = ", "y(3) = ", "z(3) = ", "a(3) = ", "L(3) = ", "a[2](3)_0 = ",
+                 "J = ", "  dz(3) ", "  dz[2](3)_0 "]:
+        assert name in out
+    assert out.count("  dW[1]_") == 2 * nh * nx and out.count("  db[1]_") == 2 * nh  # both
+    assert out.count("  dw_") == 2 * nx and out.count("  dz[2](") == m
+    assert "differs" not in out
+
+
+def test_notation_batch_cost_is_the_mean_loss_and_starts_with_the_single_example():
+    x, y, *_ = notation.logistic_regression(2)
+    xs, ys, w, b, zs, acts, losses, cost = notation.logistic_regression_batch(2, 3)
+    assert (xs[0], ys[0]) == (x, y) and len(xs) == 3
+    assert cost.data == pytest.approx(sum(loss.data for loss in losses) / 3, abs=1e-15)
+    cost.backward()  # dJ/db = (1/m) Σ_i (a(i) - y(i))
+    dz = [a.data - y for a, y in zip(acts, ys, strict=True)]
+    assert b.grad == pytest.approx(sum(dz) / 3, abs=1e-12)
+    assert notation.two_layer_batch(2, 3)[0][0] == notation.two_layer(2)[0]
+
+
+def test_notation_fails_when_a_batch_formula_forgets_the_1_over_m(capsys, monkeypatch):
+    monkeypatch.setattr(notation, "_average", sum)
+    assert notation.main([]) == 1
+    out = capsys.readouterr().out
+    assert "db[1]_0" in out and "<-- differs" in out and "FAILED" in out
+
+
 def test_train_fast_saves_a_png_of_boundary_and_loss(tmp_path, capsys):
     pytest.importorskip("matplotlib", reason="pip install -e '.[demos]' to test the picture")
     png = tmp_path / "train.png"
