@@ -57,6 +57,10 @@ def _check_number(x: Any, where: str) -> float:
     return x
 
 
+def _data(x: Operand, where: str) -> float:
+    return x.data if isinstance(x, Value) else _check_number(x, where)
+
+
 _new = object.__new__
 
 
@@ -86,6 +90,8 @@ def _node(data: float, op: str, a: Any, da: float | None, b: Operand | None = No
 def _describe(op: str, a: object, b: object) -> str:
     def show(x: object) -> str:
         return repr(x.data) if isinstance(x, Value) else repr(x)
+    if isinstance(a, tuple):
+        return f"{op} of {len(a)} operands"
     return f"{op}({show(a)})" if b is None else f"{op}({show(a)}, {show(b)})"
 
 
@@ -155,6 +161,20 @@ class Value:
 
     def __float__(self) -> float:
         return self.data
+
+    # Comparisons compare `data` (``if loss < 0.01``, ``max(values)``); ``==`` stays identity,
+    # because a Value is a node of a graph (compare ``a.data == b.data`` for numbers).
+    def __lt__(self, other: Operand) -> bool:
+        return self.data < _data(other, "<")
+
+    def __le__(self, other: Operand) -> bool:
+        return self.data <= _data(other, "<=")
+
+    def __gt__(self, other: Operand) -> bool:
+        return self.data > _data(other, ">")
+
+    def __ge__(self, other: Operand) -> bool:
+        return self.data >= _data(other, ">=")
 
     # --- arithmetic ----------------------------------------------------------------------
     def __add__(self, other: Operand) -> Value:
@@ -226,10 +246,9 @@ class Value:
         x = self.data
         if x < 0:
             raise ValueError(f"sqrt: sqrt({x!r}) is undefined; sqrt needs a non-negative argument")
-        if x == 0:
-            raise ValueError("sqrt: the derivative of sqrt at 0 is infinite")
         out = math.sqrt(x)
-        return _node(out, "sqrt", self, 0.5 / out)
+        return _node(out, "sqrt", self, 0.5 / out if out else
+                     _no_derivative("sqrt: the derivative of sqrt at 0 is infinite"))
 
     def tanh(self) -> Value:
         t = math.tanh(self.data)
@@ -254,11 +273,11 @@ class Value:
         """
         if not self._op:
             raise ValueError(
-                f"backward: {self!r} is a leaf, not the output of an operation "
-                "(was it computed under no_grad()?); call backward() on a graph output")
+                f"backward: {self!r} is a leaf (a Value you made, or one computed under "
+                "no_grad()), not the output of an operation, so there is nothing to "
+                "backpropagate; call backward() on a result, such as a loss")
         seed = _check_number(grad, "backward")
-        try:
-            _count_uses(self, zero_grads=True)
+        with _counted_uses(self, zero_grads=True):
             self.grad = seed
             ready = [self]
             while ready:
@@ -285,10 +304,6 @@ class Value:
                     b._uses -= 1
                     if not b._uses:
                         ready.append(b)
-        except BaseException:
-            for node in _reachable(self):
-                node._uses = 0
-            raise
 
 
 def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0.0) -> Value:
@@ -308,7 +323,7 @@ def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0
         data = [x.data if isinstance(x, Value) else _check_number(x, "dot") for x in operands]
         parents = tuple(x for x in operands if isinstance(x, Value))
     ws, xs = data[:n], data[n:-1]
-    node = _node(sum(map(operator.mul, ws, xs), data[-1]), "dot", (), None)
+    node = _node(sum(map(operator.mul, ws, xs), data[-1]), "dot", operands, None)
     if _grad_enabled:
         local = (*xs, *ws, 1.0)
         node._a, node._b = parents, operands
@@ -333,17 +348,25 @@ def _pow(base: Operand, a: float, exponent: Operand, b: float) -> Value:
     da = db = None
     if isinstance(base, Value):
         if a == 0 and 0 < b < 1:
-            raise ValueError(f"**: the derivative of x ** {b!r} at x = 0 is infinite")
-        da = b * _power(a, b - 1) if b else 0.0
+            da = _no_derivative(f"**: the derivative of x ** {b!r} at x = 0 is infinite")
+        else:
+            da = b * _power(a, b - 1) if b else 0.0
     if isinstance(exponent, Value):
         if a > 0:
             db = out * math.log(a)
         elif a == 0 and b > 0:
             db = 0.0  # the limit of a^b ln a as a -> 0+
         else:
-            raise ValueError(f"**: d/db a ** b = a ** b ln a is undefined for the base a = {a!r}; "
-                             "use a positive base or a constant exponent")
+            db = _no_derivative(f"**: d/db a ** b = a ** b ln a is undefined for the base "
+                                f"a = {a!r}; use a positive base or a constant exponent")
     return _node(out, "**", base, da, exponent, db)
+
+
+def _no_derivative(message: str) -> float | None:
+    """A derivative that does not exist is an error only when it would be recorded."""
+    if _grad_enabled:
+        raise ValueError(message)
+    return None
 
 
 def _power(a: float, b: float) -> float:
@@ -390,14 +413,23 @@ def _count_uses(root: Value, zero_grads: bool) -> None:
             b._uses += 1
 
 
-def _reachable(root: Value) -> list[Value]:
-    seen, stack = {root}, [root]
-    while stack:
-        for p in stack.pop().parents:
-            if p not in seen:
-                seen.add(p)
-                stack.append(p)
-    return list(seen)
+@contextmanager
+def _counted_uses(root: Value, zero_grads: bool) -> Iterator[None]:
+    """`_count_uses` for a pass that brings every count back to 0; if the pass is cut short
+    (an error, Ctrl-C), the counts are reset so that the next pass starts clean."""
+    try:
+        _count_uses(root, zero_grads)
+        yield
+    except BaseException:
+        seen, stack = {root}, [root]
+        while stack:
+            node = stack.pop()
+            node._uses = 0
+            for p in node.parents:
+                if p not in seen:
+                    seen.add(p)
+                    stack.append(p)
+        raise
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -406,15 +438,15 @@ def topological_order(root: Value) -> list[Value]:
     Kahn's algorithm, iterative so that graphs of any depth work: a node is emitted once every
     consumer of it has been, which is also the order in which `backward` visits the nodes.
     """
-    _count_uses(root, zero_grads=False)
     order, ready = [], [root]
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        for p in node.parents:
-            p._uses -= 1
-            if not p._uses:
-                ready.append(p)
+    with _counted_uses(root, zero_grads=False):
+        while ready:
+            node = ready.pop()
+            order.append(node)
+            for p in node.parents:
+                p._uses -= 1
+                if not p._uses:
+                    ready.append(p)
     order.reverse()
     return order
 
@@ -454,7 +486,7 @@ class GradcheckError(AssertionError):
     pass
 
 
-def gradcheck(f: Callable[..., Value], inputs: Sequence[Number], *, eps: float = 1e-6,
+def gradcheck(f: Callable[..., Value], inputs: Sequence[Operand], *, eps: float = 1e-6,
               atol: float = 1e-6, rtol: float = 1e-4, raise_on_failure: bool = True
               ) -> list[GradcheckRow]:
     """Compare the gradients of ``f(*inputs)`` from `backward` with central differences.
@@ -463,7 +495,8 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Number], *, eps: float =
     analytic value, the numeric value and the error; raises `GradcheckError` on a mismatch
     (error > atol + rtol * |numeric|) unless `raise_on_failure` is false.
     """
-    xs = [_check_number(x, f"gradcheck input {i}") for i, x in enumerate(inputs)]
+    xs = [_check_number(x.data if isinstance(x, Value) else x, f"gradcheck input {i}")
+          for i, x in enumerate(inputs)]
     leaves = [Value(x, label=f"x{i}") for i, x in enumerate(xs)]
     out = f(*leaves)
     if not isinstance(out, Value):

@@ -472,3 +472,44 @@ def test_dot_under_no_grad_is_a_leaf():
     with no_grad():
         y = dot([Value(1.0)], [Value(2.0)], 0.5)
     assert y.data == 2.5 and y.is_leaf and y.parents == ()
+
+
+# --- found in review -----------------------------------------------------------------------
+def test_no_grad_evaluates_where_only_the_derivative_is_undefined():
+    with no_grad():
+        assert Value(0.0).sqrt().data == 0.0
+        assert (Value(0.0) ** 0.5).data == 0.0
+        assert ((-2.0) ** Value(2.0)).data == 4.0
+    with pytest.raises(ValueError, match="derivative of sqrt at 0 is infinite"):
+        Value(0.0).sqrt()
+    with pytest.raises(ValueError, match=r"derivative of x \*\* 0.5 at x = 0 is infinite"):
+        Value(0.0) ** 0.5
+
+
+def test_dot_overflow_names_the_operation_readably():
+    with pytest.raises(OverflowError, match=r"dot: result of dot of 3 operands is inf"):
+        dot([Value(1e300)], [Value(1e300)])
+
+
+def test_an_interrupted_pass_leaves_no_stale_counts():
+    x = Value(2.0)
+    y = x * x + x
+    with pytest.raises(OverflowError):
+        (y * 1e300).backward(1e300)  # the gradient overflows half way
+    y.backward()
+    assert x.grad == 5.0  # as if the failed call had not happened
+    assert topological_order(y)[0] is x
+
+
+def test_gradcheck_takes_values_as_inputs():
+    rows = gradcheck(lambda a: a * a, [Value(3.0)])
+    assert rows[0].analytic == 6.0
+
+
+def test_comparisons_compare_data_and_equality_is_identity():
+    a, b = Value(1.0), Value(2.0)
+    assert a < b and a <= 1 and b > 1.5 and b >= a
+    assert max([a, b]) is b and sorted([b, a]) == [a, b]
+    assert a != Value(1.0) and a == a
+    with pytest.raises(TypeError, match="<: expected a real number"):
+        _ = a < "2"  # type: ignore[operator]
