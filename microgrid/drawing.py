@@ -40,7 +40,8 @@ GRAD_COLOR = "#d62728"  # the gradient's colour: red, as in the book
 FAST_LAYOUT_NODES = 500  # past this many values, Graphviz lays the graph out more roughly
 FONT = "Helvetica,Arial,sans-serif"
 
-SYMBOLS = {"+": "+", "-": "−", "*": "×", "/": "÷", "**": "^", "neg": "−x", "dot": "Σwx"}
+SYMBOLS = {"+": "+", "-": "−", "*": "×", "/": "÷", "**": "^", "neg": "−x", "dot": "Σwx",
+           "sigmoid": "σ"}
 
 
 class RenderError(RuntimeError):
@@ -165,12 +166,10 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
             g.node(f"v{i}", id=f"v{i}", shape="box", style="rounded",
                    **labelled(lines, grad_of(v), "grad "))
             if v.op:
-                g.node(f"op{i}", symbol, id=f"op{i}", shape="circle", width="0.4",
-                       fixedsize="shape", fontsize="14")
+                g.node(f"op{i}", symbol, id=f"op{i}", **_op_attrs(0.4))
                 g.edge(f"op{i}", f"v{i}", id=f"out{i}", **labelled([num(v.data)], grad_of(v)))
         elif v.op:
-            g.node(f"op{i}", symbol, id=f"op{i}", shape="circle", width="0.5",
-                   fixedsize="shape", fontsize="14")
+            g.node(f"op{i}", symbol, id=f"op{i}", **_op_attrs(0.5))
         else:
             g.node(f"v{i}", "", id=f"v{i}", shape="point", width="0.06")
         if v is root and style == "book":
@@ -198,6 +197,12 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
                 text = _named(name(parent), num(parent.data))
             g.edge(tail, f"op{i}", id=edge_id, **labelled([text], edge_grad(v, local)))
     return g
+
+
+def _op_attrs(min_width: float) -> dict[str, str]:
+    """An operation's circle: at least `min_width` inches across, wider if its symbol
+    ('tanh', 'Σwx') needs it (a small margin keeps the circle close around the text)."""
+    return {"shape": "circle", "width": str(min_width), "margin": "0.02", "fontsize": "14"}
 
 
 def _text(s: str) -> str:

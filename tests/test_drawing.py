@@ -351,3 +351,28 @@ def test_a_leaf_draws():
 def test_render_rejects_an_unknown_format():
     with pytest.raises(ValueError, match="format must be"):
         render("digraph {}", "gif")
+
+
+@pytest.mark.parametrize("style", ["values", "book"])
+def test_operation_circles_grow_to_fit_their_symbol(style):
+    # 'tanh', 'Σwx' and 'σ' must lie inside their circles: the circle grows past its
+    # minimum width for a longer symbol, and sigmoid is shown as σ
+    from microgrid import dot
+
+    a, b, c = Value(2.0, "a"), Value(-3.0, "b"), Value(10.0, "c")
+    y = (dot([a, b], [c, c]) + a * b).tanh().sigmoid()
+    y.backward()
+    svg = ET.fromstring(draw(y, style=style, renderer="wasm").svg())
+    radius, symbol = {}, {}
+    for g in svg.iter(f"{SVG_NS}g"):
+        if g.get("class") == "node" and g.get("id", "").startswith("op"):
+            (ellipse,) = g.iter(f"{SVG_NS}ellipse")
+            (text,) = g.iter(f"{SVG_NS}text")
+            symbol[g.get("id")] = text.text
+            radius[text.text] = float(ellipse.get("rx", 0))
+    assert sorted(radius) == sorted(["Σwx", "×", "+", "tanh", "σ"]), symbol
+    assert radius["×"] == radius["+"] == radius["σ"]  # one-character symbols: the minimum
+    for text, r in radius.items():  # about 0.55 em per character at font size 14
+        assert 2 * r >= 0.55 * 14 * len(text), text
+    if style == "values":  # the minimum width is smaller there: the wide symbols grow
+        assert radius["tanh"] > radius["+"] and radius["Σwx"] > radius["+"]
