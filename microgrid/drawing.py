@@ -72,8 +72,8 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
     - `style`: ``"values"`` (a box per value, a circle per operation) or ``"book"``
       (operations as nodes, values on the edges, as in "Deep Learning from Scratch").
     - `rankdir`: ``"LR"`` (left to right) or ``"TB"`` (top to bottom).
-    - `show_grads`: whether to show gradients; by default, when ``root.grad`` is set, that is
-      after ``root.backward()``.
+    - `show_grads`: whether to show gradients; by default, when a value of the graph has a
+      non-zero ``grad``, that is after ``backward()`` (of `root` or of an expression using it).
     - `title`: a caption above the graph. A `Value`'s `label` names its node or edge.
     - `digits`: significant digits of the numbers shown.
     - `max_nodes`: a larger graph is refused (drawing it would take long and show little).
@@ -81,10 +81,10 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
       or ``"wasm"``.
     """
     _check_options(root, style, rankdir, digits, max_nodes, renderer)
-    if show_grads is None:
-        show_grads = root.grad != 0
     order = topological_order(root)
     _check_size(order, max_nodes)
+    if show_grads is None:  # not the root's alone: a dead ReLU's input has grad 0 after backward
+        show_grads = any(v.grad != 0 for v in order)
     grad_of: Callable[[Value], float | None] = (lambda v: v.grad) if show_grads else _no_grad
     digraph = build_digraph(root, order, style=style, rankdir=rankdir, grad_of=grad_of,
                             title=title, digits=digits)

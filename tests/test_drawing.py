@@ -376,3 +376,18 @@ def test_operation_circles_grow_to_fit_their_symbol(style):
         assert 2 * r >= 0.55 * 14 * len(text), text
     if style == "values":  # the minimum width is smaller there: the wide symbols grow
         assert radius["tanh"] > radius["+"] and radius["Σwx"] > radius["+"]
+
+
+def test_gradients_show_when_the_drawn_roots_own_gradient_is_zero():
+    # a dead ReLU: its input's gradient is 0 after backward, but the graph below it has some
+    x, w = Value(2.0, label="x"), Value(-3.0, label="w")
+    h = x * w
+    y = h.relu() + x
+    y.backward()
+    assert h.grad == 0 and x.grad == 1
+    labels = edge_labels(draw(h).source)
+    assert labels["e2_0"] == ("2", "0") and labels["out2"] == ("-6", "0")
+    assert "class=grad" in draw(h).source
+    assert "class=grad" not in draw(h, show_grads=False).source
+    z = Value(1.0, label="z") * 2  # before any backward(): no gradients
+    assert "class=grad" not in draw(z).source
