@@ -217,22 +217,32 @@ def _named(name: str, number: str) -> str:
 # --- rendering -----------------------------------------------------------------------------
 class Diagram:
     """A drawn graph: `.digraph` (a `graphviz.Digraph`), `.source` (its DOT), `.svg()`,
-    `.png()`, `.pdf()`, `.save(path)`; it shows itself inline in Jupyter and IPython."""
+    `.png()`, `.pdf()`, `.save(path)`; it shows itself inline in Jupyter and IPython.
+    Graphviz lays it out once: the SVG is kept for `.png()`, `.save()` and the next display."""
 
     def __init__(self, digraph: graphviz.Digraph, renderer: Renderer = "auto") -> None:
         self.digraph = digraph
         self.renderer = renderer
+        self._svg: tuple[tuple[str, str], bytes] | None = None  # (source, renderer), SVG
 
     @property
     def source(self) -> str:
         """The DOT source: the same graph gives the same bytes every time."""
         return str(self.digraph.source)
 
+    def _svg_bytes(self) -> bytes:
+        """The SVG, rendered once: Graphviz runs again only if `.digraph` or `.renderer`
+        was changed since (the cache is keyed on the DOT source)."""
+        key = (self.source, self.renderer)
+        if self._svg is None or self._svg[0] != key:
+            self._svg = (key, render(self.source, "svg", self.renderer))
+        return self._svg[1]
+
     def svg(self) -> str:
-        return render(self.source, "svg", self.renderer).decode("utf-8")
+        return self._svg_bytes().decode("utf-8")
 
     def png(self) -> bytes:
-        return render(self.source, "png", self.renderer)
+        return _rasterize(self.svg())  # as render(source, "png"), from the cached SVG
 
     def pdf(self) -> bytes:
         return render(self.source, "pdf", self.renderer)
@@ -244,8 +254,12 @@ class Diagram:
         data: bytes
         if suffix in (".dot", ".gv"):
             data = self.source.encode("utf-8")
-        elif suffix in (".svg", ".png", ".pdf"):
-            data = render(self.source, suffix[1:], self.renderer)
+        elif suffix == ".svg":
+            data = self._svg_bytes()
+        elif suffix == ".png":
+            data = self.png()
+        elif suffix == ".pdf":
+            data = self.pdf()
         else:
             raise ValueError(f"save: cannot tell the format from {str(path)!r}; "
                              "use a file name ending in .svg, .png, .pdf, .dot or .gv")

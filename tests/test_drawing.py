@@ -391,3 +391,25 @@ def test_gradients_show_when_the_drawn_roots_own_gradient_is_zero():
     assert "class=grad" not in draw(h, show_grads=False).source
     z = Value(1.0, label="z") * 2  # before any backward(): no gradients
     assert "class=grad" not in draw(z).source
+
+
+def test_a_diagram_renders_once_until_its_dot_changes(apple_orange, no_dot, monkeypatch,
+                                                       tmp_path):
+    calls = []
+    real_wasm_svg = drawing._wasm_svg
+
+    def counting(source):
+        calls.append(source)
+        return real_wasm_svg(source)
+    monkeypatch.setattr(drawing, "_wasm_svg", counting)
+    diagram = draw(apple_orange)
+    svg = diagram.svg()
+    assert diagram.svg() == svg and diagram._repr_svg_() == svg
+    assert diagram._repr_mimebundle_() == {"image/svg+xml": svg}
+    assert diagram.png().startswith(b"\x89PNG")
+    assert diagram.save(tmp_path / "g.svg").read_text() == svg
+    assert diagram.save(tmp_path / "g.png").read_bytes() == diagram.png()
+    assert len(calls) == 1
+    diagram.digraph.attr(label="changed")  # the Digraph is mutable: the SVG follows it
+    assert "changed" in diagram.svg() and "changed" not in svg
+    assert len(calls) == 2 and calls[1] == diagram.source
