@@ -86,17 +86,15 @@ def _demo(args: argparse.Namespace) -> int:
         raise UsageError(e.args[0]) from None
     if output is not None:
         _check_suffix(output)
-        if not callable(getattr(module, "graph", None)):
-            raise UsageError(f"demo {args.name!r} has no graph to draw")
-    status = int(module.main(rest))
+    status, root = module.run(rest)  # the graph the demo computed, with the demo's arguments
     if output is not None:
         from microgrid.drawing import draw
 
         doc = (module.__doc__ or "").strip().splitlines()[0]
         title = doc.split(":")[0] if doc else args.name
-        draw(module.graph(), style=style, title=title).save(output)
+        draw(root, style=style, title=title).save(output)
         print(f"drew the graph to {output}")
-    return status
+    return int(status)
 
 
 def _drawing_options(args: argparse.Namespace) -> tuple[str | None, Style, list[str]]:

@@ -47,6 +47,22 @@ def test_demo_options_after_the_name(capsys, tmp_path):
     assert "price 715" in book.read_text()
 
 
+@pytest.mark.parametrize("name", ["perceptron", "mlp_backprop", "notation", "train"])
+def test_demo_draws_the_graph_it_computed_with_its_own_arguments(capsys, tmp_path, name):
+    extra = ["--fast", "--no-plot"] if name == "train" else []
+    seed3, seed0 = tmp_path / "seed3.dot", tmp_path / "seed0.dot"
+    assert run(capsys, "demo", name, "--seed", "3", *extra, "-o", str(seed3))[0] == 0
+    assert run(capsys, "demo", name, *extra, "-o", str(seed0))[0] == 0
+    assert seed3.read_text() != seed0.read_text()
+
+
+def test_demo_perceptron_seed_draws_that_seeds_numbers(capsys, tmp_path):
+    dot = tmp_path / "g.dot"
+    code, out, err = run(capsys, "demo", "perceptron", "--seed", "3", "-o", str(dot))
+    assert code == 0, err
+    assert 'x_0\\ndata 0.09471\\n' in dot.read_text()  # seed 3's x_0 (seed 0's is 0.9417)
+
+
 def test_demo_list(capsys):
     code, out, _ = run(capsys, "demo", "--list")
     assert code == 0 and "apple_orange" in out

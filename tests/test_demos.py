@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from microgrid import Value, demos
+from microgrid import Value, demos, topological_order
 from microgrid.demos import (
     _compare,
     apple,
@@ -40,10 +40,28 @@ def test_every_demo_has_a_thin_entry_point_in_demos_folder(name):
 
 
 @pytest.mark.parametrize("name", demos.DEMOS)
-def test_every_demo_graph_is_a_value_after_backward(name):
-    module = demos.load(name)
-    root = module.graph()
+def test_every_demo_runs_and_returns_its_graph_after_backward(name, capsys):
+    status, root = demos.load(name).run(FAST.get(name, []))
+    assert status == 0
     assert isinstance(root, Value) and not root.is_leaf and root.grad == 1.0
+
+
+def test_perceptron_graph_keeps_the_gradients_of_E_not_of_mse(capsys):
+    root = perceptron.run(["--seed", "3"])[1]
+    x, w, (o,) = perceptron.perceptron(1, 3)
+    leaves = {v.label: v for v in topological_order(root) if v.is_leaf}
+    assert leaves["x_0"].data == x[0].data  # seed 3's perceptron, not seed 0's
+    # dE/dw_00 = (O - t) O (1 - O) x_0 with t = 1, not the F.mse_loss gradient
+    assert leaves["w_00"].grad == pytest.approx((o.data - 1) * o.data * (1 - o.data) * x[0].data,
+                                               abs=1e-15)
+
+
+def test_train_graph_is_the_first_training_point_through_the_trained_model(capsys):
+    root = train.run(["--fast", "--no-plot"])[1]
+    leaves = [v for v in topological_order(root) if v.is_leaf]
+    assert root.label == "L" and len(leaves) == 2 * 8 + 8 + 8 * 8 + 8 + 8 + 1  # --fast: 8 units
+    untrained = {p.label: p.data for p in train.model_for(8, 0).parameters()}
+    assert any(v.data != untrained[v.label] for v in leaves)
 
 
 def test_entry_point_script_runs():

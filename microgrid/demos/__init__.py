@@ -1,8 +1,9 @@
 """Teaching demos, one module each, runnable as `microgrid demo NAME` or `python demos/NAME.py`.
 
-Each module has a one-line docstring and `main(argv: list[str] | None = None) -> int`, which
-prints the source document's quantities and returns non-zero when autograd and the hand-derived
-formula disagree.
+Each module has a one-line docstring, `run(argv: list[str] | None = None) -> tuple[int, Value]`,
+which prints the source document's quantities and returns the exit status (non-zero when autograd
+and the hand-derived formula disagree) with the graph it computed, after backward(), for
+`microgrid demo NAME -o FILE` to draw; and `main(argv)`, which returns run's status.
 """
 
 from __future__ import annotations

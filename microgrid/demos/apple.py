@@ -37,26 +37,29 @@ def build() -> dict[str, Value]:
     return {v.label: v for v in (apple, apple_num, tax, price)}
 
 
-def graph() -> Value:
-    """The graph to draw (`microgrid demo apple -o graph.svg`): the price, after backward()."""
-    return build()["price"]
-
-
-def by_value() -> dict[str, float]:
-    v = build()
+def by_value(v: dict[str, Value] | None = None) -> dict[str, float]:
+    """The book's numbers from `build()` (or from `v`, a graph it built)."""
+    v = v if v is not None else build()
     return {"price": v["price"].data, "dApple": v["apple"].grad,
             "dApple_num": v["apple_num"].grad, "dTax": v["tax"].grad}
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> tuple[int, Value]:
+    """Print the numbers; return the exit status and the graph to draw: the price, after
+    backward()."""
     argparse.ArgumentParser(prog="microgrid demo apple", description=__doc__).parse_args(argv)
-    got = by_value()
+    v = build()
+    got = by_value(v)
     ok = against_the_book(got, BOOK)
     print("\nThe same, by hand with the book's layers (forward, then backward in reverse):")
     layers = by_layers()
     ok &= compare(["", "layers (by hand)", "Value.backward()"],
                   [(name, layers[name], got[name]) for name in BOOK])
-    return verdict(ok, "the layers, autograd and the book")
+    return verdict(ok, "the layers, autograd and the book"), v["price"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(argv)[0]
 
 
 if __name__ == "__main__":

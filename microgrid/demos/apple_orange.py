@@ -45,17 +45,13 @@ def build() -> dict[str, Value]:
     return {v.label: v for v in (apple, apple_num, orange, orange_num, tax, price)}
 
 
-def graph() -> Value:
-    """The graph to draw (`microgrid demo apple_orange -o graph.svg`): the price, after
-    backward()."""
-    return build()["price"]
-
-
 BOOK = {"price": 715, "dApple": 2.2, "dApple_num": 110, "dOrange": 3.3,
             "dOrange_num": 165, "dTax": 650}
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> tuple[int, Value]:
+    """Print the numbers; return the exit status and the graph to draw: the price, after
+    backward()."""
     argparse.ArgumentParser(prog="microgrid demo apple_orange",
                             description=__doc__).parse_args(argv)
     v = build()
@@ -67,7 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     layers = by_layers()
     ok &= compare(["", "layers (by hand)", "Value.backward()"],
                   [(name, layers[name], got[name]) for name in BOOK])
-    return verdict(ok, "the layers, autograd and the book")
+    return verdict(ok, "the layers, autograd and the book"), v["price"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(argv)[0]
 
 
 if __name__ == "__main__":

@@ -31,15 +31,9 @@ def forward(model: MLP, x: list[float], t: list[float]) -> tuple[list[Value], li
     return hidden, outputs, e
 
 
-def graph(seed: int = 0) -> Value:
-    """The loss E of the network, after backward() (for drawing)."""
-    model, x, t = network(seed)
-    e = forward(model, x, t)[2]
-    e.backward()
-    return e
-
-
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> tuple[int, Value]:
+    """Print each layer's table; return the exit status and the graph to draw: the loss E of
+    the network, after backward()."""
     parser = argparse.ArgumentParser(prog="microgrid demo mlp_backprop", description=__doc__)
     parser.add_argument("--seed", type=int, default=0, help="seed for x, t and the weights")
     args = parser.parse_args(argv)
@@ -76,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
                  for i in range(N)]
         rows.append((f"dE/d{neuron.b.label}", neuron.b.grad, delta_j[j]))
     ok &= compare(["", "backward()", "δ_j x_i"], rows)
-    return verdict(ok)
+    return verdict(ok), e
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(argv)[0]
 
 
 if __name__ == "__main__":

@@ -110,13 +110,6 @@ def _two_layer_forward(layers: list[Layer], x: list[float], y: float, tag: str =
     return zs, activations, loss
 
 
-def graph(seed: int = 0) -> Value:
-    """The two-layer network's loss L, after backward() (for drawing)."""
-    loss = two_layer(seed)[-1]
-    loss.backward()
-    return loss
-
-
 def _show(**quantities: float) -> None:
     print("  " + ", ".join(f"{k} = {number(v)}" for k, v in quantities.items()))
 
@@ -175,7 +168,9 @@ def _two_layer_batch(seed: int, m: int) -> bool:
     return ok
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> tuple[int, Value]:
+    """Print every table; return the exit status and the graph to draw: the two-layer
+    network's loss L of the single example, after backward()."""
     parser = argparse.ArgumentParser(prog="microgrid demo notation", description=__doc__)
     parser.add_argument("--seed", type=int, default=0, help="seed for x, y and the parameters")
     parser.add_argument("--m", type=int, default=M, help=f"examples in the batch (default {M})")
@@ -198,13 +193,13 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\nTwo-layer network: z[1] = W[1] x + b[1], a[1] = σ(z[1]), z[2] = W[2] a[1] + b[2],"
           " a[2] = σ(z[2]), L(a[2], y)")
-    x, y, layers, zs, acts, loss = two_layer(args.seed)
-    loss.backward()
+    x, y, layers, zs, acts, two_layer_loss = two_layer(args.seed)
+    two_layer_loss.backward()
     _show(**{f"x_{i}": xi for i, xi in enumerate(x)}, y=y)
     for m in (1, 2):
         _show(**{f"z[{m}]_{i}": v.data for i, v in enumerate(zs[m - 1])})
         _show(**{f"a[{m}]_{i}": v.data for i, v in enumerate(acts[m - 1])})
-    _show(L=loss.data)
+    _show(L=two_layer_loss.data)
     a1 = [v.data for v in acts[0]]
     a2 = acts[1][0].data
     dz2 = a2 - y
@@ -227,7 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     print("                dW[1] = dz[1] x^T, db[1] = dz[1]")
     ok &= _logistic_batch(args.seed, args.m)
     ok &= _two_layer_batch(args.seed, args.m)
-    return verdict(ok)
+    return verdict(ok), two_layer_loss
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(argv)[0]
 
 
 if __name__ == "__main__":

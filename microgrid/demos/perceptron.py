@@ -38,18 +38,13 @@ def half_squared_error(outputs: list[Value], targets: list[float]) -> Value:
     return e
 
 
-def graph(seed: int = 0) -> Value:
-    """The single-output perceptron's loss E, after backward() (for drawing)."""
-    _, _, outputs = perceptron(1, seed)
-    e = half_squared_error(outputs, [1.0])
-    e.backward()
-    return e
-
-
-def check(n_out: int, seed: int) -> bool:
+def check(n_out: int, seed: int) -> tuple[bool, Value]:
+    """Print the perceptron's gradients beside the formula; return whether they agree and the
+    loss E, after backward()."""
     x, w, outputs = perceptron(n_out, seed)
     t = [1.0] * n_out  # the target, torch.ones(1, n_out) in the post
-    half_squared_error(outputs, t).backward()
+    e = half_squared_error(outputs, t)
+    e.backward()
     out = [o.data for o in outputs]  # O_k
     print("  " + ", ".join(f"O_{k} = {number(out[k])}" for k in range(n_out))
           + f"; t = {', '.join(number(tk) for tk in t)}")
@@ -59,26 +54,32 @@ def check(n_out: int, seed: int) -> bool:
                  [(f"dE/dw_{j}{k}", w[j][k].grad, formula[j, k]) for j, k in pairs])
 
     # The post's PyTorch code uses F.mse_loss: the mean of (O_k - t_k)², without the ½.
-    for j, k in pairs:
-        w[j][k].grad = 0.0
+    # A fresh copy of the same perceptron, so that E's graph keeps E's gradients.
+    _, w, outputs = perceptron(n_out, seed)
     mse(outputs, t).backward()
     worst = max(abs(w[j][k].grad - 2 / n_out * formula[j, k]) for j, k in pairs)
     print(f"  F.mse_loss (the mean of (O_k - t_k)², in the post's PyTorch code) gives "
           f"{2 / n_out:g} × the formula: max |diff| {worst:.1e}")
-    return ok and worst <= 1e-9
+    return ok and worst <= 1e-9, e
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> tuple[int, Value]:
+    """Print both perceptrons' tables; return the exit status and the graph to draw: the
+    single-output perceptron's loss E, after backward()."""
     parser = argparse.ArgumentParser(prog="microgrid demo perceptron", description=__doc__)
     parser.add_argument("--seed", type=int, default=0, help="seed for x and w (default: 0)")
     args = parser.parse_args(argv)
     print(f"Single-layer perceptron: {N} inputs x_j, weights w_j0, O_0 = sigmoid(Σ_j w_j0 x_j),"
           " E = ½(O_0 - t)²")
-    ok = check(1, args.seed)
+    ok, e = check(1, args.seed)
     print(f"\nMulti-output perceptron: {N} inputs, {M} outputs, N×M = {N * M} weights w_jk,"
           " E = ½ Σ_k (O_k - t_k)²")
-    ok &= check(M, args.seed)
-    return verdict(ok)
+    ok &= check(M, args.seed)[0]
+    return verdict(ok), e
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(argv)[0]
 
 
 if __name__ == "__main__":

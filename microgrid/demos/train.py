@@ -55,11 +55,10 @@ def accuracy(model: MLP, X: Points, y: list[int]) -> float:
                                                              strict=True)) / len(y)
 
 
-def graph() -> Value:
-    """The loss of one example through a small untrained model, after backward()."""
-    X, y = make_moons(1, seed=0)
-    model = model_for(4, 0)
-    loss = bce_with_logits(_logits(model, X), y)
+def example_graph(model: MLP, X: Points, y: list[int]) -> Value:
+    """What `microgrid demo train -o FILE` draws: the loss L of the first training point through
+    the trained model, after backward() (every weight, with its gradient for that point)."""
+    loss = bce_with_logits(_logits(model, X[:1]), y[:1])
     loss.label = "L"
     loss.backward()
     return loss
@@ -150,7 +149,9 @@ def _point_logit(model: MLP, a: float, b: float) -> float:
     return float(model([a, b]))  # type: ignore[arg-type]
 
 
-def main(argv: list[str] | None = None) -> int:
+def run(argv: list[str] | None = None) -> tuple[int, Value]:
+    """Train and print the losses and the check; return the exit status and the graph to draw
+    (see `example_graph`)."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.fast:
@@ -178,8 +179,12 @@ def main(argv: list[str] | None = None) -> int:
     status = verdict(worst <= TOLERANCE)
     if acc < args.target:
         print(f"FAILED: training accuracy {acc:.1%} is below the target {args.target:.0%}.")
-        return 1
-    return status
+        status = 1
+    return status, example_graph(model, X, y)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(argv)[0]
 
 
 if __name__ == "__main__":
