@@ -34,8 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--list", action="store_true", help="list the demos")
     demo.add_argument("-o", "--output", metavar="FILE",
                       help=f"draw the demo's graph to FILE ({', '.join(SUFFIXES)})")
-    demo.add_argument("--style", choices=["values", "book"], default="values",
-                      help="drawing style (default: values)")
+    demo.add_argument("--style", choices=["values", "book"],
+                      help="drawing style, with -o (default: values)")
     demo.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the demo")
 
     draw = commands.add_parser("draw", help="draw the graph of an expression",
@@ -106,7 +106,9 @@ def _drawing_options(args: argparse.Namespace) -> tuple[str | None, Style, list[
         known, rest = extra.parse_known_args(args.args)
     except argparse.ArgumentError as e:
         raise UsageError(str(e)) from None
-    return known.output, known.style, rest
+    if known.style is not None and known.output is None:
+        raise UsageError("--style needs -o FILE (the style is how the graph is drawn)")
+    return known.output, known.style or "values", rest
 
 
 def _check_suffix(path: str) -> None:

@@ -73,11 +73,14 @@ def test_demo_list(capsys):
     (["demo", "apple_orange", "-o", "g.jpeg"], "cannot tell the format of 'g.jpeg'"),
     (["demo", "apple_orange", "-o"], "expected one argument"),
     (["demo", "apple_orange", "-o", "g.svg", "--style", "nice"], "invalid choice: 'nice'"),
+    (["demo", "apple_orange", "--style", "book"], "--style needs -o FILE"),
+    (["demo", "--style", "values", "perceptron", "--seed", "3"], "--style needs -o FILE"),
 ])
 def test_demo_bad_arguments(capsys, argv, message):
     code, out, err = run(capsys, *argv)
     assert code == 2
     assert message in err and "Traceback" not in err
+    assert out == ""  # refused before the demo ran
 
 
 def test_draw_writes_svg_and_prints_value_and_gradients(capsys, tmp_path):
