@@ -167,6 +167,19 @@ def test_train_fast_saves_a_png_of_boundary_and_loss(tmp_path, capsys):
     assert f"saved the decision boundary and the loss curve to {png}" in out
 
 
+def test_train_fast_saves_no_picture_and_has_no_target(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert train.main(["--fast"]) == 0
+    assert list(tmp_path.iterdir()) == []  # train.png of an earlier full run is not overwritten
+    out = capsys.readouterr().out
+    assert "(no target)" in out and "target 0%" not in out and "saved" not in out
+
+
+def test_train_fast_keeps_an_explicit_target(capsys):
+    assert train.main(["--fast", "--target", "1.01"]) == 1
+    assert "(target 101%)" in capsys.readouterr().out
+
+
 def test_train_reaches_97_percent_with_both_optimizers(capsys):
     for optimizer in ("adam", "sgd"):
         assert train.main(["--optimizer", optimizer, "--steps", "50", "--no-plot"]) == 0
@@ -186,6 +199,7 @@ def test_train_without_tqdm_or_matplotlib_falls_back(monkeypatch, capsys, tmp_pa
     assert train.main(["--fast", "--plot", str(tmp_path / "x.png")]) == 0
     out = capsys.readouterr().out
     assert "step    1/10" in out and "matplotlib is not installed" in out
+    assert 'pip install -e ".[demos]" in the clone' in out  # microgrid is not on PyPI
     assert not (tmp_path / "x.png").exists()
 
 
