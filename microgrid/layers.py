@@ -1,4 +1,4 @@
-"""Backprop by hand, in the layer style of "Deep Learning from Scratch", ch. 5 (seed 002).
+"""Backprop by hand, in the layer style of "Deep Learning from Scratch", ch. 5.
 
 Each layer works on plain floats: `forward` computes the output and keeps what `backward`
 needs; `backward(dout)` takes the upstream gradient dL/dout and returns the gradients of the

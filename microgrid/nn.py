@@ -1,6 +1,6 @@
 """Neural networks on `Value`: `Module`, `Neuron`, `Layer` and `MLP`, in the style of PyTorch.
 
-Parameters are labelled with the notation of Andrew Ng's course (seed 004): the weight from
+Parameters are labelled with the notation of Andrew Ng's deep learning course: the weight from
 input ``j`` to neuron ``i`` of layer ``l`` is ``w[l]_i_j`` (the entry W^[l]_ij of the layer's
 weight matrix) and that neuron's bias is ``b[l]_i``. A neuron's weighted sum is labelled
 ``z[l]_i`` and its activation ``a[l]_i``, so drawn graphs read like the formulas.

@@ -1,6 +1,6 @@
 """Optimizers: `SGD` and `Adam`, with PyTorch's names and update rules.
 
-The loop of seed 003 reads::
+Backpropagation in outline (forward, loss, loss gradient, backward, update) reads::
 
     out = model(x); loss = loss_fn(out, y); opt.zero_grad(); loss.backward(); opt.step()
 

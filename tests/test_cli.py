@@ -66,6 +66,11 @@ def test_demo_perceptron_seed_draws_that_seeds_numbers(capsys, tmp_path):
 def test_demo_list(capsys):
     code, out, _ = run(capsys, "demo", "--list")
     assert code == 0 and "apple_orange" in out
+    # the sources by names a learner knows, not by the internal file names "seed 000" ...
+    assert "seed 0" not in out
+    for source in ['"Deep Learning from Scratch", ch. 5', "the multi-layer perceptron post",
+                   "Andrew Ng's course"]:
+        assert source in out
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,15 @@ def test_every_demo_passes_its_checks(name, capsys):
     assert module.__doc__ and len(module.__doc__.strip().splitlines()) == 1
     assert module.main(FAST.get(name, [])) == 0
     assert "OK:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("module", ["nn", "optim", "layers", "losses", "demos.train", "demos"])
+def test_docstrings_name_sources_as_a_learner_knows_them(module):
+    import importlib
+    mod = importlib.import_module(f"microgrid.{module}")
+    texts = [mod.__doc__ or ""] + [getattr(mod, name).__doc__ or "" for name in dir(mod)
+                                   if callable(getattr(mod, name))]
+    assert not any(re.search(r"seed 00\d", text) for text in texts)
 
 
 @pytest.mark.parametrize("name", demos.DEMOS)

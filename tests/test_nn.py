@@ -25,7 +25,7 @@ def test_every_activation(activation, f):
     assert n(x).data == pytest.approx(f(z), abs=1e-15)
 
 
-def test_labels_follow_the_notation_of_seed_004():
+def test_labels_follow_andrew_ngs_notation():
     model = nn.MLP(3, [4, 2], seed=0)
     names = [name for name, _ in model.named_parameters()]
     assert names[:4] == ["w[1]_0_0", "w[1]_0_1", "w[1]_0_2", "b[1]_0"]

@@ -95,7 +95,7 @@ def test_zero_grad_clears():
     assert (a.grad, b.grad) == (0.0, 0.0)
 
 
-def test_the_training_loop_of_seed_003_reads_naturally_and_learns():
+def test_the_training_loop_reads_naturally_and_learns():
     model = nn.MLP(1, [8, 1], seed=0)
     xs, ys = [[-1.0], [0.0], [1.0]], [1.0, 0.0, 1.0]
     opt = optim.Adam(model.parameters(), lr=0.05)

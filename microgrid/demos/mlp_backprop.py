@@ -1,4 +1,4 @@
-"""Multi-layer perceptron (seed 000): each layer's gradients from backward() and by hand."""
+"""A hidden layer (the multi-layer perceptron post): each layer's gradients, autograd vs by hand."""
 
 from __future__ import annotations
 

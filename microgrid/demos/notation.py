@@ -1,4 +1,4 @@
-"""Notation (seed 004): z, a, L, da, dz, dW, db per layer [l] and example (i), from autograd."""
+"""Notation (Andrew Ng's course): z, a, L, da, dz, dW, db per layer [l] and per example (i)."""
 
 from __future__ import annotations
 

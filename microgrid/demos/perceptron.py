@@ -1,4 +1,4 @@
-"""Perceptrons (seed 001): dE/dw_jk from backward() beside (O_k - t_k) O_k (1 - O_k) x_j."""
+"""Perceptrons (the single-layer perceptron post): each dE/dw_jk by autograd and by the formula."""
 
 from __future__ import annotations
 

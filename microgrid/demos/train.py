@@ -1,4 +1,4 @@
-"""Training (seed 003): an MLP learns two moons with the forward / loss / backward / step loop."""
+"""Training (the backprop-in-outline post): an MLP learns two moons, forward/loss/backward/step."""
 
 from __future__ import annotations
 
@@ -82,8 +82,9 @@ def _progress(steps: int) -> tuple[Iterable[int], Any]:
 
 
 def train(args: argparse.Namespace) -> tuple[MLP, Points, list[int], list[float], float]:
-    """The loop of seed 003. Returns the model, the data, the losses and the worst difference
-    between each example's dL/dz from backward() and the formula (sigmoid(z) - y) / n."""
+    """The training loop: forward, loss, backward, update. Returns the model, the data, the
+    losses and the worst difference between each example's dL/dz from backward() and the
+    formula (sigmoid(z) - y) / n."""
     X, y = make_moons(args.n, noise=args.noise, seed=args.seed)
     model = model_for(args.hidden, args.seed)
     lr = args.lr if args.lr is not None else DEFAULT_LR[args.optimizer]
