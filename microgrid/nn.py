@@ -39,6 +39,15 @@ def _rng(seed: int | random.Random) -> random.Random:
     return seed if isinstance(seed, random.Random) else random.Random(seed)
 
 
+def _check_input(x: Input, nin: int, who: str) -> None:
+    """Raise unless `x` is a list (any sequence) of `nin` inputs; `who` names the module."""
+    if isinstance(x, str | bytes) or not hasattr(x, "__len__"):
+        raise TypeError(f"x: {who} expects a list of {nin} inputs, "
+                        f"got {type(x).__name__} {x!r}")
+    if len(x) != nin:
+        raise ValueError(f"x: {who} expects {nin} inputs, got {len(x)}")
+
+
 def _check_size(n: object, argument: str) -> int:
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"{argument}: expected a positive int, got {n!r}")
@@ -74,15 +83,16 @@ class Neuron(Module):
         self.b = Value(rng.uniform(-k, k), f"b[{layer}]_{index}")
 
     def __call__(self, x: Input) -> Value:
-        if len(x) != self.nin:
-            raise ValueError(f"x: {type(self).__name__} of layer {self.layer} expects "
-                             f"{self.nin} inputs, got {len(x)}")
+        _check_input(x, self.nin, f"{type(self).__name__} of layer {self.layer}")
+        return self._forward(x)
+
+    def _forward(self, x: Input) -> Value:
+        """`__call__` without the check of `x`, for a `Layer` that checked it once."""
         z = dot(self.w, x, self.b)
         z.label = f"z[{self.layer}]_{self.index}"
-        if self.activation == "linear":
-            return z
         a = self._act(z)
-        a.label = f"a[{self.layer}]_{self.index}"
+        if a is not z:  # "linear" returns z itself, which keeps its label
+            a.label = f"a[{self.layer}]_{self.index}"
         return a
 
     def named_parameters(self) -> list[tuple[str, Value]]:
@@ -105,9 +115,12 @@ class Layer(Module):
                         for i in range(nout)]
 
     def __call__(self, x: Input) -> list[Value]:
-        if len(x) != self.nin:
-            raise ValueError(f"x: Layer {self.layer} expects {self.nin} inputs, got {len(x)}")
-        return [n(x) for n in self.neurons]
+        _check_input(x, self.nin, f"Layer {self.layer}")
+        return self._forward(x)
+
+    def _forward(self, x: Input) -> list[Value]:
+        """`__call__` without the check of `x`, for an `MLP` that checked it once."""
+        return [n._forward(x) for n in self.neurons]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [item for n in self.neurons for item in n.named_parameters()]
@@ -120,7 +133,8 @@ class MLP(Module):
     """A multi-layer perceptron: layers ``1 .. len(sizes)`` of the given sizes.
 
     Hidden layers use `activation`, the last one `output_activation`. Calling it returns a
-    `Value` when the last layer has one neuron (as in micrograd), else a list of them.
+    `Value` when the last layer has one neuron (as in micrograd), else a list of them; for code
+    that type-checks, `output(x)` always returns a `Value` and `outputs(x)` always a list.
     """
 
     def __init__(self, nin: int, sizes: Sequence[int], activation: str = "tanh",
@@ -142,12 +156,23 @@ class MLP(Module):
             for i in range(len(sizes))]
 
     def __call__(self, x: Input) -> Value | list[Value]:
-        if len(x) != self.nin:
-            raise ValueError(f"x: MLP expects {self.nin} inputs, got {len(x)}")
-        h = self.layers[0](x)
+        out = self.outputs(x)
+        return out[0] if len(out) == 1 else out
+
+    def outputs(self, x: Input) -> list[Value]:
+        """The outputs of the last layer, as a list even when there is one."""
+        _check_input(x, self.nin, "MLP")
+        h = self.layers[0]._forward(x)
         for layer in self.layers[1:]:
-            h = layer(h)
-        return h[0] if len(h) == 1 else h
+            h = layer._forward(h)
+        return h
+
+    def output(self, x: Input) -> Value:
+        """The one output of a model whose last layer has one neuron (a logit, a regression)."""
+        if self.layers[-1].nout != 1:
+            raise ValueError(f"MLP.output: the last layer has {self.layers[-1].nout} outputs; "
+                             "use outputs(x)")
+        return self.outputs(x)[0]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [item for layer in self.layers for item in layer.named_parameters()]

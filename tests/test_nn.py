@@ -1,5 +1,6 @@
 import math
 import random
+import re
 
 import pytest
 
@@ -105,6 +106,38 @@ def test_module_call_with_wrong_input_length_names_the_argument():
         nn.Layer(2, 4)([1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match=r"x: MLP expects 2 inputs, got 1"):
         nn.MLP(2, [4, 1])([1.0])
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: nn.MLP(2, [3, 1])(1.0), "x: MLP expects a list of 2 inputs, got float 1.0"),
+    (lambda: nn.MLP(2, [3, 1])(Value(1.0)), "x: MLP expects a list of 2 inputs, got Value"),
+    (lambda: nn.Layer(2, 3)(None), "x: Layer 1 expects a list of 2 inputs, got NoneType None"),
+    (lambda: nn.Neuron(2)("ab"), "x: Neuron of layer 1 expects a list of 2 inputs, got str"),
+])
+def test_module_call_with_a_non_list_says_so(call, message):
+    with pytest.raises(TypeError, match=f"^{re.escape(message)}"):
+        call()
+
+
+def test_input_is_checked_once_per_call_not_in_every_neuron(monkeypatch):
+    calls = []
+    check = nn._check_input
+    monkeypatch.setattr(nn, "_check_input", lambda *a: calls.append(a[2]) or check(*a))
+    nn.MLP(2, [4, 4, 1], seed=0)([1.0, 2.0])
+    assert calls == ["MLP"]
+    calls.clear()
+    nn.Layer(2, 4)([1.0, 2.0])
+    assert calls == ["Layer 1"]
+
+
+def test_output_and_outputs_are_the_calls_result_with_one_type():
+    x = [1.0, -2.0]
+    one, two = nn.MLP(2, [3, 1], seed=0), nn.MLP(2, [3, 2], seed=0)
+    assert one.output(x).data == one(x).data  # type: ignore[union-attr]
+    assert [v.data for v in one.outputs(x)] == [one.output(x).data]
+    assert [v.data for v in two.outputs(x)] == [v.data for v in two(x)]  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match=r"^MLP.output: the last layer has 2 outputs"):
+        two.output(x)
 
 
 def test_unknown_activation_names_the_argument():

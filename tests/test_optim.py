@@ -101,8 +101,8 @@ def test_the_training_loop_reads_naturally_and_learns():
     opt = optim.Adam(model.parameters(), lr=0.05)
     first = None
     for _ in range(100):
-        out = [model(x) for x in xs]
-        loss = mse(out, ys)  # type: ignore[arg-type]
+        out = [model.output(x) for x in xs]
+        loss = mse(out, ys)
         opt.zero_grad()
         loss.backward()
         opt.step()
