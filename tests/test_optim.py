@@ -110,12 +110,29 @@ def test_the_training_loop_reads_naturally_and_learns():
     assert loss.data < first / 100
 
 
-def test_step_runs_under_no_grad_and_leaves_parameters_leaves():
+@pytest.mark.parametrize("make", [optim.SGD, optim.Adam])
+def test_step_is_float_arithmetic_and_leaves_parameters_leaves(make):
     a, b, loss = problem()
-    opt = optim.Adam([a, b])
+    opt = make([a, b], lr=0.1)
     loss().backward()
     opt.step()
     assert a.is_leaf and b.is_leaf
+    assert type(a.data) is float and type(a.grad) is float
+
+
+@pytest.mark.parametrize("make", [optim.SGD, optim.Adam])
+def test_passing_the_model_says_pass_its_parameters(make):
+    model = nn.MLP(2, [3, 1], seed=0)
+    with pytest.raises(TypeError, match=r"^params: pass model.parameters\(\), not the model$"):
+        make(model, lr=0.1)
+
+
+def test_adam_with_a_zero_gradient_steps_by_nothing():
+    a, b = Value(1.0), Value(2.0)
+    opt = optim.Adam([a, b], lr=0.1)
+    a.grad, b.grad = 0.0, 1.0
+    opt.step()
+    assert a.data == 1.0 and b.data == pytest.approx(1.9)
 
 
 @pytest.mark.parametrize("make, message", [
@@ -126,7 +143,8 @@ def test_step_runs_under_no_grad_and_leaves_parameters_leaves():
     (lambda p: optim.SGD(p, lr=0.1, momentum=-0.5), r"^momentum: must be >= 0"),
     (lambda p: optim.SGD(p, lr=0.1, weight_decay=-1), r"^weight_decay: must be >= 0"),
     (lambda p: optim.Adam(p, betas=(0.9, 1.0)), r"^betas\[1\]: must be < 1"),
-    (lambda p: optim.Adam(p, eps=-1.0), r"^eps: must be >= 0"),
+    (lambda p: optim.Adam(p, eps=-1.0), r"^eps: must be > 0"),
+    (lambda p: optim.Adam(p, eps=0.0), r"^eps: must be > 0, got 0.0"),
     (lambda p: optim.SGD([], lr=0.1), r"^params: the optimizer got no parameters"),
 ])
 def test_bad_hyperparameters_name_the_argument(make, message):
