@@ -38,9 +38,21 @@ def _pairs(pred: Prediction, target: Target, loss: str) -> list[tuple[Value, flo
     return [(p, float(t)) for p, t in zip(preds, targets, strict=True)]
 
 
+def _total(terms: Sequence[Value]) -> Value:
+    """``terms[0] + terms[1] + ...``: `sum` without its start 0, which would add a node."""
+    return sum(terms[1:], terms[0])
+
+
 def _mean(terms: list[Value]) -> Value:
-    total = sum(terms[1:], terms[0])
+    total = _total(terms)
     return total if len(terms) == 1 else total / len(terms)
+
+
+def _shifted_exps(logits: Sequence[Value]) -> tuple[list[Value], float]:
+    """``e^(z_i - m)`` for the largest logit ``m``, and ``m``: no exponent is above 0, so
+    nothing overflows, and the shift cancels in softmax and in cross-entropy."""
+    m = max(z.data for z in logits)
+    return [(z - m).exp() for z in logits], m
 
 
 def mse(pred: Prediction, target: Target) -> Value:
@@ -96,9 +108,8 @@ def hinge(score: Prediction, target: Target) -> Value:
 
 def softmax(logits: Sequence[Value]) -> list[Value]:
     """``e^(z_i) / Σ_j e^(z_j)``, shifted by the largest logit so that nothing overflows."""
-    m = max(z.data for z in logits)
-    exps = [(z - m).exp() for z in logits]
-    total = sum(exps[1:], exps[0])
+    exps = _shifted_exps(logits)[0]
+    total = _total(exps)
     return [e / total for e in exps]
 
 
@@ -121,9 +132,8 @@ def cross_entropy(logits: Sequence[Value] | Sequence[Sequence[Value]],
         if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < len(zs):
             raise ValueError(f"cross_entropy: target must be a class index in "
                              f"0..{len(zs) - 1}, got {t!r}")
-        m = max(z.data for z in zs)
-        exps = [(z - m).exp() for z in zs]
-        terms.append(sum(exps[1:], exps[0]).log() + m - zs[t])
+        exps, m = _shifted_exps(zs)
+        terms.append(_total(exps).log() + m - zs[t])
     return _mean(terms)
 
 

@@ -59,6 +59,15 @@ def test_softmax_sums_to_one_and_survives_large_logits():
     assert [v.data for v in p] == pytest.approx([0.5, 0.5, 0.0], abs=1e-15)
 
 
+@pytest.mark.parametrize("logits", [[0.2, -1.0, 3.0], [800.0, 799.0, 790.0]])
+def test_cross_entropy_is_minus_log_softmax_even_for_huge_logits(logits):
+    zs = [Value(z) for z in logits]
+    probs = losses.softmax(zs)
+    for t in range(len(zs)):
+        assert losses.cross_entropy(zs, t).data == pytest.approx(-math.log(probs[t].data),
+                                                                  rel=1e-12)
+
+
 def test_bce_on_probabilities_matches_the_formula_and_gives_dz_equal_a_minus_y():
     z = Value(0.7)
     a = z.sigmoid()
