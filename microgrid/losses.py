@@ -1,7 +1,8 @@
 """Loss functions on `Value`s: each returns one `Value` to call `backward()` on.
 
 A loss takes a prediction and a target: one `Value` and one number, or equal-length sequences
-of them (a batch), and returns the mean over the batch. `get(name)` looks a loss up by name.
+of them (a batch), and returns the mean over the batch; `half_squared_error`, the perceptron
+posts' ``E = ½ Σ_k (O_k - t_k)²``, returns a sum. `get(name)` looks a loss up by name.
 
 Binary cross-entropy comes in two forms, both safe near 0 and 1:
 
@@ -58,6 +59,12 @@ def _shifted_exps(logits: Sequence[Value]) -> tuple[list[Value], float]:
 def mse(pred: Prediction, target: Target) -> Value:
     """Mean squared error: mean of ``(p - t)²`` (PyTorch's ``F.mse_loss``)."""
     return _mean([(p - t) ** 2 for p, t in _pairs(pred, target, "mse")])
+
+
+def half_squared_error(pred: Prediction, target: Target) -> Value:
+    """``½ Σ (p - t)²``, a sum over the outputs (not a mean): the loss E of the perceptron posts,
+    whose ½ cancels the 2 of the derivative, so that ``dE/dp = p - t``."""
+    return 0.5 * _total([(p - t) ** 2 for p, t in _pairs(pred, target, "half_squared_error")])
 
 
 def _check_probability(y: float, loss: str) -> None:

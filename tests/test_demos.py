@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from microgrid import Value, demos, topological_order
+from microgrid import Value, demos, losses, topological_order
 from microgrid.demos import (
     _compare,
     apple,
@@ -94,6 +94,22 @@ def test_apple_orange_layers_and_value_agree():
     layers = apple_orange.by_layers()
     assert layers["price"] == values["price"].data
     assert layers["dOrange_num"] == values["orange_num"].grad == pytest.approx(165)
+
+
+def test_apple_orange_layers_and_value_read_the_same_named_numbers(monkeypatch):
+    monkeypatch.setattr(apple_orange, "ORANGE_NUM", 4)
+    values, layers = apple_orange.build(), apple_orange.by_layers()
+    assert layers["price"] == values["price"].data == pytest.approx((100 * 2 + 150 * 4) * 1.1)
+    assert layers["dOrange"] == values["orange"].grad == pytest.approx(4 * 1.1)
+
+
+def test_perceptron_and_mlp_backprop_use_the_shared_half_squared_error(monkeypatch, capsys):
+    calls = []
+    real = losses.half_squared_error
+    for module in (perceptron, mlp_backprop):
+        monkeypatch.setattr(module, "half_squared_error", lambda *a: calls.append(1) or real(*a))
+    assert perceptron.main([]) == 0 and mlp_backprop.main([]) == 0
+    assert len(calls) == 2 + 1  # perceptron: single and multi-output; mlp_backprop: one
 
 
 def test_a_demo_exits_non_zero_when_a_check_fails(capsys, monkeypatch):

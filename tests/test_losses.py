@@ -17,6 +17,17 @@ def test_mse_value_and_gradients():
     assert (a.grad, b.grad) == (2 * (0.5 - 1.0) / 2, 2 * (-1.0 - 1.0) / 2)
 
 
+def test_half_squared_error_is_the_perceptron_posts_sum_with_gradient_p_minus_t():
+    a, b = Value(0.5), Value(-1.0)
+    e = losses.half_squared_error([a, b], [1.0, 1.0])
+    assert e.data == 0.5 * (0.25 + 4.0)  # a sum over the outputs, not a mean
+    e.backward()
+    assert (a.grad, b.grad) == (0.5 - 1.0, -1.0 - 1.0)
+    assert losses.half_squared_error(Value(3.0), 1.0).data == 2.0
+    with pytest.raises(ValueError, match="^half_squared_error: 2 predictions but 1 targets"):
+        losses.half_squared_error([a, b], [1.0])
+
+
 def test_single_value_gives_the_term_itself():
     p = Value(0.25)
     assert losses.mse(p, 1.0).data == 0.75 ** 2

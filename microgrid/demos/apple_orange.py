@@ -8,16 +8,20 @@ from microgrid.demos._compare import against_the_book, compare, verdict
 from microgrid.engine import Value
 from microgrid.layers import AddLayer, MulLayer
 
+APPLE, APPLE_NUM, ORANGE, ORANGE_NUM, TAX = 100, 2, 150, 3, 1.1
+BOOK = {"price": 715, "dApple": 2.2, "dApple_num": 110, "dOrange": 3.3, "dOrange_num": 165,
+        "dTax": 650}
+
 
 def by_layers() -> dict[str, float]:
     """The book's code: forward through the layers, then backward in reverse order."""
     mul_apple_layer, mul_orange_layer = MulLayer(), MulLayer()
     add_apple_orange_layer, mul_tax_layer = AddLayer(), MulLayer()
     # forward
-    apple_price = mul_apple_layer.forward(100, 2)  # (1)
-    orange_price = mul_orange_layer.forward(150, 3)  # (2)
+    apple_price = mul_apple_layer.forward(APPLE, APPLE_NUM)  # (1)
+    orange_price = mul_orange_layer.forward(ORANGE, ORANGE_NUM)  # (2)
     all_price = add_apple_orange_layer.forward(apple_price, orange_price)  # (3)
-    price = mul_tax_layer.forward(all_price, 1.1)  # (4)
+    price = mul_tax_layer.forward(all_price, TAX)  # (4)
     # backward
     dprice = 1
     dall_price, dtax = mul_tax_layer.backward(dprice)  # (4)
@@ -30,9 +34,9 @@ def by_layers() -> dict[str, float]:
 
 def build() -> dict[str, Value]:
     """The book's graph: (apple * apple_num + orange * orange_num) * tax, after backward()."""
-    apple, apple_num = Value(100, "apple"), Value(2, "apple_num")
-    orange, orange_num = Value(150, "orange"), Value(3, "orange_num")
-    tax = Value(1.1, "tax")
+    apple, apple_num = Value(APPLE, "apple"), Value(APPLE_NUM, "apple_num")
+    orange, orange_num = Value(ORANGE, "orange"), Value(ORANGE_NUM, "orange_num")
+    tax = Value(TAX, "tax")
     apple_price = apple * apple_num
     apple_price.label = "apple_price"
     orange_price = orange * orange_num
@@ -43,10 +47,6 @@ def build() -> dict[str, Value]:
     price.label = "price"
     price.backward()
     return {v.label: v for v in (apple, apple_num, orange, orange_num, tax, price)}
-
-
-BOOK = {"price": 715, "dApple": 2.2, "dApple_num": 110, "dOrange": 3.3,
-            "dOrange_num": 165, "dTax": 650}
 
 
 def run(argv: list[str] | None = None) -> tuple[int, Value]:

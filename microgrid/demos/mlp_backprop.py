@@ -7,6 +7,7 @@ import random
 
 from microgrid.demos._compare import compare, number, verdict
 from microgrid.engine import Value
+from microgrid.losses import half_squared_error
 from microgrid.nn import MLP
 
 N, J, K = 4, 3, 2  # inputs x_i, hidden nodes O_j, outputs O_k
@@ -25,8 +26,7 @@ def forward(model: MLP, x: list[float], t: list[float]) -> tuple[list[Value], li
     """Hidden outputs O_j, outputs O_k and E = ½ Σ_k (O_k - t_k)²."""
     hidden = model.layers[0](x)
     outputs = model.layers[1](hidden)
-    squares = [(o - tk) ** 2 for o, tk in zip(outputs, t, strict=True)]
-    e = 0.5 * sum(squares[1:], squares[0])
+    e = half_squared_error(outputs, t)
     e.label = "E"
     return hidden, outputs, e
 

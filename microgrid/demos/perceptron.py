@@ -7,7 +7,7 @@ import random
 
 from microgrid.demos._compare import compare, number, verdict
 from microgrid.engine import Value
-from microgrid.losses import mse
+from microgrid.losses import half_squared_error, mse
 
 N = 10  # input features x_j^0, j = 0 .. N-1, as in the post (x = torch.randn(1, 10))
 M = 2  # outputs of the multi-output perceptron (w = torch.randn(2, 10))
@@ -30,20 +30,13 @@ def perceptron(n_out: int, seed: int = 0) -> tuple[list[Value], list[list[Value]
     return x, w, outputs
 
 
-def half_squared_error(outputs: list[Value], targets: list[float]) -> Value:
-    """E = ½ Σ_k (O_k - t_k)²: the ½ cancels the 2 of the derivative, as in the post."""
-    squares = [(o - t) ** 2 for o, t in zip(outputs, targets, strict=True)]
-    e = 0.5 * sum(squares[1:], squares[0])
-    e.label = "E"
-    return e
-
-
 def check(n_out: int, seed: int) -> tuple[bool, Value]:
     """Print the perceptron's gradients beside the formula; return whether they agree and the
     loss E, after backward()."""
     x, w, outputs = perceptron(n_out, seed)
     t = [1.0] * n_out  # the target, torch.ones(1, n_out) in the post
-    e = half_squared_error(outputs, t)
+    e = half_squared_error(outputs, t)  # E = ½ Σ_k (O_k - t_k)², as in the post
+    e.label = "E"
     e.backward()
     out = [o.data for o in outputs]  # O_k
     print("  " + ", ".join(f"O_{k} = {number(out[k])}" for k in range(n_out))
