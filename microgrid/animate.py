@@ -64,7 +64,8 @@ class BackwardSteps:
     def __init__(self, root: Value, *, style: Style = "values", rankdir: str = "LR",
                  title: str | None = None, digits: int = 4, max_steps: int = 300,
                  renderer: Renderer = "auto") -> None:
-        _check_options(root, style, rankdir, digits, max_steps, renderer)
+        _check_options(root, style, rankdir, digits, max_steps, renderer,
+                       caller="backward_steps", size_option="max_steps")
         if root.is_leaf:
             raise ValueError(f"backward_steps: {root!r} is a leaf, not the output of an "
                              "operation; there is no backward pass to show")
@@ -176,8 +177,8 @@ class BackwardSteps:
     def html(self) -> str:
         """The animation as one self-contained HTML page."""
         frames = self.frame_svgs()
-        title = html.escape(self.title or f"Backpropagation through {self.name(self.root)}, "
-                            "step by step")
+        root = self.root.label or "the output"  # not '#8', the name its captions give it
+        title = html.escape(self.title or f"Backpropagation through {root}, step by step")
         figures = "\n".join(
             f'<figure class="frame" id="frame{k}"{"" if k == 0 else " hidden"}>'
             f'<figcaption><b>Step {k + 1} of {len(frames)}.</b> '

@@ -97,19 +97,23 @@ def _no_grad(v: Value) -> float | None:
 
 
 def _check_options(root: object, style: str, rankdir: str, digits: object, max_nodes: object,
-                   renderer: str) -> None:
+                   renderer: str, *, caller: str = "draw", size_option: str = "max_nodes"
+                   ) -> None:
+    """Check the options shared by `caller` (``draw``, ``backward_steps``), whose size limit,
+    `max_nodes`, is its argument `size_option`."""
     if not isinstance(root, Value):
-        raise TypeError(f"draw: expected a Value to draw, got {type(root).__name__} {root!r}")
+        raise TypeError(f"{caller}: expected a Value, got {type(root).__name__} {root!r}")
     if style not in ("values", "book"):
-        raise ValueError(f"draw: style must be 'values' or 'book', got {style!r}")
+        raise ValueError(f"{caller}: style must be 'values' or 'book', got {style!r}")
     if rankdir not in ("LR", "TB", "RL", "BT"):
-        raise ValueError(f"draw: rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
+        raise ValueError(f"{caller}: rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
     if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
-        raise ValueError(f"draw: digits must be an int from 1 to 17, got {digits!r}")
+        raise ValueError(f"{caller}: digits must be an int from 1 to 17, got {digits!r}")
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
-        raise ValueError(f"draw: max_nodes must be a positive int, got {max_nodes!r}")
+        raise ValueError(f"{caller}: {size_option} must be a positive int, got {max_nodes!r}")
     if renderer not in ("auto", "dot", "wasm"):
-        raise ValueError(f"draw: renderer must be 'auto', 'dot' or 'wasm', got {renderer!r}")
+        raise ValueError(f"{caller}: renderer must be 'auto', 'dot' or 'wasm', "
+                         f"got {renderer!r}")
 
 
 def _check_size(order: list[Value], max_nodes: int) -> None:

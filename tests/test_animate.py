@@ -89,6 +89,32 @@ def test_bad_input():
         backward_steps(y, style="nope")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    ({"max_steps": 0}, "^backward_steps: max_steps must be a positive int, got 0$"),
+    ({"max_steps": True}, "^backward_steps: max_steps must be a positive int"),
+    ({"digits": 0}, "^backward_steps: digits must be an int from 1 to 17"),
+    ({"rankdir": "up"}, "^backward_steps: rankdir must be"),
+    ({"renderer": "cairo"}, "^backward_steps: renderer must be"),
+])
+def test_bad_options_name_backward_steps_and_its_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        backward_steps(Value(1.0) * 2, **kwargs)
+    with pytest.raises(TypeError, match="^backward_steps: expected a Value, got float 2.0"):
+        backward_steps(2.0)  # type: ignore[arg-type]
+
+
+def test_an_unlabelled_root_is_the_output_in_the_title(tmp_path):
+    x = Value(3.0, label="x")
+    steps = backward_steps(x * x + 1)
+    page = steps.html()
+    assert "<h1>Backpropagation through the output, step by step</h1>" in page
+    assert "#" not in re.search(r"<title>(.*)</title>", page)[1]
+    assert steps.caption(0).startswith("#2.grad = 1")  # the captions still number it
+    labelled = backward_steps(Value(2.0, label="w") * x)
+    labelled.root.label = "loss"
+    assert "<title>Backpropagation through loss, step by step</title>" in labelled.html()
+
+
 def test_the_page_in_headless_chromium(tmp_path):
     executable = chromium_path()
     if executable is None:

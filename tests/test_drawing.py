@@ -384,7 +384,7 @@ def test_bad_options(kwargs, error, match):
 
 
 def test_drawing_something_else_than_a_value():
-    with pytest.raises(TypeError, match="expected a Value to draw, got float 3.0"):
+    with pytest.raises(TypeError, match="^draw: expected a Value, got float 3.0"):
         draw(3.0)  # type: ignore[arg-type]
 
 
