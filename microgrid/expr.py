@@ -76,10 +76,11 @@ def parse(expression: str, variables: Mapping[str, float]) -> Value:
                               f"the limit is {MAX_LENGTH}")
     if not expression.strip():
         raise ExpressionError("the expression is empty")
+    text = expression.strip()
     try:
-        tree = ast.parse(expression.strip(), mode="eval")
+        tree = ast.parse(text, mode="eval")
     except SyntaxError as e:
-        raise ExpressionError(f"syntax error at column {e.offset or 0}: {e.msg}") from None
+        raise ExpressionError(f"syntax error {_where(e, text)}: {e.msg}") from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError("the expression is too deeply nested or too large") from None
     leaves = {name: Value(value, label=name) for name, value in variables.items()}
@@ -97,6 +98,20 @@ def parse(expression: str, variables: Mapping[str, float]) -> Value:
         raise ExpressionError("the expression uses no variable: there is no graph to draw "
                               "(give it a variable, e.g. 'x * 2' x=3)")
     return result
+
+
+def _where(e: SyntaxError, text: str) -> str:
+    """Where the syntax error `e` in `text` is: 'at column 3' ('of line 2' if `text` has more
+    than one line), or, where Python gives column 0 (it does for an expression cut short, 'a+')
+    or a column past the end of the line, 'at the end of the expression' (or 'of line 1')."""
+    lines = text.splitlines() or [""]
+    lineno = e.lineno if e.lineno and 1 <= e.lineno <= len(lines) else len(lines)
+    of_line = f" of line {lineno}" if len(lines) > 1 else ""
+    if e.offset and 1 <= e.offset <= len(lines[lineno - 1]):
+        return f"at column {e.offset}{of_line}"
+    if lineno < len(lines):
+        return f"at the end of line {lineno}"
+    return "at the end of the expression"
 
 
 class _Builder:
