@@ -4,7 +4,9 @@ The expression is parsed with `ast` and built from a whitelist: numbers, variabl
 ``+ - * / **``, unary ``-``/``+``, the functions ``exp log sqrt tanh sigmoid relu`` called as
 ``tanh(x)`` or as methods ``x.tanh()``. Nothing is ever evaluated by Python: anything else
 (other names or calls, attribute access, strings, comprehensions, lambdas, ...) is an
-`ExpressionError` that names what is not allowed and where.
+`ExpressionError` that names what is not allowed and where. A part without variables
+(``2*3``, ``exp(1)``) is folded into one constant, drawn as a dashed input edge; an expression
+without any variable has no graph to draw and is refused.
 """
 
 from __future__ import annotations
@@ -168,8 +170,10 @@ class _Builder:
             form = f"{name}(x) or x.{name}()"
             raise _refuse(node, f"this call of {name}", f"{name} takes one argument: {form} is")
         x = self.build(args[0], depth)
-        if not isinstance(x, Value):
-            x = Value(x)  # a constant argument, e.g. exp(1): a leaf
+        if not isinstance(x, Value):  # a constant, e.g. exp(1): fold it, as 2*3 is folded,
+            with no_grad():  # with the engine's checks and messages
+                folded: Callable[[], Value] = getattr(Value(x), name)
+                return folded().data
         method: Callable[[], Value] = getattr(x, name)
         return method()
 

@@ -1,10 +1,11 @@
-"""The expression parser of `microgrid draw`: where syntax errors are."""
+"""The expression parser of `microgrid draw`: where syntax errors are, constant folding."""
 
 from __future__ import annotations
 
 import pytest
 
 from microgrid.cli import main
+from microgrid.expr import ExpressionError, parse
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -33,3 +34,29 @@ def test_syntax_errors_say_where(capsys, tmp_path, expression, where):
     assert code == 2 and out == ""
     assert err.startswith(f"microgrid draw: syntax error {where}: "), err
     assert "column 0" not in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("expression", ["2*3", "exp(1)", "log(2) + 1", "tanh(2*3).exp()",
+                                        "2 ** -sigmoid(0)"])
+def test_an_expression_without_variables_is_refused_alike(capsys, tmp_path, expression):
+    out_file = tmp_path / "g.svg"
+    code, out, err = run(capsys, "draw", expression, "-o", str(out_file))
+    assert code == 2 and not out_file.exists()
+    assert err == ("microgrid draw: the expression uses no variable: there is no graph to draw "
+                   "(give it a variable, e.g. 'x * 2' x=3)\n")
+
+
+def test_constant_calls_fold_like_constant_arithmetic(capsys):
+    # exp(1) is a constant operand, as 2*3 is: no unlabelled leaf, no operation of its own
+    for expression, constant in [("x * exp(0)", 1.0), ("x * (2 - 1)", 1.0),
+                                 ("x * sqrt(4).log().exp()", 2.0)]:
+        y = parse(expression, {"x": 3.0})
+        assert y.op == "*" and y.operands[1] == pytest.approx(constant), expression
+        assert [v.label for v in y.parents] == ["x"]
+    code, out, err = run(capsys, "draw", "x * exp(0)", "x=3")
+    assert code == 0, err
+    assert "exp" not in out and "c1_1" in out and "style=dashed" in out  # a dashed constant
+    with pytest.raises(ExpressionError, match=r"log\(-1.0\) is undefined"):
+        parse("x + log(-1)", {"x": 1.0})  # folding keeps the engine's checks and messages
+    with pytest.raises(ExpressionError, match="exp.*overflows"):
+        parse("x * exp(1000)", {"x": 1.0})
