@@ -3,18 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from test_cli import run
 
-from microgrid.cli import main
 from microgrid.expr import ExpressionError, parse
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as e:  # argparse's own errors
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("expression, where", [

@@ -28,14 +28,19 @@ def compare(headers: Sequence[str], rows: Sequence[tuple[str, float, float]],
     return ok
 
 
-def against_the_book(got: dict[str, float], book: dict[str, float]) -> bool:
-    """Print each of autograd's numbers, flagging one that is not the book's; True if all are."""
+def against_the_book(got: dict[str, float], by_layers: dict[str, float],
+                     book: dict[str, float]) -> int:
+    """Print autograd's numbers (flagging any that is not the book's), then the book's layers
+    beside autograd; return the exit status: 0 if all three agree."""
     ok = True
     for name, value in got.items():
         match = abs(value - book[name]) <= TOLERANCE * max(1.0, abs(book[name]))
         ok &= match
         print(f"{name + ':':<12} {value:.10g}{'' if match else f'   the book: {book[name]}'}")
-    return ok
+    print("\nThe same, by hand with the book's layers (forward, then backward in reverse):")
+    ok &= compare(["", "layers (by hand)", "Value.backward()"],
+                  [(name, by_layers[name], got[name]) for name in book])
+    return verdict(ok, "the layers, autograd and the book")
 
 
 def verdict(ok: bool, what: str = "autograd and the formula") -> int:
