@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import random
+from collections.abc import Sequence
 
 from microgrid.demos._compare import compare, number, verdict
 from microgrid.engine import Value
 from microgrid.losses import half_squared_error
-from microgrid.nn import MLP
+from microgrid.nn import MLP, Neuron
 
 N, J, K = 4, 3, 2  # inputs x_i, hidden nodes O_j, outputs O_k
 
@@ -30,6 +31,17 @@ def forward(model: MLP, x: list[float], t: list[float]) -> tuple[list[Value], li
     e.label = "E"
     return hidden, outputs, e
 
+
+
+def _rows(layer: list[Neuron], deltas: list[float], inputs: Sequence[float]
+          ) -> list[tuple[str, float, float]]:
+    """Each weight's gradient beside δ times its input, and each bias's beside δ."""
+    rows = []
+    for neuron, delta in zip(layer, deltas, strict=True):
+        rows += [(f"dE/d{w.label}", w.grad, delta * xi)
+                 for w, xi in zip(neuron.w, inputs, strict=True)]
+        rows.append((f"dE/d{neuron.b.label}", neuron.b.grad, delta))
+    return rows
 
 def run(argv: list[str] | None = None) -> tuple[int, Value]:
     """Print each layer's table; return the exit status and the graph to draw: the loss E of
@@ -53,23 +65,13 @@ def run(argv: list[str] | None = None) -> tuple[int, Value]:
     # Output layer: cover the earlier layers; the O_j are its inputs (the perceptron result).
     delta_k = [(o_k[k] - t[k]) * o_k[k] * (1 - o_k[k]) for k in range(K)]
     print("\nOutput layer: dE/dw_jk = (O_k - t_k) O_k (1 - O_k) O_j = δ_k O_j, dE/db_k = δ_k")
-    rows = []
-    for k, neuron in enumerate(out_layer):
-        rows += [(f"dE/d{neuron.w[j].label}", neuron.w[j].grad, delta_k[k] * o_j[j])
-                 for j in range(J)]
-        rows.append((f"dE/d{neuron.b.label}", neuron.b.grad, delta_k[k]))
-    ok = compare(["", "backward()", "δ_k O_j"], rows)
+    ok = compare(["", "backward()", "δ_k O_j"], _rows(out_layer, delta_k, o_j))
 
     # Hidden layer: one step further back, the chain rule sums over every output k that O_j feeds.
     delta_j = [o_j[j] * (1 - o_j[j]) * sum(delta_k[k] * out_layer[k].w[j].data for k in range(K))
                for j in range(J)]
     print("\nHidden layer: dE/dw_ij = O_j (1 - O_j) [Σ_k δ_k w_jk] x_i = δ_j x_i, dE/db_j = δ_j")
-    rows = []
-    for j, neuron in enumerate(hidden_layer):
-        rows += [(f"dE/d{neuron.w[i].label}", neuron.w[i].grad, delta_j[j] * x[i])
-                 for i in range(N)]
-        rows.append((f"dE/d{neuron.b.label}", neuron.b.grad, delta_j[j]))
-    ok &= compare(["", "backward()", "δ_j x_i"], rows)
+    ok &= compare(["", "backward()", "δ_j x_i"], _rows(hidden_layer, delta_j, x))
     return verdict(ok), e
 
 
