@@ -6,7 +6,16 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from microgrid import GradcheckError, Value, dot, edges, gradcheck, no_grad, topological_order
+from microgrid import (
+    GradcheckError,
+    Value,
+    dot,
+    edges,
+    gradcheck,
+    is_grad_enabled,
+    no_grad,
+    topological_order,
+)
 
 
 def grad_of(f, *xs):
@@ -190,8 +199,11 @@ def test_a_million_node_chain():
 
 def test_no_grad_records_nothing():
     x = Value(2.0)
+    assert is_grad_enabled()
     with no_grad():
+        assert not is_grad_enabled()
         y = x * x + 1
+    assert is_grad_enabled()
     assert y.data == 5.0 and y.parents == () and y.is_leaf
     z = x * x  # recording is back on after the block
     assert z.parents == (x, x)
