@@ -96,11 +96,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     timing = ["--repeats", str(args.repeats), "--budget", str(args.budget)]
 
     cells: list[dict[str, Any]] = []
+    gc_off: list[dict[str, Any]] = []  # the same timings with the garbage collector disabled
 
-    def cell(engine: str, workload: str, size: int, mode: str) -> dict[str, Any]:
+    def cell(engine: str, workload: str, size: int, mode: str, collector: str = "on"
+             ) -> dict[str, Any]:
         ops = ops_of(workload, size)
         began = time.perf_counter()
-        extra = timing if mode == "time" else []
+        extra = [*timing, "--gc", collector] if mode == "time" else []
         report = worker(engine, workload, size, "--mode", mode, *extra, timeout=args.timeout)
         row = {"engine": engine, "workload": workload, "size": size, "ops": ops, "mode": mode}
         if "error" in report:
@@ -110,10 +112,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         else:
             row.update({k: report[k] / ops if report[k] is not None else None
                         for k in ("rss_bytes", "traced_bytes")})
-        cells.append(row)
+        (cells if collector == "on" else gc_off).append(row)
         shown = row.get("error") or (f"{row['median_ms']:.1f} ms" if mode == "time" else
                                      f"{row['rss_bytes']:.0f} B/op RSS")
         print(f"  {engine:13} {mode:6} {workload:5} {size:>9,}: {shown}"
+              f"{'' if collector == 'on' else ' (gc off)'}"
               f"  [{time.perf_counter() - began:.0f} s]", file=sys.stderr, flush=True)
         return row
 
@@ -127,6 +130,12 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             cell(engine, "chain", n, "time")
         cell(engine, "tree", tree, "time")
         cell(engine, "chain", memory_chain, "memory")
+
+    for engine in [e for e in engines if e in ("tape", "microgrid", "micrograd")]:
+        print(f"{engine}, garbage collector off:", file=sys.stderr, flush=True)
+        cell(engine, "mlp", w.MLP_POINTS, "time", "off")
+        for n in (chain_sizes[0], chain_sizes[-1]):
+            cell(engine, "chain", n, "time", "off")
 
     depth: dict[str, dict[str, Any]] = {}
     for engine in engines:
@@ -143,7 +152,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         print(f"  {engine:13} depth  {survived:,} {failure or ''}", file=sys.stderr, flush=True)
 
     return {"machine": machine(), "quick": args.quick, "repeats": args.repeats,
-            "cells": cells, "depth": depth, "notes": notes, "checks": check(cells)}
+            "cells": cells, "gc_off": gc_off, "depth": depth, "notes": notes,
+            "checks": check(cells + gc_off)}
 
 
 def check(cells: list[dict[str, Any]]) -> list[str]:
@@ -297,6 +307,21 @@ def phases(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def collector_share(results: dict[str, Any]) -> str:
+    """Each engine's time with the garbage collector on and off, and the collector's share."""
+    lines = ["| workload | engine | GC on | GC off | the collector's share |",
+             "|---|---|---|---|---|"]
+    for off in results.get("gc_off", []):
+        on = next((c for c in results["cells"] if c["mode"] == "time" and all(
+            c[k] == off[k] for k in ("engine", "workload", "size"))), None)
+        if not on or "median_ms" not in on or "median_ms" not in off:
+            continue
+        share = 1 - off["median_ms"] / on["median_ms"]
+        lines.append(f"| {off['workload']} {off['size']:,} | {off['engine']} | "
+                     f"{on['median_ms']:,.1f} ms | {off['median_ms']:,.1f} ms | {share:.0%} |")
+    return "\n".join(lines)
+
+
 def describe(results: dict[str, Any]) -> str:
     m = results["machine"]
     notes = "".join(f"\n- {e} skipped: {why}" for e, why in results["notes"].items())
@@ -306,7 +331,7 @@ def describe(results: dict[str, Any]) -> str:
             f"micrograd {m['micrograd']}, torch {m['torch']}; microgrid at {m['git']}, engine.py "
             f"sha256 {m['microgrid_engine_sha256']}; {m['date']}, load average "
             f"{', '.join(f'{x:.2f}' for x in m['load_average'])}. Medians of "
-            f"{results['repeats']} repeats after a warm-up run, each engine in its own process, "
+            f"{results['repeats']} repeats after warm-up runs, each engine in its own process, "
             f"garbage collector on.{notes}{checks}")
 
 
@@ -342,7 +367,8 @@ def write(results: dict[str, Any], out: Path, readme: bool) -> None:
         text = path.read_text()
         start, end = text.index(MARKERS[0]), text.index(MARKERS[1])
         block = f"{MARKERS[0]}\n{table(results)}\n\n{describe(results)}\n\nWhere the time goes " \
-                f"(ms, medians):\n\n{phases(results)}\n"
+                f"(ms, medians):\n\n{phases(results)}\n\nWhat the garbage collector costs " \
+                f"(the same runs with it disabled):\n\n{collector_share(results)}\n"
         path.write_text(text[:start] + block + text[end:])
 
 
@@ -363,7 +389,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick and "--repeats" not in (argv if argv is not None else sys.argv):
         args.repeats = 1
     results = measure(args)
-    print(f"\n{table(results)}\n\n{describe(results)}\n\n{phases(results)}")
+    print(f"\n{table(results)}\n\n{describe(results)}\n\n{phases(results)}\n\n"
+          f"{collector_share(results)}")
     out = args.out or (HERE / "quick" if args.quick else HERE)
     write(results, out, readme=out == HERE)
     print(f"\nwrote {out / 'results.json'} and {out / 'per_op_cost.png'}")

@@ -1,14 +1,21 @@
 """Run one measurement of one engine in this process and print it as one line of JSON.
 
     python -m benchmarks.worker ENGINE WORKLOAD SIZE [--mode time|memory|depth] [--repeats N]
+                                [--gc on|off]
 
 The runner starts one worker per (engine, workload, size), so engines never share a process,
 a heap or a garbage collector, and a crash (a deep graph overflowing the C stack) only loses
 that one measurement.
 
-- ``time``: one warm-up run, then up to ``--repeats`` runs (fewer when ``--budget`` seconds are
-  spent); each run gives build, backward and free times. Sets a high recursion limit, so that
-  micrograd's recursive topological sort can be timed on deep chains at all.
+- ``time``: warm-up, then up to ``--repeats`` runs (fewer when ``--budget`` seconds are
+  spent); each run gives build, backward and free times. The warm-up is `WARMUP_CALLS` runs
+  of a small instance of the workload, then one run at full size: CPython 3.11 specializes
+  a function's bytecode only from its 8th call on, and a function called once per run (such
+  as ``backward``) would otherwise be timed unspecialized, 2-3x slower than in a training
+  loop's steady state. Sets a high recursion limit, so that micrograd's recursive
+  topological sort can be timed on deep chains at all. With ``--gc off`` the garbage
+  collector is disabled during each run and a full collection runs between runs, untimed:
+  the difference from ``--gc on`` is what the collector costs the engine.
 - ``memory``: builds the forward graph once and reports what it holds while alive: bytes
   traced by tracemalloc (Python allocations only, so not PyTorch's C++ graph) and, in a
   separate build, the growth of the resident set size.
@@ -31,6 +38,9 @@ from benchmarks import workloads as w
 
 Run = Callable[[w.Mark], tuple[float, list[float]]]
 
+WARMUP_CALLS = 10  # more than the 8 calls after which CPython 3.11 specializes a function
+WARMUP_SIZES = {"mlp": 2, "chain": 300, "tree": 64}
+
 
 def make_run(engine: str, workload: str, size: int) -> Run:
     """A function that runs `workload` of `size` on `engine` once, calling `mark` at phases."""
@@ -49,12 +59,19 @@ def make_run(engine: str, workload: str, size: int) -> Run:
     return lambda mark: {"chain": w.chain, "tree": w.tree}[workload](e, size, mark)
 
 
-def time_runs(run: Run, repeats: int, budget: float) -> tuple[list[list[float]], Any]:
+def time_runs(run: Run, warmup: Run, repeats: int, budget: float, collector: bool = True
+              ) -> tuple[list[list[float]], Any]:
     """[build, backward, free] seconds per run, warm-up excluded, and the warm-up's result."""
+    for _ in range(WARMUP_CALLS):
+        warmup(lambda: None)
     runs, result, start = [], None, time.perf_counter()
     for i in range(repeats + 1):
         marks: list[float] = []
+        if not collector:
+            gc.collect()
+            gc.disable()
         out = run(lambda marks=marks: marks.append(time.perf_counter()))
+        gc.enable()
         if i == 0:
             result = out
         runs.append([b - a for a, b in zip(marks, marks[1:], strict=False)])
@@ -105,13 +122,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", choices=["time", "memory", "depth"], default="time")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--budget", type=float, default=60.0)
+    parser.add_argument("--gc", choices=["on", "off"], default="on")
     args = parser.parse_args(argv)
     run = make_run(args.engine, args.workload, args.size)
     report: dict[str, Any] = {"engine": args.engine, "workload": args.workload,
-                              "size": args.size, "mode": args.mode}
+                              "size": args.size, "mode": args.mode, "gc": args.gc}
     if args.mode == "time":
         sys.setrecursionlimit(10**8)
-        report["runs"], report["result"] = time_runs(run, args.repeats, args.budget)
+        warmup = make_run(args.engine, args.workload, WARMUP_SIZES[args.workload])
+        report["runs"], report["result"] = time_runs(run, warmup, args.repeats, args.budget,
+                                                     collector=args.gc == "on")
     elif args.mode == "memory":
         report.update(memory(run, python_only=args.engine != "torch"))
     else:

@@ -94,13 +94,15 @@ def test_workloads_call_mark_at_four_phase_boundaries():
     assert len(calls) == 4
 
 
-@pytest.mark.parametrize("mode", ["time", "memory", "depth"])
+@pytest.mark.parametrize("mode", ["time", "time --gc off", "memory", "depth"])
 def test_worker_reports_one_json_line(mode):
+    mode, *options = mode.split()
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.worker", "microgrid", "chain", "30", "--mode", mode,
-         "--repeats", "2"], cwd=ROOT, capture_output=True, text=True, check=True)
+         "--repeats", "2", *options], cwd=ROOT, capture_output=True, text=True, check=True)
     report = json.loads(done.stdout)
     if mode == "time":
+        assert report["gc"] == ("off" if options else "on")
         assert len(report["runs"]) == 2 and all(len(r) == 3 for r in report["runs"])
     elif mode == "memory":
         assert report["traced_bytes"] > 0
@@ -129,8 +131,12 @@ def test_report_renders_results_errors_and_skips():
                "depth": {"micrograd": {"survives": 498, "tried_up_to": 10**6,
                                        "fails": {"depth": 1000, "error": "RecursionError: x"}}},
                "repeats": 3, "machine": run.machine()}
+    off = {**cells[2], **run.summarize({"runs": [[0.0005, 0.002, 0.0001]] * 3,
+                                        "result": [1.0, [2.0]]}, cells[2]["ops"])}
+    results["gc_off"] = [off]
     results["checks"] = run.check(cells)
     text = run.table(results) + run.describe(results) + run.phases(results)
     assert "crashed (SIGSEGV)" in text and "RecursionError at 1,000" in text
+    assert "| chain 1,000 | microgrid | 3.1 ms | 2.6 ms | 16% |" in run.collector_share(results)
     assert "microgrid.nn skipped" in text and "MISMATCH" not in text
     assert "1.0x faster" in text  # same times everywhere
