@@ -61,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_args(_expressions_as_positionals(
+        sys.argv[1:] if argv is None else argv))
     try:
         if args.command == "demo":
             return _demo(args)
@@ -72,6 +73,18 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print(f"microgrid {args.command}: {e}", file=sys.stderr)
         return 1
+
+
+def _expressions_as_positionals(argv: list[str]) -> list[str]:
+    """argparse takes any argument that starts with '-' for an option, so the expression of
+    ``microgrid draw "-a*b" a=2 b=3`` would be refused. An argument with a space is positional
+    to argparse, and `draw` has no short options but -o and -h, so any other argument that
+    starts with a single '-' is an expression: it gets a leading space (`expr.parse` strips it).
+    """
+    if argv[:1] != ["draw"]:
+        return argv
+    return [" " + a if a[:1] == "-" and a[:2] != "--" and a not in ("-o", "-h") and " " not in a
+            else a for a in argv]
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -142,7 +155,7 @@ def _draw(args: argparse.Namespace) -> int:
         if args.output is None:
             print(diagram.source, end="")
         else:
-            print(f"{args.expression} = {num(root.data)}")
+            print(f"{args.expression.strip()} = {num(root.data)}")
             for name in variables if not root.is_leaf else ():
                 leaf = next(v for v in _leaves(root) if v.label == name)
                 print(f"  d/d{name} = {num(leaf.grad)}")

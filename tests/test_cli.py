@@ -111,6 +111,19 @@ def test_draw_book_style_and_animation(capsys, tmp_path):
     assert "x.grad = " in html and "= 7." in html
 
 
+@pytest.mark.parametrize("options", [[], ["-o", "{svg}"], ["--title", "-a times b"]])
+def test_draw_an_expression_that_starts_with_a_minus(capsys, tmp_path, options):
+    svg = str(tmp_path / "neg.svg")
+    options = [o.format(svg=svg) for o in options]
+    code, out, err = run(capsys, "draw", "-a*b", "a=2", "b=3", *options)
+    assert code == 0, err
+    if "-o" in options:  # d(-a*b)/da = -b, d/db = -a
+        assert out.splitlines()[:3] == ["-a*b = -6", "  d/da = -3", "  d/db = -2"]
+    else:
+        assert 'v3 [label="data -6\\ngrad 1"' in out
+        assert ('label="-a times b"' in out) == ("--title" in options)
+
+
 def test_draw_without_output_prints_dot(capsys):
     code, out, err = run(capsys, "draw", "2 * x", "x=1.5", "--digits", "2", "--no-grads")
     assert code == 0, err
