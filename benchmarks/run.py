@@ -1,4 +1,4 @@
-"""Benchmark runner: ``python -m benchmarks [--repeats 5] [--quick]``.
+"""Benchmark runner: ``python -m benchmarks [--repeats 6] [--rounds 3] [--quick]``.
 
 Starts one worker process (benchmarks/worker.py) per engine, workload and size, checks that
 every engine computed the same loss and gradients as the flat tape, and prints a table of
@@ -93,17 +93,15 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     tree = 4_096 if args.quick else TREE
     memory_chain = 10_000 if args.quick else MEMORY_CHAIN
     depths = [d for d in DEPTHS if not args.quick or d <= 100_000]
-    timing = ["--repeats", str(args.repeats), "--budget", str(args.budget)]
+    per_worker = ["--repeats", str(-(-args.repeats // args.rounds)), "--budget",
+                  str(args.budget / args.rounds)]
 
     cells: list[dict[str, Any]] = []
     gc_off: list[dict[str, Any]] = []  # the same timings with the garbage collector disabled
 
-    def cell(engine: str, workload: str, size: int, mode: str, collector: str = "on"
-             ) -> dict[str, Any]:
+    def add(engine: str, workload: str, size: int, mode: str, report: dict[str, Any],
+            began: float, collector: str = "on") -> None:
         ops = ops_of(workload, size)
-        began = time.perf_counter()
-        extra = [*timing, "--gc", collector] if mode == "time" else []
-        report = worker(engine, workload, size, "--mode", mode, *extra, timeout=args.timeout)
         row = {"engine": engine, "workload": workload, "size": size, "ops": ops, "mode": mode}
         if "error" in report:
             row["error"] = report["error"]
@@ -118,24 +116,41 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         print(f"  {engine:13} {mode:6} {workload:5} {size:>9,}: {shown}"
               f"{'' if collector == 'on' else ' (gc off)'}"
               f"  [{time.perf_counter() - began:.0f} s]", file=sys.stderr, flush=True)
-        return row
 
+    def timed(workload: str, size: int, names: list[str], collector: str = "on") -> None:
+        """Time `workload` on each engine in `names`, in `args.rounds` rounds that take the
+        engines in turn, so that a slow spell of a shared machine hits every engine alike."""
+        began = time.perf_counter()
+        reports: dict[str, list[dict[str, Any]]] = {e: [] for e in names}
+        for _ in range(args.rounds):
+            for e in names:
+                reports[e].append(worker(e, workload, size, "--mode", "time", *per_worker,
+                                         "--gc", collector, timeout=args.timeout))
+        for e in names:
+            failed = next((r for r in reports[e] if "error" in r), None)
+            add(e, workload, size, "time", failed or {
+                "runs": [run for r in reports[e] for run in r["runs"]],
+                "result": reports[e][0]["result"]}, began, collector)
+
+    def memory(engine: str, workload: str, size: int) -> None:
+        began = time.perf_counter()
+        add(engine, workload, size, "memory",
+            worker(engine, workload, size, "--mode", "memory", timeout=args.timeout), began)
+
+    plain = [e for e in engines if e != "microgrid.nn"]  # the nn variant only changes the MLP
+    timed("mlp", w.MLP_POINTS, engines)
+    for n in chain_sizes:
+        timed("chain", n, plain)
+    timed("tree", tree, plain)
     for engine in engines:
-        print(f"{engine}:", file=sys.stderr, flush=True)
-        cell(engine, "mlp", w.MLP_POINTS, "time")
-        cell(engine, "mlp", w.MLP_POINTS, "memory")
-        if engine == "microgrid.nn":  # the nn variant only changes the MLP
-            continue
-        for n in chain_sizes:
-            cell(engine, "chain", n, "time")
-        cell(engine, "tree", tree, "time")
-        cell(engine, "chain", memory_chain, "memory")
-
-    for engine in [e for e in engines if e in ("tape", "microgrid", "micrograd")]:
-        print(f"{engine}, garbage collector off:", file=sys.stderr, flush=True)
-        cell(engine, "mlp", w.MLP_POINTS, "time", "off")
-        for n in (chain_sizes[0], chain_sizes[-1]):
-            cell(engine, "chain", n, "time", "off")
+        memory(engine, "mlp", w.MLP_POINTS)
+        if engine in plain:
+            memory(engine, "chain", memory_chain)
+    print("garbage collector off:", file=sys.stderr, flush=True)
+    collected = [e for e in engines if e in ("tape", "microgrid", "micrograd")]
+    timed("mlp", w.MLP_POINTS, collected, "off")
+    for n in (chain_sizes[0], chain_sizes[-1]):
+        timed("chain", n, collected, "off")
 
     depth: dict[str, dict[str, Any]] = {}
     for engine in engines:
@@ -152,6 +167,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         print(f"  {engine:13} depth  {survived:,} {failure or ''}", file=sys.stderr, flush=True)
 
     return {"machine": machine(), "quick": args.quick, "repeats": args.repeats,
+            "rounds": args.rounds,
             "cells": cells, "gc_off": gc_off, "depth": depth, "notes": notes,
             "checks": check(cells + gc_off)}
 
@@ -331,8 +347,9 @@ def describe(results: dict[str, Any]) -> str:
             f"micrograd {m['micrograd']}, torch {m['torch']}; microgrid at {m['git']}, engine.py "
             f"sha256 {m['microgrid_engine_sha256']}; {m['date']}, load average "
             f"{', '.join(f'{x:.2f}' for x in m['load_average'])}. Medians of "
-            f"{results['repeats']} repeats after warm-up runs, each engine in its own process, "
-            f"garbage collector on.{notes}{checks}")
+            f"{results['repeats']} runs after warm-up, in {results.get('rounds', 1)} rounds of "
+            f"one worker process per engine, the engines taken in turn; garbage collector "
+            f"on.{notes}{checks}")
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
@@ -375,7 +392,10 @@ def write(results: dict[str, Any], out: Path, readme: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split(
         "\n")[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per measurement")
+    parser.add_argument("--repeats", type=int, default=6, help="timed runs per measurement")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="split the repeats over this many worker processes per engine, "
+                             "taking the engines in turn")
     parser.add_argument("--quick", action="store_true",
                         help="smaller sizes, 1 repeat; writes to benchmarks/quick/")
     parser.add_argument("--engines", nargs="+", default=ENGINES, choices=ENGINES)
@@ -386,8 +406,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, help="where to write results (default: "
                         "benchmarks/, or benchmarks/quick/ with --quick)")
     args = parser.parse_args(argv)
-    if args.quick and "--repeats" not in (argv if argv is not None else sys.argv):
+    given = argv if argv is not None else sys.argv
+    if args.quick and "--repeats" not in given:
         args.repeats = 1
+    if args.quick and "--rounds" not in given:
+        args.rounds = 1
     results = measure(args)
     print(f"\n{table(results)}\n\n{describe(results)}\n\n{phases(results)}\n\n"
           f"{collector_share(results)}")

@@ -69,6 +69,7 @@ def time_runs(run: Run, warmup: Run, repeats: int, budget: float, collector: boo
         marks: list[float] = []
         if not collector:
             gc.collect()
+            warmup(lambda: None)  # the collection went through the whole heap: warm the caches
             gc.disable()
         out = run(lambda marks=marks: marks.append(time.perf_counter()))
         gc.enable()
