@@ -47,7 +47,7 @@ class Micrograd(w.Engine):
     name = "micrograd"
 
     def __init__(self) -> None:
-        from micrograd.engine import Value
+        from micrograd.engine import Value  # type: ignore[import-untyped]
         self.value = Value
 
     def leaf(self, x: float) -> Any:

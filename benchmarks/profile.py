@@ -36,9 +36,9 @@ def main(argv: list[str] | None = None) -> None:
                     for n, a, b in zip(names, marks, marks[1:], strict=False)))
     if args.pyinstrument:
         from pyinstrument import Profiler
-        with Profiler(interval=0.0005) as profiler:
+        with Profiler(interval=0.0005) as sampler:
             run(lambda: None)
-        profiler.print(show_all=False)
+        sampler.print(show_all=False)
     else:
         with cProfile.Profile() as profiler:
             run(lambda: None)

@@ -199,7 +199,7 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in ("micrograd", "torch"):
         try:
             from importlib.metadata import version
@@ -246,7 +246,8 @@ def table(results: dict[str, Any]) -> str:
         lines.append("| " + " | ".join([name, ops, *(shown[e] for e in engines), *ratios]) + " |")
 
     def time_row(name: str, workload: str, size: int, mine: str = "microgrid") -> None:
-        values, shown = {}, {}
+        values: dict[str, float | None] = {}
+        shown: dict[str, str] = {}
         for e in engines:
             c = get(mine if e == "microgrid" else e, workload, size, "time")
             if c is None:

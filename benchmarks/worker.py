@@ -72,7 +72,11 @@ def time_runs(run: Run, warmup: Run, repeats: int, budget: float, collector: boo
             gc.collect()
             warmup(lambda: None)  # the collection went through the whole heap: warm the caches
             gc.disable()
-        out = run(lambda marks=marks: marks.append(time.perf_counter()))
+
+        def mark(marks: list[float] = marks) -> None:
+            marks.append(time.perf_counter())
+
+        out = run(mark)
         gc.enable()
         if i == 0:
             result = out
