@@ -222,6 +222,16 @@ def ratio(mine: float | None, theirs: float | None, better: str, worse: str) -> 
     return f"{theirs / mine:.1f}x {better}" if theirs >= mine else f"{mine / theirs:.1f}x {worse}"
 
 
+def find(cells: list[dict[str, Any]], engine: str, workload: str, size: int | None, mode: str
+         ) -> dict[str, Any] | None:
+    """The cell of `engine` on `workload` at `size` (any size if None) in `mode`, if any."""
+    for c in cells:
+        if (c["engine"], c["workload"], c["mode"]) == (engine, workload, mode) and (
+                size is None or c["size"] == size):
+            return c
+    return None
+
+
 def table(results: dict[str, Any]) -> str:
     """The results as a Markdown table, microgrid against each peer."""
     cells = results["cells"]
@@ -229,11 +239,7 @@ def table(results: dict[str, Any]) -> str:
                if any(c["engine"] == e for c in cells)]
 
     def get(engine: str, workload: str, size: int | None, mode: str) -> dict[str, Any] | None:
-        for c in cells:
-            if (c["engine"], c["workload"], c["mode"]) == (engine, workload, mode) and (
-                    size is None or c["size"] == size):
-                return c
-        return None
+        return find(cells, engine, workload, size, mode)
 
     head = ["workload", "ops", *engines, "microgrid vs micrograd", "vs torch", "vs flat tape"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -329,8 +335,7 @@ def collector_share(results: dict[str, Any]) -> str:
     lines = ["| workload | engine | GC on | GC off | the collector's share |",
              "|---|---|---|---|---|"]
     for off in results.get("gc_off", []):
-        on = next((c for c in results["cells"] if c["mode"] == "time" and all(
-            c[k] == off[k] for k in ("engine", "workload", "size"))), None)
+        on = find(results["cells"], off["engine"], off["workload"], off["size"], "time")
         if not on or "median_ms" not in on or "median_ms" not in off:
             continue
         share = 1 - off["median_ms"] / on["median_ms"]
