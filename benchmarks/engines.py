@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from benchmarks import workloads as w
+from benchmarks.handles import Handles
 
 
 class Microgrid(w.Engine):
@@ -87,4 +88,5 @@ class Torch(w.Engine):
 
 
 ENGINES: dict[str, type[w.Engine]] = {
-    "microgrid": Microgrid, "microgrid.nn": MicrogridNN, "micrograd": Micrograd, "torch": Torch}
+    "microgrid": Microgrid, "microgrid.nn": MicrogridNN, "micrograd": Micrograd, "torch": Torch,
+    "handles": Handles}  # a sketch of another design, for the worker only (not in run.py)
