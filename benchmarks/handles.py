@@ -70,10 +70,6 @@ class Handle:
     def data(self) -> float:
         return self.tape.vals[self.i]
 
-    @data.setter
-    def data(self, x: float) -> None:
-        self.tape.vals[self.i] = x
-
     @property
     def grad(self) -> float:
         grads = self.tape.grads
