@@ -76,9 +76,9 @@ def parse(expression: str, variables: Mapping[str, float]) -> Value:
     if len(expression) > MAX_LENGTH:
         raise ExpressionError(f"the expression is {len(expression)} characters long; "
                               f"the limit is {MAX_LENGTH}")
-    if not expression.strip():
-        raise ExpressionError("the expression is empty")
     text = expression.strip()
+    if not text:
+        raise ExpressionError("the expression is empty")
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as e:
@@ -103,9 +103,10 @@ def parse(expression: str, variables: Mapping[str, float]) -> Value:
 
 
 def _where(e: SyntaxError, text: str) -> str:
-    """Where the syntax error `e` in `text` is: 'at column 3' ('of line 2' if `text` has more
-    than one line), or, where Python gives column 0 (it does for an expression cut short, 'a+')
-    or a column past the end of the line, 'at the end of the expression' (or 'of line 1')."""
+    """Where the syntax error `e` in `text` is: 'at column 3' ('at column 3 of line 2' if
+    `text` has more than one line); where Python gives column 0 (it does for an expression cut
+    short, 'a+') or a column past the end of the line, 'at the end of the expression', or 'at
+    the end of line 1' for a line before the last."""
     lines = text.splitlines() or [""]
     lineno = e.lineno if e.lineno and 1 <= e.lineno <= len(lines) else len(lines)
     of_line = f" of line {lineno}" if len(lines) > 1 else ""

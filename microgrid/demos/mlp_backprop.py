@@ -32,7 +32,6 @@ def forward(model: MLP, x: list[float], t: list[float]) -> tuple[list[Value], li
     return hidden, outputs, e
 
 
-
 def _rows(layer: list[Neuron], deltas: list[float], inputs: Sequence[float]
           ) -> list[tuple[str, float, float]]:
     """Each weight's gradient beside δ times its input, and each bias's beside δ."""
@@ -42,6 +41,7 @@ def _rows(layer: list[Neuron], deltas: list[float], inputs: Sequence[float]
                  for w, xi in zip(neuron.w, inputs, strict=True)]
         rows.append((f"dE/d{neuron.b.label}", neuron.b.grad, delta))
     return rows
+
 
 def run(argv: list[str] | None = None) -> tuple[int, Value]:
     """Print each layer's table; return the exit status and the graph to draw: the loss E of
