@@ -13,7 +13,7 @@ import pstats
 import sys
 import time
 
-from benchmarks.worker import make_run
+from benchmarks.worker import WARMUP_CALLS, WARMUP_SIZES, make_run
 
 DEFAULT_SIZES = {"mlp": 100, "chain": 1_000_000, "tree": 65_536}
 
@@ -28,7 +28,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     sys.setrecursionlimit(10**8)
     run = make_run(args.engine, args.workload, args.size or DEFAULT_SIZES[args.workload])
-    run(lambda: None)  # warm-up
+    warmup = make_run(args.engine, args.workload, WARMUP_SIZES[args.workload])
+    for _ in range(WARMUP_CALLS):  # as the worker does: past CPython's specialization point
+        warmup(lambda: None)
+    run(lambda: None)
     marks: list[float] = []
     run(lambda: marks.append(time.perf_counter()))
     names = ("build", "backward", "free")
