@@ -15,8 +15,8 @@ that one measurement.
   loop's steady state. Sets a high recursion limit, so that micrograd's recursive
   topological sort can be timed on deep chains at all. With ``--gc off`` the garbage
   collector is disabled during each run, and a full collection and a small run (to warm the
-  caches again) come between runs, untimed:
-  the difference from ``--gc on`` is what the collector costs the engine.
+  caches again) come between runs, untimed: the difference from ``--gc on`` is what the
+  collector costs the engine.
 - ``memory``: builds the forward graph once and reports what it holds while alive: bytes
   traced by tracemalloc (Python allocations only, so not PyTorch's C++ graph) and, in a
   separate build, the growth of the resident set size.
