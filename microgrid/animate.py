@@ -15,6 +15,7 @@ step is highlighted, and so are the edges that carried its gradient.
 from __future__ import annotations
 
 import copy
+import functools
 import html
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -28,9 +29,10 @@ from microgrid.drawing import (
     Style,
     _check_options,
     build_digraph,
+    diagram,
     format_number,
-    render,
 )
+from microgrid.render import TIME_BUDGET
 from microgrid.engine import Value, topological_order
 
 SVG = "http://www.w3.org/2000/svg"
@@ -63,15 +65,15 @@ class BackwardSteps:
 
     def __init__(self, root: Value, *, style: Style = "values", rankdir: str = "LR",
                  title: str | None = None, digits: int = 4, max_steps: int = 300,
-                 renderer: Renderer = "auto") -> None:
-        _check_options(root, style, rankdir, digits, max_steps, renderer,
+                 renderer: Renderer = "auto", time_budget: float = TIME_BUDGET) -> None:
+        _check_options(root, style, rankdir, digits, max_steps, renderer, time_budget,
                        caller="backward_steps", size_option="max_steps")
         if root.is_leaf:
             raise ValueError(f"backward_steps: {root!r} is a leaf, not the output of an "
                              "operation; there is no backward pass to show")
         self.root = root
         self.style, self.rankdir, self.title = style, rankdir, title
-        self.digits, self.renderer = digits, renderer
+        self.digits, self.renderer, self.time_budget = digits, renderer, time_budget
         self.order = topological_order(root)
         if len(self.order) > max_steps:
             raise ValueError(
@@ -130,10 +132,10 @@ class BackwardSteps:
     # --- drawing -------------------------------------------------------------------------
     def _final_svg(self) -> ET.Element:
         names = {v: self.name(v) for v in self.order if not v.label}
-        digraph = build_digraph(self.root, self.order, style=self.style, rankdir=self.rankdir,
-                                grad_of=self.grads.get, title=self.title, digits=self.digits,
-                                names=names)
-        svg = render(digraph.source, "svg", self.renderer).decode("utf-8")
+        build = functools.partial(
+            build_digraph, self.root, self.order, style=self.style, rankdir=self.rankdir,
+            grad_of=self.grads.get, title=self.title, digits=self.digits, names=names)
+        svg = diagram(build, len(self.order), self.renderer, self.time_budget).svg()
         ET.register_namespace("", SVG)
         ET.register_namespace("xlink", "http://www.w3.org/1999/xlink")
         return ET.fromstring(svg)
@@ -202,13 +204,14 @@ def _shapes(group: ET.Element | None) -> list[ET.Element]:
 
 def backward_steps(root: Value, *, style: Style = "values", rankdir: str = "LR",
                    title: str | None = None, digits: int = 4, max_steps: int = 300,
-                   renderer: Renderer = "auto") -> BackwardSteps:
+                   renderer: Renderer = "auto", time_budget: float = TIME_BUDGET
+                   ) -> BackwardSteps:
     """The steps of one backward pass from `root`, to animate: see `BackwardSteps`.
 
     ``backward_steps(loss).save_animation("steps.html")`` writes the page.
     """
     return BackwardSteps(root, style=style, rankdir=rankdir, title=title, digits=digits,
-                         max_steps=max_steps, renderer=renderer)
+                         max_steps=max_steps, renderer=renderer, time_budget=time_budget)
 
 
 _PAGE = """<!DOCTYPE html>

