@@ -1,5 +1,10 @@
 """The `microgrid` command line: `microgrid demo NAME [-o FILE]`, `microgrid demo --list`,
-`microgrid draw EXPRESSION NAME=NUMBER ... [-o FILE] [--animate FILE]`."""
+`microgrid draw EXPRESSION NAME=NUMBER ... [-o FILE] [--animate FILE]`.
+
+Exit status: 0 done; 1 a drawing could not be made or written (Graphviz failed or ran out of
+its time budget, a file could not be written); 2 a bad command line (an option, a file name, an
+expression, or a graph too large to draw); 130 interrupted (Ctrl-C). Every error is one line.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pathlib import Path
 from microgrid import demos
 from microgrid.drawing import Style
 from microgrid.engine import Value, topological_order
+from microgrid.render import TIME_BUDGET, RenderError, check_writable, write_atomically
 
 SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv")
 
@@ -27,7 +33,8 @@ class UsageError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="microgrid", description=__doc__)
+    parser = argparse.ArgumentParser(prog="microgrid", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="run a teaching demo (and draw its graph)")
     demo.add_argument("name", nargs="?", help="the demo to run (see --list)")
@@ -57,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     draw.add_argument("--title", help="a caption above the graph")
     draw.add_argument("--animate", metavar="HTML",
                       help="also write the backward pass, step by step, as an HTML page")
+    draw.add_argument("--time-budget", type=float, default=TIME_BUDGET, metavar="SECONDS",
+                      help=f"how long Graphviz may take to lay the graph out "
+                           f"(default: {TIME_BUDGET:g})")
     return parser
 
 
@@ -70,9 +80,12 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"microgrid {args.command}: {e}", file=sys.stderr)
         return 2
-    except OSError as e:
+    except (RenderError, OSError) as e:
         print(f"microgrid {args.command}: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"microgrid {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 def _expressions_as_positionals(argv: list[str]) -> list[str]:
@@ -99,13 +112,18 @@ def _demo(args: argparse.Namespace) -> int:
         raise UsageError(e.args[0]) from None
     if output is not None:
         _check_suffix(output)
+        check_writable([Path(output)])
     status, root = module.run(rest)  # the graph the demo computed, with the demo's arguments
     if output is not None:
         from microgrid.drawing import draw
 
         doc = (module.__doc__ or "").strip().splitlines()[0]
         title = doc.split(":")[0] if doc else args.name
-        draw(root, style=style, title=title).save(output)
+        try:
+            diagram = draw(root, style=style, title=title)
+        except ValueError as e:  # too large to draw
+            raise UsageError(str(e)) from None
+        diagram.save(output)
         print(f"drew the graph to {output}")
     return int(status)
 
@@ -132,7 +150,7 @@ def _check_suffix(path: str) -> None:
 
 def _draw(args: argparse.Namespace) -> int:
     from microgrid.animate import backward_steps
-    from microgrid.drawing import RenderError, draw, format_number
+    from microgrid.drawing import draw, format_number
     from microgrid.expr import ExpressionError, parse, parse_variables
 
     if args.output is not None:
@@ -142,33 +160,40 @@ def _draw(args: argparse.Namespace) -> int:
                          f"not {args.animate!r}")
     if not 1 <= args.digits <= 17:
         raise UsageError(f"--digits must be from 1 to 17, got {args.digits}")
+    if not 0 < args.time_budget < float("inf"):
+        raise UsageError(f"--time-budget must be a positive number of seconds, "
+                         f"got {args.time_budget:g}")
+    check_writable(Path(p) for p in (args.output, args.animate) if p is not None)
     try:
         variables = parse_variables(args.variables)
         root = parse(args.expression, variables)
         if not root.is_leaf:
             root.backward()
-
-        def num(x: float) -> str:
-            return format_number(x, args.digits)
         diagram = draw(root, style=args.style, rankdir=args.rankdir, digits=args.digits,
-                       show_grads=not args.no_grads, title=args.title)
-        if args.output is None:
-            print(diagram.source, end="")
-        else:
-            print(f"{args.expression.strip()} = {num(root.data)}")
-            for name in variables if not root.is_leaf else ():
-                leaf = next(v for v in _leaves(root) if v.label == name)
-                print(f"  d/d{name} = {num(leaf.grad)}")
-            diagram.save(args.output)
-            print(f"drew the graph to {args.output}")
-        if args.animate is not None:
-            steps = backward_steps(root, style=args.style, rankdir=args.rankdir,
-                                   digits=args.digits, title=args.title)
-            steps.save_animation(args.animate)
-            print(f"wrote the backward pass, {len(steps)} steps, to {args.animate}",
-                  file=sys.stdout if args.output else sys.stderr)
-    except (ExpressionError, RenderError, ValueError, ArithmeticError) as e:
+                       title=args.title, time_budget=args.time_budget,
+                       show_grads=not args.no_grads)
+        # everything is checked, drawn and kept in memory before the first file is written
+        steps = None if args.animate is None else backward_steps(
+            root, style=args.style, rankdir=args.rankdir, digits=args.digits,
+            title=args.title, time_budget=args.time_budget)
+    except (ExpressionError, ValueError, ArithmeticError) as e:
         raise UsageError(str(e)) from None
+    picture = None if args.output is None else diagram.encode(args.output)
+    page = None if steps is None else steps.html().encode("utf-8")
+    if args.output is None:
+        print(diagram.source, end="")
+    else:
+        print(f"{args.expression.strip()} = {format_number(root.data, args.digits)}")
+        for name in variables if not root.is_leaf else ():
+            leaf = next(v for v in _leaves(root) if v.label == name)
+            print(f"  d/d{name} = {format_number(leaf.grad, args.digits)}")
+    if picture is not None:
+        write_atomically(Path(args.output), picture)
+        print(f"drew the graph to {args.output}")
+    if steps is not None and page is not None:
+        write_atomically(Path(args.animate), page)
+        print(f"wrote the backward pass, {len(steps)} steps, to {args.animate}",
+              file=sys.stdout if args.output else sys.stderr)
     return 0
 
 

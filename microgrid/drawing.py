@@ -353,21 +353,22 @@ class Diagram:
         """Write the diagram to `path`, in the format its suffix names: .svg .png .pdf .dot .gv
         (through a temporary file: a failure leaves an existing file as it was)."""
         path = Path(path)
-        suffix = path.suffix.lower()
-        data: bytes
-        if suffix in (".dot", ".gv"):
-            data = self.source.encode("utf-8")
-        elif suffix == ".svg":
-            data = self._svg_bytes()
-        elif suffix == ".png":
-            data = self.png()
-        elif suffix == ".pdf":
-            data = self.pdf()
-        else:
-            raise ValueError(f"save: cannot tell the format from {str(path)!r}; "
-                             "use a file name ending in .svg, .png, .pdf, .dot or .gv")
-        write_atomically(path, data)
+        write_atomically(path, self.encode(path))
         return path
+
+    def encode(self, path: str | Path) -> bytes:
+        """The bytes of the file `path` would be: the format its suffix names (see `save`)."""
+        suffix = Path(path).suffix.lower()
+        if suffix in (".dot", ".gv"):
+            return self.source.encode("utf-8")
+        if suffix == ".svg":
+            return self._svg_bytes()
+        if suffix == ".png":
+            return self.png()
+        if suffix == ".pdf":
+            return self.pdf()
+        raise ValueError(f"save: cannot tell the format from {str(path)!r}; "
+                         "use a file name ending in .svg, .png, .pdf, .dot or .gv")
 
     def _repr_svg_(self) -> str:
         return self.svg()

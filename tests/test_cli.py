@@ -60,7 +60,7 @@ def test_demo_perceptron_seed_draws_that_seeds_numbers(capsys, tmp_path):
     dot = tmp_path / "g.dot"
     code, out, err = run(capsys, "demo", "perceptron", "--seed", "3", "-o", str(dot))
     assert code == 0, err
-    assert 'x_0\\ndata 0.09471\\n' in dot.read_text()  # seed 3's x_0 (seed 0's is 0.9417)
+    assert "x_0<br/>data 0.09471<br/>" in dot.read_text()  # seed 3's x_0 (seed 0's: 0.9417)
 
 
 def test_demo_list(capsys):
@@ -120,8 +120,8 @@ def test_draw_an_expression_that_starts_with_a_minus(capsys, tmp_path, options):
     if "-o" in options:  # d(-a*b)/da = -b, d/db = -a
         assert out.splitlines()[:3] == ["-a*b = -6", "  d/da = -3", "  d/db = -2"]
     else:
-        assert 'v3 [label="data -6\\ngrad 1"' in out
-        assert ('label="-a times b"' in out) == ("--title" in options)
+        assert 'v3 [label=<data -6<br/><font color="#d62728">grad 1</font>>' in out
+        assert ("label=<-a times b>" in out) == ("--title" in options)
 
 
 def test_draw_without_output_prints_dot(capsys):
@@ -194,7 +194,8 @@ def test_draw_bad_options(capsys, argv, message):
 def test_draw_unwritable_output_is_an_error_not_a_traceback(capsys, tmp_path):
     code, out, err = run(capsys, "draw", "a*2", "a=1", "-o", str(tmp_path / "no" / "g.svg"))
     assert code == 1
-    assert "No such file or directory" in err and "Traceback" not in err
+    assert "cannot write" in err and "no folder" in err and "Traceback" not in err
+    assert err.count("\n") == 1
 
 
 def test_the_installed_command_refuses_without_traceback(tmp_path):
@@ -203,3 +204,45 @@ def test_the_installed_command_refuses_without_traceback(tmp_path):
                             timeout=60)
     assert result.returncode == 2
     assert "not allowed" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_draw_checks_every_output_before_writing_any(capsys, tmp_path):
+    svg, page = tmp_path / "g.svg", tmp_path / "no" / "steps.html"
+    code, out, err = run(capsys, "draw", "a*2", "a=1", "-o", str(svg), "--animate", str(page))
+    assert code == 1 and "no folder" in err
+    assert not svg.exists()
+
+
+def test_draw_refuses_to_animate_a_too_large_graph_before_writing_the_svg(capsys, tmp_path):
+    svg, page = tmp_path / "g.svg", tmp_path / "steps.html"
+    expression = " + ".join(f"a*{k}" for k in range(160))  # 160 products, 159 sums, a
+    code, out, err = run(capsys, "draw", expression, "a=1", "-o", str(svg),
+                         "--animate", str(page))
+    assert code == 2 and "more than max_steps=300" in err and err.count("\n") == 1
+    assert not svg.exists() and not page.exists()
+
+
+def test_a_render_failure_is_one_line_and_leaves_the_old_file(capsys, tmp_path):
+    svg = tmp_path / "g.svg"
+    svg.write_text("the old drawing")
+    steps = "(" * 45 + "y" + "".join("*0.9 + a).tanh()" for _ in range(45))
+    code, out, err = run(capsys, "draw", steps.replace("(", "((", 0), "y=0", "a=0.5",
+                         "-o", str(svg), "--time-budget", "0.05")
+    assert code == 1, err
+    assert err.startswith("microgrid draw: draw: Graphviz could not lay this graph out within "
+                          "time_budget=0.05 s") and err.count("\n") == 1
+    assert "Traceback" not in err
+    assert svg.read_text() == "the old drawing"
+
+
+def test_control_characters_in_the_title_and_labels(capsys, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    svg, page = tmp_path / "g.svg", tmp_path / "steps.html"
+    code, out, err = run(capsys, "draw", "a*b", "a=2", "b=3", "-o", str(svg),
+                         "--title", "bell\x07 nul\x00 esc\x1b", "--animate", str(page))
+    assert code == 0, err
+    text = svg.read_text()
+    ET.fromstring(text)  # well-formed: a browser opens it
+    assert "bell\\x07 nul\\x00 esc\\x1b" in text
+    assert "\x07" not in page.read_text() and "\x00" not in page.read_text()
