@@ -4,12 +4,15 @@
 in reverse topological order as `backward()` does, and records a `Step` per node: its gradient,
 now complete, and the consumers' gradients and local derivatives it was summed from. It reads
 the graph and does not change any `grad`. ``steps.save_animation("steps.html")`` writes one
-self-contained HTML page (no network, no external script) with each frame as inline SVG,
-previous/next buttons, a slider and the arrow keys.
+self-contained HTML page (no network, no external script) with previous/next buttons, a slider
+and the arrow keys.
 
 All frames share one Graphviz layout, so nothing moves between frames: a frame is the drawing
 of the finished pass in which the gradients not yet computed show as '?', the node of the
-step is highlighted, and so are the edges that carried its gradient.
+step is highlighted, and so are the edges that carried its gradient. The page holds that
+drawing once, and for each step only what changes (a `Frame` and the caption); a script
+(``player.js``) applies a step to the drawing, so the page grows linearly with the graph.
+`frame_svgs()` applies them in Python, for whoever wants each frame as an SVG of its own.
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ from __future__ import annotations
 import copy
 import functools
 import html
+import json
+import re
+import string
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from microgrid.drawing import (
@@ -32,13 +39,14 @@ from microgrid.drawing import (
     diagram,
     format_number,
 )
-from microgrid.render import TIME_BUDGET
 from microgrid.engine import Value, topological_order
+from microgrid.render import DPI, TIME_BUDGET, svg_size, write_atomically
 
 SVG = "http://www.w3.org/2000/svg"
 HIGHLIGHT = "#ff7f0e"
 HIGHLIGHT_FILL = "#ffe8cc"
 UNKNOWN = "#b0b0b0"
+MIN_SCALE = 0.6  # a wide drawing shrinks to the page's width down to this scale, then scrolls
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,17 @@ class Step:
     node: Value
     grad: float  # d root / d node, complete
     terms: tuple[Term, ...]  # empty for the root, whose gradient is the seed 1
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What the frame of a step changes in the drawing of the finished pass, by element id
+    (the ids `build_digraph` gives: ``v{i}``, ``op{i}``, ``out{i}``, ``e{i}_{k}``)."""
+
+    node: tuple[str, ...]  # the step's node: its box and its operation's circle
+    fill: bool  # whether the node's shapes are filled too (not a book-style input's dot)
+    edges: tuple[str, ...]  # the edges that carried its gradient
+    reveals: tuple[str, ...]  # the node and edges whose gradient is known from this step on
 
 
 class BackwardSteps:
@@ -129,70 +148,96 @@ class BackwardSteps:
     def num(self, x: float) -> str:
         return format_number(x, self.digits)
 
+    def frames(self) -> list[Frame]:
+        """What each step's frame shows differently from the finished drawing.
+
+        Node i's gradient shows on its box ``v{i}`` (values style) and on the edge ``out{i}``
+        from its operation (the book style has that edge for the root only); the gradient on
+        the edge ``e{i}_{k}`` of its operand k is node i's gradient times a local derivative,
+        so it is known as soon as node i's is (constant operands' edges carry none).
+        """
+        frames = []
+        for step in self.steps:
+            v, i = step.node, self.ids[step.node]
+            if self.style == "values":
+                node = (f"v{i}", f"op{i}") if v.op else (f"v{i}",)
+                reveals = [f"v{i}"] + ([f"out{i}"] if v.op else [])
+            else:
+                node = (f"op{i}",) if v.op else (f"v{i}",)
+                reveals = [f"out{i}"] if v is self.root else []
+            reveals += [f"e{i}_{k}" for k, x in enumerate(v.operands) if isinstance(x, Value)]
+            frames.append(Frame(node, self.style == "values" or bool(v.op),
+                                tuple(t.edge_id for t in step.terms), tuple(reveals)))
+        return frames
+
     # --- drawing -------------------------------------------------------------------------
-    def _final_svg(self) -> ET.Element:
+    def _final_svg(self) -> str:
+        """The drawing of the finished pass: every gradient known, nothing highlighted."""
         names = {v: self.name(v) for v in self.order if not v.label}
         build = functools.partial(
             build_digraph, self.root, self.order, style=self.style, rankdir=self.rankdir,
             grad_of=self.grads.get, title=self.title, digits=self.digits, names=names)
-        svg = diagram(build, len(self.order), self.renderer, self.time_budget).svg()
-        ET.register_namespace("", SVG)
-        ET.register_namespace("xlink", "http://www.w3.org/1999/xlink")
-        return ET.fromstring(svg)
+        return diagram(build, len(self.order), self.renderer, self.time_budget).svg()
 
     def frame_svgs(self) -> list[str]:
-        """Each step's frame as SVG markup (one Graphviz layout for all)."""
-        final = self._final_svg()
-        return [self._frame(final, index) for index in range(len(self.steps))]
+        """Each step's frame as an SVG of its own (one Graphviz layout for all)."""
+        ET.register_namespace("", SVG)
+        ET.register_namespace("xlink", "http://www.w3.org/1999/xlink")
+        final = ET.fromstring(self._final_svg())  # Graphviz's SVG: user text is escaped in it
+        frames = self.frames()
+        known = {gid: k for k, frame in enumerate(frames) for gid in frame.reveals}
+        return [self._frame(final, frame, index, known) for index, frame in enumerate(frames)]
 
-    def _frame(self, final: ET.Element, index: int) -> str:
+    def _frame(self, final: ET.Element, frame: Frame, index: int, known: dict[str, int]
+               ) -> str:
         svg = copy.deepcopy(final)
         groups = {g.get("id"): g for g in svg.iter(f"{{{SVG}}}g")}
-        done = {self.ids[s.node] for s in self.steps[: index + 1]}
-        for gid, g in groups.items():
-            texts = list(g.iter(f"{{{SVG}}}text"))
-            if not gid or "grad" not in g.get("class", "").split() or not texts:
-                continue
-            i = int(gid[1:].split("_")[0]) if gid[0] in "ve" else int(gid[3:])
-            if i not in done:  # the gradient is not known yet
+        for gid, k in known.items():
+            texts = list(groups[gid].iter(f"{{{SVG}}}text")) if gid in groups else []
+            if k > index and texts:  # the gradient is not known yet
                 last = texts[-1]
                 last.text = "grad ?" if (last.text or "").startswith("grad ") else "?"
                 last.set("fill", UNKNOWN)
-        step = self.steps[index]
-        i = self.ids[step.node]
-        for gid in (f"v{i}", f"op{i}"):
+        for gid in frame.node:
             for shape in _shapes(groups.get(gid)):
                 shape.set("stroke", HIGHLIGHT)
                 shape.set("stroke-width", "3")
-                if self.style == "values" or step.node.op:
+                if frame.fill:
                     shape.set("fill", HIGHLIGHT_FILL)
-        for term in step.terms:
-            for shape in _shapes(groups.get(term.edge_id)):
+        for gid in frame.edges:
+            for shape in _shapes(groups.get(gid)):
                 shape.set("stroke", HIGHLIGHT)
                 shape.set("stroke-width", "3")
                 if shape.tag.endswith("polygon"):
                     shape.set("fill", HIGHLIGHT)
-        for gid, g in groups.items():  # ids stay unique when frames share a page
-            g.set("id", f"f{index}-{gid}")
         return ET.tostring(svg, encoding="unicode")
 
+    # --- the page ------------------------------------------------------------------------
     def html(self) -> str:
         """The animation as one self-contained HTML page."""
-        frames = self.frame_svgs()
+        return self._page(self._final_svg())
+
+    def _title(self) -> str:
         root = self.root.label or "the output"  # not '#8', the name its captions give it
-        title = html.escape(self.title or f"Backpropagation through {root}, step by step")
-        figures = "\n".join(
-            f'<figure class="frame" id="frame{k}"{"" if k == 0 else " hidden"}>'
-            f'<figcaption><b>Step {k + 1} of {len(frames)}.</b> '
-            f'{html.escape(self.caption(k))}</figcaption>\n{svg}</figure>'
-            for k, svg in enumerate(frames))
-        return _PAGE.format(title=title, n=len(frames), last=len(frames) - 1, frames=figures,
-                            grad=GRAD_COLOR, highlight=HIGHLIGHT)
+        return _visible(self.title or f"Backpropagation through {root}, step by step")
+
+    def _page(self, svg: str) -> str:
+        title = html.escape(self._title(), quote=False)
+        captions = [_visible(self.caption(k)) for k in range(len(self.steps))]
+        steps = [{"caption": caption, "node": frame.node, "fill": frame.fill,
+                  "edges": frame.edges, "reveals": frame.reveals}
+                 for caption, frame in zip(captions, self.frames(), strict=True)]
+        return _template().substitute(
+            title=title, n=len(steps), last=len(steps) - 1, caption=html.escape(captions[0]),
+            svg=_inline(svg), min_width=f"{svg_size(svg)[0] * DPI / 72 * MIN_SCALE:.0f}px",
+            steps=_script_json(steps), script=_script(), grad=GRAD_COLOR, highlight=HIGHLIGHT,
+            highlight_fill=HIGHLIGHT_FILL, unknown=UNKNOWN)
 
     def save_animation(self, path: str | Path) -> Path:
-        """Write the animation (see `html`) to `path`, conventionally ``*.html``."""
+        """Write the animation (see `html`) to `path`, conventionally ``*.html`` (through a
+        temporary file: a failure leaves an existing file as it was)."""
         path = Path(path)
-        path.write_text(self.html(), encoding="utf-8")
+        write_atomically(path, self.html().encode("utf-8"))
         return path
 
 
@@ -200,6 +245,44 @@ def _shapes(group: ET.Element | None) -> list[ET.Element]:
     if group is None:
         return []
     return [e for e in group if e.tag.split("}")[-1] in ("polygon", "path", "ellipse")]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def _visible(text: str) -> str:
+    """`text` with the control characters that HTML refuses (all but newline and tab), lone
+    surrogates and non-characters shown as escapes: a bell is ``\\x07``."""
+    def escape(m: re.Match[str]) -> str:
+        code = ord(m[0])
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return _CONTROL.sub(escape, text)
+
+
+def _inline(svg: str) -> str:
+    """Graphviz's SVG for inside HTML: from its ``<svg>`` tag on, without the ``<?xml ...?>``
+    and ``<!DOCTYPE svg ...>`` before it."""
+    return svg[max(svg.find("<svg"), 0):]
+
+
+def _script_json(data: object) -> str:
+    """`data` as JSON to put inside a ``<script>`` element: no '<' (so no ``</script>`` or
+    ``<!--`` from a label), '>' or '&' in it, only their escapes, which JSON.parse reads back."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+@functools.cache
+def _template() -> string.Template:
+    """The page, ``microgrid/player.html``, with ``$name`` placeholders."""
+    return string.Template(resources.files("microgrid").joinpath("player.html")
+                           .read_text(encoding="utf-8"))
+
+
+@functools.cache
+def _script() -> str:
+    """The page's script, ``microgrid/player.js``."""
+    return resources.files("microgrid").joinpath("player.js").read_text(encoding="utf-8")
 
 
 def backward_steps(root: Value, *, style: Style = "values", rankdir: str = "LR",
@@ -212,72 +295,3 @@ def backward_steps(root: Value, *, style: Style = "values", rankdir: str = "LR",
     """
     return BackwardSteps(root, style=style, rankdir=rankdir, title=title, digits=digits,
                          max_steps=max_steps, renderer=renderer, time_budget=time_budget)
-
-
-_PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy"
- content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ font-family: Helvetica, Arial, sans-serif; margin: 1.5em; color: #222; }}
-h1 {{ font-size: 1.3em; }}
-.controls {{ display: flex; gap: 0.8em; align-items: center; margin: 1em 0; }}
-.controls input {{ flex: 1; max-width: 30em; }}
-button {{ font-size: 1em; padding: 0.3em 0.9em; }}
-figure {{ margin: 0; }}
-figcaption {{ margin-bottom: 0.8em; font-size: 1.05em; min-height: 2.5em; }}
-svg {{ max-width: 100%; height: auto; }}
-.legend span {{ margin-right: 1.5em; }}
-</style>
-</head>
-<body>
-<h1>{title}</h1>
-<p class="legend"><span>Each edge: the forward value, and below it
-<b style="color:{grad}">the gradient</b> that flows back along it.</span>
-<span style="color:{highlight}"><b>Orange</b>: this step's node and the edges that carried its
-gradient.</span> <span>? : not computed yet.</span></p>
-<div class="controls">
-<button id="prev" type="button" aria-label="previous step">&#9664; Previous</button>
-<input id="slider" type="range" min="0" max="{last}" value="0" aria-label="step">
-<button id="next" type="button" aria-label="next step">Next &#9654;</button>
-<span id="counter">1 / {n}</span>
-</div>
-{frames}
-<p><small>Keys: &#8592; &#8594; (and Home, End). Written by microgrid.</small></p>
-<script>
-(function () {{
-  var frames = document.querySelectorAll(".frame");
-  var slider = document.getElementById("slider");
-  var prev = document.getElementById("prev"), next = document.getElementById("next");
-  var counter = document.getElementById("counter");
-  var current = 0;
-  function show(k) {{
-    current = Math.max(0, Math.min(frames.length - 1, k));
-    for (var j = 0; j < frames.length; j++) frames[j].hidden = j !== current;
-    slider.value = current;
-    counter.textContent = (current + 1) + " / " + frames.length;
-    prev.disabled = current === 0;
-    next.disabled = current === frames.length - 1;
-  }}
-  prev.addEventListener("click", function () {{ show(current - 1); }});
-  next.addEventListener("click", function () {{ show(current + 1); }});
-  slider.addEventListener("input", function () {{ show(Number(slider.value)); }});
-  document.addEventListener("keydown", function (e) {{
-    if (e.target === slider) return;  // the slider handles its own arrow keys
-    if (e.key === "ArrowLeft") show(current - 1);
-    else if (e.key === "ArrowRight") show(current + 1);
-    else if (e.key === "Home") show(0);
-    else if (e.key === "End") show(frames.length - 1);
-    else return;
-    e.preventDefault();
-  }});
-  show(0);
-}})();
-</script>
-</body>
-</html>
-"""

@@ -16,6 +16,7 @@
   var counter = document.getElementById("counter");
   var number = document.getElementById("step-number");
   var caption = document.getElementById("caption");
+  var drawing = document.getElementById("drawing");
 
   var grads = [];  // each gradient's text, the step that computes it, and what it shows
   steps.forEach(function (step, k) {
@@ -39,6 +40,16 @@
     });
   }
 
+  function follow(element) {  // scroll the drawing, if it must, to show `element`
+    var box = element.getBoundingClientRect(), view = drawing.getBoundingClientRect();
+    if (box.left < view.left || box.right > view.right) {
+      drawing.scrollLeft += (box.left + box.right - view.left - view.right) / 2;
+    }
+    if (box.top < view.top || box.bottom > view.bottom) {
+      drawing.scrollTop += (box.top + box.bottom - view.top - view.bottom) / 2;
+    }
+  }
+
   var current = 0;
   function show(k) {
     current = Math.max(0, Math.min(n - 1, k));
@@ -56,6 +67,7 @@
     var step = steps[current];
     mark(step.node, step.fill ? ["mg-node", "mg-fill"] : ["mg-node"]);
     mark(step.edges, ["mg-edge"]);
+    if (marked.length > 0) follow(marked[0]);
     number.textContent = "Step " + (current + 1) + " of " + n + ".";
     caption.textContent = step.caption;
     slider.value = current;

@@ -3,17 +3,56 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
+import time
+import xml.etree.ElementTree as ET
 
 import pytest
 
-from microgrid import Value
+from microgrid import Value, topological_order
 from microgrid.animate import backward_steps
 from microgrid.demos.apple_orange import build
 
 BROWSER_REASON = ("needs Debian's chromium (apt-get install chromium) and playwright "
                   "(pip install -e '.[dev]'); .ci/run installs both")
+
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+def chain(size: int) -> Value:
+    """A chain ``y = tanh(0.9 y + a_k)`` of at least `size` values."""
+    y, k = Value(0.1, label="x"), 0
+    while len(topological_order(y)) < size:
+        y, k = (y * 0.9 + Value(0.5, label=f"a{k}")).tanh(), k + 1
+    return y
+
+
+def steps_data(page: str) -> list[dict]:
+    """The steps' JSON of a page, as its script reads it."""
+    block = re.search(r'<script type="application/json" id="steps">(.*?)</script>', page, re.S)
+    assert block is not None
+    return json.loads(block[1])
+
+
+def page_svg(page: str) -> str:
+    """The page's one drawing."""
+    assert page.count("<svg") == 1 and page.count("</svg>") == 1
+    return page[page.index("<svg"):page.index("</svg>") + len("</svg>")]
+
+
+def grad_ids(svg: str) -> set[str]:
+    """The ids of the drawing's elements that show a gradient."""
+    return set(re.findall(r'<g id="([^"]+)" class="[^"]*\bgrad\b', svg))
+
+
+def grad_texts(svg: str) -> dict[str, str]:
+    """What each element that shows a gradient shows as its gradient (its last text)."""
+    groups = ET.fromstring(svg).iter(f"{SVG_NS}g")
+    return {g.get("id"): [*g.iter(f"{SVG_NS}text")][-1].text for g in groups
+            if "grad" in g.get("class", "").split()}
 
 
 def chromium_path() -> str | None:
@@ -63,18 +102,80 @@ def test_frames_reveal_the_gradients_one_node_at_a_time():
     assert ">grad 2.2<" in frames[-1] and ">grad 2.2<" not in frames[-2]
     # the step's node and the edges that carried its gradient are highlighted
     assert frames[1].count('stroke="#ff7f0e"') >= 3
-    assert len(set(re.findall(r'id="(f\d+)-', "".join(frames)))) == 9  # unique ids per frame
+    for frame in frames:  # each frame is an SVG of its own, of the same elements
+        assert ET.fromstring(frame).tag == f"{SVG_NS}svg"
+        assert grad_ids(frame) == grad_ids(frames[0])
+
+
+@pytest.mark.parametrize("style", ["values", "book"])
+def test_each_gradient_is_revealed_once_by_the_step_of_its_node(style):
+    x = Value(3.0, label="x")
+    steps = backward_steps((x * x + x * 2).tanh(), style=style)
+    frames = steps.frames()
+    svg = steps._final_svg()
+    reveals = [gid for frame in frames for gid in frame.reveals]
+    assert sorted(reveals) == sorted(grad_ids(svg))  # every gradient shown, each once
+    for step, frame in zip(steps, frames, strict=True):
+        i = steps.ids[step.node]
+        assert all(re.fullmatch(rf"(?:v|out){i}|e{i}_\d+", gid) for gid in frame.reveals)
+        assert all(f'<g id="{gid}"' in svg for gid in frame.node + frame.edges)
+        assert frame.edges == tuple(t.edge_id for t in step.terms)
+    # frame k shows '?' exactly for the gradients of the nodes of the later steps
+    for k, frame_svg in enumerate(steps.frame_svgs()):
+        later = {gid for frame in frames[k + 1:] for gid in frame.reveals}
+        unknown = {gid for gid, text in grad_texts(frame_svg).items()
+                   if text in ("?", "grad ?")}
+        assert unknown == later
 
 
 def test_page_is_self_contained(tmp_path):
     page = backward_steps(build()["price"], style="book").save_animation(tmp_path / "s.html")
     html = page.read_text()
     assert html.startswith("<!DOCTYPE html>")
-    assert html.count('<figure class="frame"') == 9 and html.count("<svg") == 9
-    assert "default-src 'none'" in html  # the page may not load anything
-    assert not re.search(r"<(?:link|img|iframe)\b|\bsrc=|url\(", html)
+    assert len(steps_data(html)) == 9 and html.count("<svg") == 1  # one drawing for all steps
+    assert "<?xml" not in html and "<!DOCTYPE svg" not in html
+    csp = re.search(r'http-equiv="Content-Security-Policy"\s+content="([^"]*)"', html)[1]
+    assert set(csp.split("; ")) == {"default-src 'none'", "style-src 'unsafe-inline'",
+                                    "script-src 'unsafe-inline'", "font-src data:"}
+    assert not re.search(r"<(?:link|img|iframe)\b|\bsrc=", html)  # the page may load nothing
+    assert re.findall(r"url\([^)]{,23}", html) == ["url(data:font/woff2;base64,"]  # but its font
     external = set(re.findall(r'https?://[^"\s<]+', html))
     assert external <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+    assert "$" not in html  # every placeholder of the template filled in
+
+
+def test_the_page_grows_linearly_with_the_graph():
+    small, large = backward_steps(chain(40)), backward_steps(chain(160))
+    assert len(large.html()) / len(small.html()) < 6  # one drawing per step made it ~16
+    steps = backward_steps(chain(290))
+    start = time.monotonic()
+    page = steps.html()
+    seconds = time.monotonic() - start
+    assert len(steps) >= 290 and len(page.encode("utf-8")) < 5_000_000
+    assert seconds < 10  # about 0.3 s here, nearly all of it Graphviz's layout
+
+
+def test_control_characters_in_labels_and_title_are_shown_escaped(tmp_path):
+    x = Value(2.0, label="bell\x07 nul\x00 <b>&\ud800")
+    steps = backward_steps((x * 3).tanh(), title="title\x07\x00 </script>")
+    page = steps.save_animation(tmp_path / "s.html").read_text(encoding="utf-8")
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", page)
+    svg = ET.fromstring(page_svg(page))  # the drawing is well-formed XML
+    texts = ["".join(t.itertext()) for t in svg.iter(f"{SVG_NS}text")]
+    assert "title\\x07\\x00 </script>" in texts and "bell\\x07 nul\\x00 <b>&\\ud800" in texts
+    assert "<title>title\\x07\\x00 &lt;/script&gt;</title>" in page
+    assert "<h1>title\\x07\\x00 &lt;/script&gt;</h1>" in page
+    assert page.count("</script>") == 2  # neither the label nor the title ends a script
+    assert steps_data(page)[-1]["caption"].startswith("bell\\x07 nul\\x00 <b>&\\ud800.grad = ")
+    assert len(steps.frame_svgs()) == len(steps)
+
+
+def test_labels_can_neither_end_the_script_nor_comment_it_out():
+    x = Value(2.0, label="</script><script>alert(1)</script><!--<script>")
+    page = backward_steps(x * 3).html()
+    assert page.count("<script") == 2 and page.count("</script>") == 2
+    assert "<!--<script" not in page
+    assert steps_data(page)[-1]["caption"].startswith(x.label)  # JSON.parse reads it back
 
 
 def test_bad_input():
@@ -115,62 +216,102 @@ def test_an_unlabelled_root_is_the_output_in_the_title(tmp_path):
     assert "<title>Backpropagation through loss, step by step</title>" in labelled.html()
 
 
-def test_the_page_in_headless_chromium(tmp_path):
+@pytest.fixture(scope="module")
+def browser():
     executable = chromium_path()
     if executable is None:
         pytest.skip(f"no chromium on the PATH: this test {BROWSER_REASON}")
     playwright_api = pytest.importorskip("playwright.sync_api", reason=BROWSER_REASON)
-    from PIL import Image
-
-    steps = backward_steps(build()["price"], title="Apples and oranges")
-    page_file = steps.save_animation(tmp_path / "steps.html")
-    n = len(steps)
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=executable, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"])
         try:
-            context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
-            page = context.new_page()
-            requests, errors = [], []
-            page.on("request", lambda r: requests.append(r.url))
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.goto(page_file.as_uri())
-
-            def visible() -> list[str]:
-                return page.eval_on_selector_all(
-                    ".frame", "fs => fs.filter(f => !f.hidden).map(f => f.id)")
-
-            assert visible() == ["frame0"]
-            assert page.inner_text("#counter") == f"1 / {n}"
-            assert page.is_disabled("#prev") and not page.is_disabled("#next")
-            for k in range(1, n):  # the Next button steps through every frame
-                page.click("#next")
-                assert visible() == [f"frame{k}"]
-                assert page.inner_text("#counter") == f"{k + 1} / {n}"
-                caption = page.inner_text(f"#frame{k} figcaption")
-                assert caption.startswith(f"Step {k + 1} of {n}.")
-            assert page.is_disabled("#next")
-            assert "apple.grad" in page.inner_text(f"#frame{n - 1} figcaption")
-            for k in range(n - 2, -1, -1):  # and Previous back
-                page.click("#prev")
-                assert visible() == [f"frame{k}"]
-            page.keyboard.press("ArrowRight")
-            page.keyboard.press("ArrowRight")
-            assert visible() == ["frame2"]
-            page.keyboard.press("ArrowLeft")
-            assert visible() == ["frame1"]
-            page.keyboard.press("End")
-            assert visible() == [f"frame{n - 1}"]
-            page.eval_on_selector("#slider", "s => { s.value = 4; "
-                                  "s.dispatchEvent(new Event('input')); }")
-            assert visible() == ["frame4"]
-            shot = page.locator("#frame4 svg").screenshot()
-            assert requests == [page_file.as_uri()]  # nothing but the page itself
-            assert errors == []
+            yield browser
         finally:
             browser.close()
+
+
+def open_page(browser, requests: list[str], errors: list[str]):
+    context = browser.new_context(offline=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return page
+
+
+# What the drawing shows: the gradient each element shows (its last text) and whether it is
+# grey, and which elements are highlighted (the step's node, the edges of its gradient).
+SHOWN = """() => {
+  const shown = {}, grey = [];
+  for (const g of document.querySelectorAll("svg g.grad")) {
+    const texts = g.getElementsByTagName("text"), last = texts[texts.length - 1];
+    shown[g.id] = last.textContent;
+    if (getComputedStyle(last).fill === "rgb(176, 176, 176)") grey.push(g.id);
+  }
+  const ids = sel => [...document.querySelectorAll(sel)].map(e => e.id);
+  return {shown, grey, node: ids("svg .mg-node"), edges: ids("svg .mg-edge")};
+}"""
+
+
+def test_the_page_in_headless_chromium(tmp_path, browser):
+    from PIL import Image
+
+    steps = backward_steps(build()["price"], title="Apples and oranges")
+    page_file = steps.save_animation(tmp_path / "steps.html")
+    frames, frame_svgs = steps.frames(), steps.frame_svgs()
+    n = len(steps)
+    requests: list[str] = []
+    errors: list[str] = []
+    page = open_page(browser, requests, errors)
+    page.goto(page_file.as_uri())
+    assert page.evaluate("document.fonts.ready.then(() => document.fonts.check('12px Arimo'))")
+
+    def check(k: int) -> None:
+        """The page shows step k: as frame_svgs()[k], with the step's node in orange."""
+        assert page.inner_text("#counter") == f"{k + 1} / {n}"
+        caption = page.inner_text("figcaption")
+        assert caption == f"Step {k + 1} of {n}. {steps.caption(k)}"
+        shown = page.evaluate(SHOWN)
+        assert shown["shown"] == grad_texts(frame_svgs[k])  # '?' until the step's node's turn
+        later = {gid for frame in frames[k + 1:] for gid in frame.reveals}
+        assert set(shown["grey"]) == later
+        assert set(shown["node"]) == set(frames[k].node)
+        assert set(shown["edges"]) == set(frames[k].edges)
+        for gid in frames[k].reveals:  # the gradients this step computes, in red
+            fill = page.eval_on_selector(f"#{gid} text:last-of-type",
+                                         "t => getComputedStyle(t).fill")
+            assert fill == "rgb(214, 39, 40)"
+        stroke = page.eval_on_selector(f"#{frames[k].node[0]} > :is(path, ellipse)",
+                                       "s => getComputedStyle(s).stroke")
+        assert stroke == "rgb(255, 127, 14)"
+
+    check(0)
+    assert page.is_disabled("#prev") and not page.is_disabled("#next")
+    for k in range(1, n):  # the Next button steps through every frame
+        page.click("#next")
+        check(k)
+    assert page.is_disabled("#next")
+    assert "apple.grad" in page.inner_text("figcaption")
+    for k in range(n - 2, -1, -1):  # and Previous back
+        page.click("#prev")
+        check(k)
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    check(2)
+    page.keyboard.press("ArrowLeft")
+    check(1)
+    page.keyboard.press("End")
+    check(n - 1)
+    page.keyboard.press("Home")
+    check(0)
+    page.eval_on_selector("#slider", "s => { s.value = 4; s.dispatchEvent(new Event('input')); }")
+    check(4)
+    shot = page.locator("#player svg").screenshot()
+    page.screenshot(path=str(tmp_path / "step5.png"), full_page=True)  # to look at
+    assert requests == [page_file.as_uri()]  # nothing but the page itself
+    assert errors == []
     image = Image.open(io.BytesIO(shot)).convert("RGB")
     assert image.size[0] > 500 and image.size[1] > 150
     data = image.tobytes()
@@ -178,4 +319,6 @@ def test_the_page_in_headless_chromium(tmp_path):
     dark = sum(1 for r, g, b in pixels if r + g + b < 200)
     red = sum(1 for r, g, b in pixels if r > 180 and g < 90 and b < 90)
     orange = sum(1 for r, g, b in pixels if r > 230 and 100 < g < 160 and b < 60)
-    assert dark > 2000 and red > 100 and orange > 100  # text, gradients, the highlight
+    grey = sum(1 for r, g, b in pixels if 160 < r < 200 and abs(r - g) < 8 and abs(g - b) < 8)
+    assert dark > 2000 and red > 100 and orange > 100 and grey > 50  # text, the gradients
+    # known, the highlight and the gradients not known yet
