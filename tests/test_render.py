@@ -368,3 +368,63 @@ def test_embed_font_leaves_an_svg_without_the_font_name_well_formed():
     svg = embed_font('<svg width="1pt" height="1pt"><text>x</text></svg>')
     assert svg.startswith('<svg width="1pt" height="1pt"><style>@font-face')
     ET.fromstring(svg)
+
+
+IN_A_BROWSER = """
+    import json, sys
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=sys.argv[1], args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(sys.argv[2])
+        page.evaluate("document.fonts.ready")
+        fonts = page.evaluate("[...document.fonts].map(f => f.family + ' ' + f.status)")
+        boxes = page.evaluate('''() => [...document.querySelectorAll("g.node")].flatMap(g => {
+            const shape = g.querySelector("path, ellipse, polygon");
+            if (!shape) return [];
+            const s = shape.getBBox();
+            return [...g.querySelectorAll("text")].map(t => {
+                const b = t.getBBox();
+                return [g.id, t.textContent, b.x, b.x + b.width, s.x, s.x + s.width];
+            });
+        })''')
+        browser.close()
+    json.dump({"fonts": fonts, "boxes": boxes}, sys.stdout)
+"""
+
+
+@pytest.mark.parametrize("style", ["values", "book"])
+def test_in_a_browser_without_arial_text_is_drawn_in_the_embedded_font_inside_its_boxes(
+        style, tmp_path):
+    # A viewer with DejaVu only (no Arial, Helvetica or Liberation): the SVG's own Arimo is
+    # used, and every line of text lies inside its box or circle. (With the SVG asking for
+    # "Helvetica,Arial,sans-serif", DejaVu, which is wider, drew "grad -0.004023" past its box.)
+    import json
+    chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
+    if chromium is None:
+        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api")
+    if not Path("/usr/share/fonts/truetype/dejavu").is_dir():
+        pytest.skip("needs DejaVu, the fonts left visible (apt-get install fonts-dejavu-core)")
+    y = (Value(2.0, "a") * Value(-3.0, "b") + Value(10.0, "c")).tanh()
+    loss = (y - Value(0.004023, "target_value")) ** 2
+    loss.backward()
+    svg = tmp_path / "g.svg"
+    draw(loss, style=style).save(svg)
+    script = tmp_path / "browser.py"
+    script.write_text(textwrap.dedent(IN_A_BROWSER))
+    others = [str(f) for f in Path("/usr/share/fonts").glob("*/*")
+              if f.is_dir() and f.name != "dejavu"]
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("hiding the system fonts needs root and unshare (a mount namespace)")
+    mounts = "".join(f"mount -t tmpfs none {f} && " for f in others)
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", f"{mounts}test -z \"$(fc-list | grep -vi dejavu)\" && "
+         f"{sys.executable} {script} {chromium} {svg.as_uri()}"],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    measured = json.loads(result.stdout)
+    assert measured["fonts"] == ["Arimo loaded"]
+    assert len(measured["boxes"]) >= 5
+    for node, text, left, right, shape_left, shape_right in measured["boxes"]:
+        assert shape_left <= left and right <= shape_right, (node, text)
