@@ -5,7 +5,7 @@ in reverse topological order as `backward()` does, and records a `Step` per node
 now complete, and the consumers' gradients and local derivatives it was summed from. It reads
 the graph and does not change any `grad`. ``steps.save_animation("steps.html")`` writes one
 self-contained HTML page (no network, no external script) with previous/next buttons, a slider
-and the arrow keys.
+and the arrow keys; in Jupyter, the steps show themselves as that page in an ``<iframe>``.
 
 All frames share one Graphviz layout, so nothing moves between frames: a frame is the drawing
 of the finished pass in which the gradients not yet computed show as '?', the node of the
@@ -46,6 +46,8 @@ SVG = "http://www.w3.org/2000/svg"
 HIGHLIGHT = "#ff7f0e"
 HIGHLIGHT_FILL = "#ffe8cc"
 UNKNOWN = "#b0b0b0"
+CONTROLS_HEIGHT = 220  # px of the page above and below the drawing, in Jupyter's <iframe>
+MAX_IFRAME_HEIGHT = 900  # px
 MIN_SCALE = 0.6  # a wide drawing shrinks to the page's width down to this scale, then scrolls
 
 
@@ -239,6 +241,16 @@ class BackwardSteps:
         path = Path(path)
         write_atomically(path, self.html().encode("utf-8"))
         return path
+
+    def _repr_html_(self) -> str:
+        """For Jupyter: the page in an ``<iframe>`` of its own, where its script may run
+        (JupyterLab and Notebook do not run the scripts of a cell's HTML output)."""
+        svg = self._final_svg()
+        height = min(MAX_IFRAME_HEIGHT, round(svg_size(svg)[1] * DPI / 72) + CONTROLS_HEIGHT)
+        return (f'<iframe srcdoc="{html.escape(self._page(svg), quote=True)}" '
+                f'sandbox="allow-scripts" title="{html.escape(self._title(), quote=True)}" '
+                f'width="100%" height="{height}" '
+                f'style="border:1px solid #ddd"></iframe>')
 
 
 def _shapes(group: ET.Element | None) -> list[ET.Element]:

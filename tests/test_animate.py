@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import re
@@ -178,6 +179,16 @@ def test_labels_can_neither_end_the_script_nor_comment_it_out():
     assert steps_data(page)[-1]["caption"].startswith(x.label)  # JSON.parse reads it back
 
 
+def test_jupyter_shows_the_page_in_a_sandboxed_iframe():
+    steps = backward_steps(build()["price"], title="Apples & oranges")
+    m = re.fullmatch(r'<iframe srcdoc="([^"]*)" sandbox="allow-scripts" '
+                     r'title="Apples &amp; oranges" width="100%" height="(\d+)" [^>]*></iframe>',
+                     steps._repr_html_())
+    assert m is not None
+    assert html.unescape(m[1]) == steps.html()
+    assert 300 < int(m[2]) <= 900  # the drawing's height, and room for the controls
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="is a leaf"):
         backward_steps(Value(1.0))
@@ -322,3 +333,18 @@ def test_the_page_in_headless_chromium(tmp_path, browser):
     grey = sum(1 for r, g, b in pixels if 160 < r < 200 and abs(r - g) < 8 and abs(g - b) < 8)
     assert dark > 2000 and red > 100 and orange > 100 and grey > 50  # text, the gradients
     # known, the highlight and the gradients not known yet
+
+
+def test_the_page_runs_in_a_sandboxed_iframe_as_in_jupyter(browser):
+    steps = backward_steps(build()["price"])
+    requests: list[str] = []
+    errors: list[str] = []
+    page = open_page(browser, requests, errors)
+    page.set_content(f"<!DOCTYPE html><title>notebook</title>{steps._repr_html_()}")
+    frame = page.frame_locator("iframe")
+    assert frame.locator("#counter").inner_text() == f"1 / {len(steps)}"
+    frame.locator("#next").click()
+    assert frame.locator("#counter").inner_text() == f"2 / {len(steps)}"
+    assert frame.locator("figcaption").inner_text().startswith("Step 2 of 9. tax.grad = ")
+    assert frame.locator("svg .mg-node").count() == 1
+    assert errors == [] and all(url.startswith(("about:", "data:")) for url in requests)
