@@ -21,7 +21,6 @@ import pytest
 
 from microgrid import Value, draw, render
 from microgrid.demos.apple_orange import build
-from microgrid.drawing import GRAD_COLOR
 from microgrid.render import FONT, LayoutTimeout, RenderError, embed_font, write_atomically
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
