@@ -46,7 +46,7 @@ SVG = "http://www.w3.org/2000/svg"
 HIGHLIGHT = "#ff7f0e"
 HIGHLIGHT_FILL = "#ffe8cc"
 UNKNOWN = "#b0b0b0"
-CONTROLS_HEIGHT = 220  # px of the page above and below the drawing, in Jupyter's <iframe>
+CONTROLS_HEIGHT = 300  # px of the page besides the drawing (Chromium: 280 at 800-1200 px wide)
 MAX_IFRAME_HEIGHT = 900  # px
 MIN_SCALE = 0.6  # a wide drawing shrinks to the page's width down to this scale, then scrolls
 

@@ -186,7 +186,7 @@ def test_jupyter_shows_the_page_in_a_sandboxed_iframe():
                      steps._repr_html_())
     assert m is not None
     assert html.unescape(m[1]) == steps.html()
-    assert 300 < int(m[2]) <= 900  # the drawing's height, and room for the controls
+    assert 400 < int(m[2]) <= 900  # the drawing's height, and room for the controls
 
 
 def test_bad_input():
@@ -347,4 +347,6 @@ def test_the_page_runs_in_a_sandboxed_iframe_as_in_jupyter(browser):
     assert frame.locator("#counter").inner_text() == f"2 / {len(steps)}"
     assert frame.locator("figcaption").inner_text().startswith("Step 2 of 9. tax.grad = ")
     assert frame.locator("svg .mg-node").count() == 1
+    fits = "b => document.documentElement.scrollHeight <= window.innerHeight"
+    assert frame.locator("body").evaluate(fits)  # the frame is tall enough for the page
     assert errors == [] and all(url.startswith(("about:", "data:")) for url in requests)
