@@ -36,7 +36,7 @@ RENDERERS = ("auto", "bundled", "dot")
 
 FONT = "Arimo"  # the name Graphviz knows Arial-compatible widths for, and the embedded font's
 FONT_FALLBACK = f"{FONT},Arial,Helvetica,sans-serif"  # what the SVG asks a browser for
-TIME_BUDGET = 10.0  # seconds a render may take, by default
+TIME_BUDGET = 6.0  # seconds a render may take, by default
 MAX_PIXELS = 40_000_000  # a larger PNG is drawn at a lower resolution
 DPI = 96.0  # PNG pixels per inch, as `dot -Tpng`
 
