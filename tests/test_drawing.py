@@ -421,3 +421,20 @@ def test_a_diagram_renders_once_until_its_dot_changes(apple_orange, monkeypatch,
     diagram.digraph.attr(label="changed")  # the Digraph is mutable: the SVG follows it
     assert "changed" in diagram.svg() and "changed" not in svg
     assert calls[-1] == (diagram.source, "svg")
+
+
+def test_a_full_layout_that_used_the_whole_budget_leaves_none_for_the_fast_one(
+        apple_orange, monkeypatch):
+    from microgrid.render import LayoutTimeout
+
+    clock = iter([0.0, 7.0])  # the full layout's attempt ended past the budget of 6 s
+    monkeypatch.setattr(drawing.time, "monotonic", lambda: next(clock))
+    budgets = []
+
+    def too_slow(source, fmt, renderer, *, time_budget):
+        budgets.append(time_budget)
+        raise LayoutTimeout(time_budget)
+    monkeypatch.setattr(drawing, "render", too_slow)
+    with pytest.raises(RenderError, match=r"within time_budget=6 s, even with its faster"):
+        draw(apple_orange).svg()
+    assert budgets == [1.5]  # a quarter for the full layout, and nothing left to try the fast
