@@ -425,3 +425,15 @@ def test_in_a_browser_without_arial_text_is_drawn_in_the_embedded_font_inside_it
     assert len(measured["boxes"]) >= 5
     for node, text, left, right, shape_left, shape_right in measured["boxes"]:
         assert shape_left <= left and right <= shape_right, (node, text)
+
+
+def test_two_processes_drawing_at_once_both_succeed(tmp_path):
+    # (There is no cache to share: graphviz-pure starts in milliseconds, with nothing to compile.)
+    code = ("import sys; from microgrid import draw; from microgrid.demos.apple_orange import "
+            "build; [draw(build()['price']).save(sys.argv[1]) for _ in range(5)]")
+    processes = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / f"{k}.png")],
+                                  stderr=subprocess.PIPE, text=True) for k in range(2)]
+    for process in processes:
+        assert process.wait(timeout=120) == 0, process.stderr.read() if process.stderr else ""
+    for k in range(2):
+        assert (tmp_path / f"{k}.png").read_bytes().startswith(b"\x89PNG")
