@@ -310,16 +310,14 @@ class Diagram:
         return self._svg[1]
 
     def _render_svg(self) -> bytes:
-        start = time.monotonic()
-        first = self.time_budget / 4 if self._fast and self.layout == "full" else None
-        try:
-            return render(self.source, "svg", self.renderer,
-                          time_budget=first or self.time_budget)
-        except LayoutTimeout:
-            if not first or self._fast is None:
-                raise RenderError(self._too_slow()) from None
-        self.digraph, self.layout = self._fast(), "fast"
-        left = self.time_budget - (time.monotonic() - start)
+        deadline = time.monotonic() + self.time_budget
+        if self._fast is not None and self.layout == "full":
+            try:
+                return render(self.source, "svg", self.renderer,
+                              time_budget=self.time_budget / 4)
+            except LayoutTimeout:
+                self.digraph, self.layout = self._fast(), "fast"
+        left = deadline - time.monotonic()
         try:
             if left <= 0:
                 raise LayoutTimeout(self.time_budget)
