@@ -56,8 +56,12 @@ class LayoutTimeout(RenderError):
 def bundled_program() -> str | None:
     """The path of graphviz-pure, installed with microgrid, or None if it is missing."""
     name = "graphviz-pure.exe" if os.name == "nt" else "graphviz-pure"
-    beside = Path(sysconfig.get_path("scripts")) / name  # works before a venv is activated
-    return str(beside) if beside.is_file() else shutil.which("graphviz-pure")
+    # where pip put it: this environment's scripts (even if not activated), or the user's
+    for scheme in (sysconfig.get_default_scheme(), sysconfig.get_preferred_scheme("user")):
+        path = Path(sysconfig.get_path("scripts", scheme)) / name
+        if path.is_file():
+            return str(path)
+    return shutil.which("graphviz-pure")
 
 
 def dot_program() -> str | None:
