@@ -135,12 +135,15 @@ class BackwardSteps:
 
     def caption(self, index: int) -> str:
         """What happens at step `index`, in words and numbers (the chain rule)."""
+        return f"{self.chain_rule(index)} {self._next(self.steps[index])}"
+
+    def chain_rule(self, index: int) -> str:
+        """How step `index`'s gradient is summed from its consumers', as one sentence."""
         step = self.steps[index]
         num = self.num
         name = self.name(step.node)
         if not step.terms:
-            return (f"{name}.grad = 1: the gradient of the output with respect to itself. "
-                    + self._next(step))
+            return f"{name}.grad = 1: the gradient of the output with respect to itself."
         terms = " + ".join(f"{self.name(t.consumer)}.grad × ∂{self.name(t.consumer)}/∂{name}"
                            for t in step.terms)
         numbers = " + ".join(f"{num(t.consumer_grad)} × {num(t.local_grad)}"
@@ -152,7 +155,7 @@ class BackwardSteps:
                 numbers += " (" + "; ".join(
                     f"∂{self.name(t.consumer)}{r[1:]}" for t, r in zip(step.terms, rules,
                                                                       strict=True) if r) + ")"
-        return f"{name}.grad = {terms} = {numbers} = {num(step.grad)}. " + self._next(step)
+        return f"{name}.grad = {terms} = {numbers} = {num(step.grad)}."
 
     def _called(self, x: object, generic: str) -> str:
         return self.name(x) if isinstance(x, Value) else self.num(float(x))  # type: ignore[arg-type]
