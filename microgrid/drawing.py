@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from microgrid.engine import Value, topological_order
-from microgrid.explain import SYMBOLS, Check, check_leaves, formula_value, local_formula
+from microgrid.explain import (
+    SYMBOLS,
+    Check,
+    check_leaves,
+    formula_value,
+    local_formula,
+    with_number,
+)
 from microgrid.render import (
     DPI,
     FONT,
@@ -226,11 +233,7 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
                     f' ≠ {num(d)}</b></font>']
         if not show_local:
             return []
-        number = num(d)
-        if formula is None:
-            text = f"∂ = {number}"
-        else:
-            text = formula if formula.endswith(f"= {number}") else f"{formula} = {number}"
+        text = f"∂ = {num(d)}" if formula is None else with_number(formula, num(d))
         return [f'<font color="{LOCAL_COLOR}">{_text(text)}</font>']
 
     def check_line(v: Value) -> list[str]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from microgrid.engine import Value, topological_order
 
 __all__ = ["FORMULAS", "Explanation", "Path", "PathStep", "Tree", "check_leaves", "explain",
-           "formula_value", "local_formula", "numeric_grads", "tree"]
+           "formula_value", "local_formula", "numeric_grads", "tree", "with_number"]
 
 SYMBOLS = {"+": "+", "-": "−", "*": "×", "/": "÷", "**": "^", "neg": "−x", "dot": "Σwx",
            "sigmoid": "σ"}  # as the drawing writes each operation
@@ -118,6 +118,14 @@ def formula_value(node: Value, k: int) -> float | None:
         return float(eval(rules[k][1], _MATH, {**names, "out": node.data}))  # our own text
     except (ArithmeticError, ValueError, TypeError):
         return None
+
+
+def with_number(formula: str, number: str) -> str:
+    """``formula = number``, or `formula` alone when it ends in that number already (the
+    ``∂/∂b = 1`` of a sum, the ``∂/∂b = −1`` of a difference)."""
+    if formula.replace("−", "-").endswith(f"= {number}"):
+        return formula
+    return f"{formula} = {number}"
 
 
 def _parenthesized(text: str) -> str:
@@ -321,8 +329,7 @@ class Explanation:
             out = _parenthesized(describe(step.child))
             rule = (f"∂{out}" + formula[1:] if formula
                     else f"∂{out}/∂{_parenthesized(describe(step.parent))}")
-            number = self._num(step.local_grad)
-            lines.append(rule if rule.endswith(f"= {number}") else f"{rule} = {number}")
+            lines.append(with_number(rule, self._num(step.local_grad)))
         return lines
 
     def lines(self) -> list[str]:

@@ -22,7 +22,7 @@ from typing import TextIO
 from microgrid.animate import BackwardSteps, _inline, _script_json
 from microgrid.drawing import GRAD_COLOR, LOCAL_COLOR, format_number
 from microgrid.engine import Value
-from microgrid.explain import local_formula, tree
+from microgrid.explain import local_formula, tree, with_number
 
 OPS = ("+", "-", "*", "/", "tanh", "relu", "exp", "sigmoid")
 DEFAULT_OPS = ("+", "-", "*")
@@ -86,10 +86,10 @@ def make_quiz(seed: int = 0, ops: Sequence[str] = DEFAULT_OPS, size: int = 4) ->
         if step.node is root:
             continue
         terms = [f"{steps.name(t.consumer)}.grad = {steps.num(t.consumer_grad)} times the "
-                 f"local derivative "
-                 + (local_formula(t.consumer, int(t.edge_id.rsplit('_', 1)[1]),
-                                  steps._called) or "").replace("∂/", f"∂{t.consumer.label}/")
-                 + f" = {steps.num(t.local_grad)}" for t in step.terms]
+                 "local derivative " + with_number(
+                     (local_formula(t.consumer, int(t.edge_id.rsplit("_", 1)[1]), steps._called)
+                      or "∂/∂").replace("∂/", f"∂{steps.name(t.consumer)}/", 1),
+                     steps.num(t.local_grad)) for t in step.terms]
         times = "once" if len(step.terms) == 1 else f"{len(step.terms)} times"
         hint = (f"{steps.name(step.node)} is used {times}: " + "; ".join(terms)
                 + (" (the uses add up)" if len(step.terms) > 1 else ""))
@@ -214,7 +214,14 @@ def quiz_html(quiz: Quiz, tolerance: float = TOLERANCE) -> str:
     steps = BackwardSteps(quiz.root, local=True, title=None)
     svg = _inline(steps._final_svg())
     ids = steps.ids
-    questions = [{"name": q.name, "answer": q.answer, "index": ids[q.node],
+    # what a right answer for node j shows: its gradient on its box and on the edge from its
+    # operation, and on each edge that carries a part of it (j's uses as an operand)
+    shows: dict[Value, list[str]] = {v: [f"v{i}", f"out{i}"] for v, i in ids.items()}
+    for v, i in ids.items():
+        for k, x in enumerate(v.operands):
+            if isinstance(x, Value):
+                shows[x].append(f"e{i}_{k}")
+    questions = [{"name": q.name, "answer": q.answer, "shows": shows[q.node],
                   "hint": q.hint, "step": q.step} for q in quiz.questions]
     title = f"Backpropagation quiz {quiz.seed}: y = {quiz.expression}"
     rows = "\n".join(
@@ -227,7 +234,7 @@ def quiz_html(quiz: Quiz, tolerance: float = TOLERANCE) -> str:
     return _PAGE.format(
         title=html.escape(title), svg=svg, rows=rows, n=len(questions),
         data=_script_json({"questions": questions, "tolerance": tolerance,
-                           "root": f"v{ids[quiz.root]}"}),
+                           "known": shows[quiz.root][:2]}),
         grad=GRAD_COLOR, local=LOCAL_COLOR)
 
 
@@ -277,15 +284,15 @@ one appears in <b style="color:{grad}">red</b> on the drawing. y.grad = 1.</p>
   // every gradient on the drawing but the output's starts as "?"
   var texts = [];
   document.querySelectorAll("svg g.grad").forEach(function (g) {{
-    if (g.id === quiz.root) return;
+    if (quiz.known.indexOf(g.id) >= 0) return;
     var t = g.getElementsByTagName("text"), last = t[t.length - 1];
     texts.push({{g: g.id, text: last, known: last.textContent}});
     last.textContent = last.textContent.indexOf("grad ") === 0 ? "grad ?" : "?";
     last.classList.add("mg-unknown");
   }});
-  function reveal(i) {{  // node i's gradient: on its box, its edge out, its operands' edges
+  function reveal(ids) {{  // a gradient found: where the drawing shows it, or a part of it
     texts.forEach(function (t) {{
-      if (t.g === "v" + i || t.g === "out" + i || t.g.indexOf("e" + i + "_") === 0) {{
+      if (ids.indexOf(t.g) >= 0) {{
         t.text.textContent = t.known;
         t.text.classList.remove("mg-unknown");
       }}
@@ -308,7 +315,7 @@ one appears in <b style="color:{grad}">red</b> on the drawing. y.grad = 1.</p>
     else if (v === null) {{ verdict.textContent = "not a number"; right[k] = false; }}
     else if (Math.abs(v - q.answer) <= Math.max(quiz.tolerance * Math.abs(q.answer), 1e-3)) {{
       input.classList.add("right"); verdict.classList.add("right");
-      verdict.textContent = "right"; right[k] = true; reveal(q.index);
+      verdict.textContent = "right"; right[k] = true; reveal(q.shows);
     }} else {{
       input.classList.add("wrong"); verdict.classList.add("wrong");
       verdict.textContent = "not yet"; right[k] = false;
