@@ -276,10 +276,8 @@ def _explain(args: argparse.Namespace) -> int:
         root = parse(args.expression, variables)
         if not root.label:  # named as the derivation names it: dy/dx
             root.label = next(n for n in ("y", "f", "out", "result") if n not in variables)
-        leaf = next((v for v in _leaves(root) if v.label == args.wrt), None)
-        if leaf is None:
-            print(f"d/d{args.wrt} = 0: the expression does not use {args.wrt}")
-            return 0
+        # parse() refuses a variable that the expression does not use: the leaf is there
+        leaf = next(v for v in _leaves(root) if v.label == args.wrt)
         print(explain(root, leaf, max_paths=args.max_paths, digits=args.digits))
     except (ExpressionError, ValueError, ArithmeticError) as e:
         raise UsageError(str(e)) from None

@@ -371,3 +371,48 @@ def test_tree_stays_the_size_of_the_graph():
         warnings.simplefilter("error")
         text = tree(y)
     assert len(text.splitlines()) < 3 * len(topological_order(y))
+
+
+# --- the command line -----------------------------------------------------------------------
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    from microgrid.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_explain(capsys):
+    code, out, err = run_cli(capsys, "explain", "x*x + x", "x=3", "--wrt", "x")
+    assert code == 0, err
+    x, y = square_plus()
+    assert out == str(explain(y, x)) + "\n"
+    code, out, _ = run_cli(capsys, "explain", "-x*y", "x=3", "y=2", "--wrt", "x")
+    assert code == 0 and out.startswith("df/dx = -2, the sum over 1 path from x to f")
+    code, _, err = run_cli(capsys, "explain", "x*2", "x=3", "z=1", "--wrt", "z")
+    assert code == 2 and "variable 'z' is not used in the expression" in err
+    code, _, err = run_cli(capsys, "explain", "x*2", "x=3", "--wrt", "q")
+    assert code == 2 and "--wrt q: not a variable" in err
+    code, _, err = run_cli(capsys, "explain", "x*", "x=3", "--wrt", "x")
+    assert code == 2 and err.startswith("microgrid explain: ")
+
+
+def test_cli_draw_text_local_and_check(capsys, tmp_path):
+    code, out, err = run_cli(capsys, "draw", "x*x + x", "x=3", "--text")
+    assert code == 0, err
+    assert out.splitlines() == ["#2 = 12  grad 1  (+)", "├── #1 = 9  grad 1  (×)",
+                                "│   ├── x = 3  grad 7", "│   └── x  (see above)",
+                                "└── x  (see above)"]
+    svg = tmp_path / "g.svg"
+    page = tmp_path / "s.html"
+    code, out, err = run_cli(capsys, "draw", "(a*b + c).tanh()", "a=2", "b=-3", "c=10",
+                             "--local", "--check", "-o", str(svg), "--animate", str(page))
+    assert code == 0, err
+    text = svg.read_text()
+    assert "∂/∂a = b = &#45;3" in text and "numeric &#45;0.004023" in text
+    assert "1 − tanh²" in page.read_text()
+    code, _, err = run_cli(capsys, "draw", "x*2", "x=1", "--check", "--no-grads")
+    assert code == 2 and "--check compares gradients" in err
