@@ -51,6 +51,7 @@ HIGHLIGHT = "#ff7f0e"
 HIGHLIGHT_FILL = "#ffe8cc"
 UNKNOWN = "#b0b0b0"
 CONTROLS_HEIGHT = 300  # px of the page besides the drawing (Chromium: 280 at 800-1200 px wide)
+LEGEND_LINE = 25  # px of each legend line for local=True and check=True
 MAX_IFRAME_HEIGHT = 900  # px
 MIN_SCALE = 0.6  # a wide drawing shrinks to the page's width down to this scale, then scrolls
 
@@ -280,7 +281,9 @@ class BackwardSteps:
         """For Jupyter: the page in an ``<iframe>`` of its own, where its script may run
         (JupyterLab and Notebook do not run the scripts of a cell's HTML output)."""
         svg = self._final_svg()
-        height = min(MAX_IFRAME_HEIGHT, round(svg_size(svg)[1] * DPI / 72) + CONTROLS_HEIGHT)
+        legend = LEGEND_LINE * (self.local + self.check)  # the legend's lines for them
+        height = min(MAX_IFRAME_HEIGHT,
+                     round(svg_size(svg)[1] * DPI / 72) + CONTROLS_HEIGHT + legend)
         return (f'<iframe srcdoc="{html.escape(self._page(svg), quote=True)}" '
                 f'sandbox="allow-scripts" title="{html.escape(self._title(), quote=True)}" '
                 f'width="100%" height="{height}" '

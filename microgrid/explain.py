@@ -332,15 +332,16 @@ class Explanation:
             lines.append(with_number(rule, self._num(step.local_grad)))
         return lines
 
-    def lines(self) -> list[str]:
-        """The derivation, line by line."""
+    def parts(self) -> tuple[str, list[tuple[str, list[str]]], str]:
+        """The derivation in three parts: the head line; each path listed, with the local
+        derivatives along it; the closing line ('' when there is nothing to list)."""
         d, num = self._d(), self._num
         root, wrt = self._root_name(), describe(self.wrt)
         if self.count == 0:
-            return [f"{d} = 0: {root} does not depend on {wrt} (no path leads from {wrt} to "
-                    f"{root}), so a change in {wrt} does not change {root}."]
+            return (f"{d} = 0: {root} does not depend on {wrt} (no path leads from {wrt} to "
+                    f"{root}), so a change in {wrt} does not change {root}.", [], "")
         if not self.paths[0].steps:
-            return [f"{d} = 1: {root} is {wrt} itself."]
+            return f"{d} = 1: {root} is {wrt} itself.", [], ""
         s = "" if self.count == 1 else "s"
         if self.complete:
             terms = " + ".join(num(p.product) for p in self.paths)
@@ -352,25 +353,29 @@ class Explanation:
                     f"{root}" + (f" (2^{self.count.bit_length() - 1})"
                                  if self.count & (self.count - 1) == 0 else "")
                     + f", too many to list; the {len(self.paths)} largest:")
-        out = [head]
-        for n, path in enumerate(self.paths, 1):
-            out.append(f"  {n}. {self._path_text(path)}")
-            out.extend(f"       {line}" for line in self._locals(path))
-        if self.complete:
-            if self.count > 1:
-                out.append(f"A value used more than once gets a gradient from each use: the "
-                           f"paths add up. backward() gets the same sum, {num(self.grad)}, in "
-                           f"one pass over the graph's {self.edges} edges.")
-            else:
-                out.append(f"backward() gives the same, {num(self.grad)}.")
+        paths = [(self._path_text(path), self._locals(path)) for path in self.paths]
+        if not self.complete:
+            tail = (f"backward() gets the exact sum of all {self.count:,} products, "
+                    f"{num(self.grad)}, in one pass over the graph's {self.edges} edges: each "
+                    "node passes its gradient, times a local derivative, once along each edge, "
+                    "so the paths' products are added up where they meet instead of one path "
+                    "at a time. That is the point of backpropagation.")
+        elif self.count > 1:
+            tail = (f"A value used more than once gets a gradient from each use: the paths add "
+                    f"up. backward() gets the same sum, {num(self.grad)}, in one pass over the "
+                    f"graph's {self.edges} edges.")
         else:
-            out.append(
-                f"backward() gets the exact sum of all {self.count:,} products, "
-                f"{num(self.grad)}, in one pass over the graph's {self.edges} edges: each node "
-                "passes its gradient, times a local derivative, once along each edge, so the "
-                "paths' products are added up where they meet instead of one path at a time. "
-                "That is the point of backpropagation.")
-        return out
+            tail = f"backward() gives the same, {num(self.grad)}."
+        return head, paths, tail
+
+    def lines(self) -> list[str]:
+        """The derivation, line by line."""
+        head, paths, tail = self.parts()
+        out = [head]
+        for n, (path, local) in enumerate(paths, 1):
+            out.append(f"  {n}. {path}")
+            out.extend(f"       {line}" for line in local)
+        return out + ([tail] if tail else [])
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
@@ -379,26 +384,14 @@ class Explanation:
         return str(self)
 
     def _repr_html_(self) -> str:
-        lines = self.lines()
-        items = []
-        body = [line for line in lines[1:-1]]
-        current: list[str] = []
-        for line in body:
-            if line.startswith("  ") and not line.startswith("     "):
-                if current:
-                    items.append(current)
-                current = [line.strip().split(". ", 1)[1]]
-            else:
-                current.append(line.strip())
-        if current:
-            items.append(current)
-        lis = "".join(
-            f"<li><code>{html.escape(item[0])}</code>"
-            + "".join(f"<br><small>{html.escape(x)}</small>" for x in item[1:]) + "</li>"
-            for item in items)
-        tail = f"<p>{html.escape(lines[-1])}</p>" if len(lines) > 1 else ""
-        return (f'<div class="microgrid-explanation"><p>{html.escape(lines[0])}</p>'
-                + (f"<ol>{lis}</ol>" if lis else "") + tail + "</div>")
+        head, paths, tail = self.parts()
+        items = "".join(
+            f"<li><code>{html.escape(path)}</code>"
+            + "".join(f"<br><small>{html.escape(line)}</small>" for line in local) + "</li>"
+            for path, local in paths)
+        return (f'<div class="microgrid-explanation"><p>{html.escape(head)}</p>'
+                + (f"<ol>{items}</ol>" if items else "")
+                + (f"<p>{html.escape(tail)}</p>" if tail else "") + "</div>")
 
 
 def _ordinal(k: int) -> str:

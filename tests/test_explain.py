@@ -416,3 +416,19 @@ def test_cli_draw_text_local_and_check(capsys, tmp_path):
     assert "1 − tanh²" in page.read_text()
     code, _, err = run_cli(capsys, "draw", "x*2", "x=1", "--check", "--no-grads")
     assert code == 2 and "--check compares gradients" in err
+
+
+def test_html_of_an_explanation_without_paths():
+    x, y = square_plus()
+    page = explain(y, Value(1.0, label="z"))._repr_html_()
+    assert page == ('<div class="microgrid-explanation"><p>dy/dz = 0: y does not depend on z '
+                    '(no path leads from z to y), so a change in z does not change y.</p></div>')
+
+
+def test_check_in_the_book_style_is_on_the_inputs_edges():
+    a, out = wrong_neuron()
+    out.backward()
+    source = draw(out, check=True, style="book").source
+    edge = next(line for line in source.splitlines() if "id=e2_0" in line)
+    assert "≠ grad" in edge and WARN_COLOR in edge
+    assert edge.index("≠ grad") < edge.rindex("0.006705")  # the gradient stays last
