@@ -432,3 +432,27 @@ def test_check_in_the_book_style_is_on_the_inputs_edges():
     edge = next(line for line in source.splitlines() if "id=e2_0" in line)
     assert "≠ grad" in edge and WARN_COLOR in edge
     assert edge.index("≠ grad") < edge.rindex("0.006705")  # the gradient stays last
+
+
+def test_every_operations_formula_on_the_drawing_agrees_with_the_number_on_its_edge():
+    import html
+    import re
+
+    from microgrid import format_number
+    from microgrid.explain import with_number
+
+    for v in every_operation():
+        v.backward()
+        source = draw(v, local=True).source
+        i = len(topological_order(v)) - 1  # the node drawn last: the operation itself
+        for k, operand in enumerate(v.operands):
+            if not isinstance(operand, Value):
+                continue
+            edge = next(line for line in source.splitlines() if f"id=e{i}_{k}" in line)
+            shown = re.search(rf'<font color="{LOCAL_COLOR}">(.*?)</font>', edge)
+            assert shown is not None, (v.op, k)
+            number = format_number(v.local_grads[[j for j, x in enumerate(v.operands)
+                                                  if isinstance(x, Value)].index(k)])
+            assert html.unescape(shown[1]) == with_number(local_formula(v, k), number), (v.op, k)
+            # the rule's own value, evaluated, is the number on the edge
+            assert format_number(formula_value(v, k)) == number, (v.op, k)
