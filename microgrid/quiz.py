@@ -222,6 +222,7 @@ def quiz_html(quiz: Quiz, tolerance: float = TOLERANCE) -> str:
             if isinstance(x, Value):
                 shows[x].append(f"e{i}_{k}")
     questions = [{"name": q.name, "answer": q.answer, "shows": shows[q.node],
+                  "box": f"v{ids[q.node]}",
                   "hint": q.hint, "step": q.step} for q in quiz.questions]
     title = f"Backpropagation quiz {quiz.seed}: y = {quiz.expression}"
     rows = "\n".join(
@@ -250,7 +251,9 @@ _PAGE = """<!DOCTYPE html>
 <style>
 body {{ font-family: Helvetica, Arial, sans-serif; margin: 1.5em; color: #222; }}
 h1 {{ font-size: 1.3em; }}
-#drawing {{ overflow: auto; }}
+#drawing {{ overflow: auto; position: relative; }}
+input.onbox {{ position: absolute; box-sizing: border-box; font-size: 11px; padding: 0 2px;
+  text-align: center; border: 1px solid #999; border-radius: 3px; }}
 #drawing > svg {{ display: block; max-width: 100%; height: auto; }}
 ol li {{ margin: 0.4em 0; }}
 input {{ font-size: 1em; }}
@@ -265,8 +268,9 @@ text.mg-unknown {{ fill: #b0b0b0; }}
 <body>
 <h1>{title}</h1>
 <p>Each edge shows its forward value and, in <b style="color:{local}">blue</b>, its local
-derivative. Fill in each gradient, in the order <code>backward()</code> finds them; a right
-one appears in <b style="color:{grad}">red</b> on the drawing. y.grad = 1.</p>
+derivative. Fill in each gradient, in its box on the drawing or in the list below (in the
+order <code>backward()</code> finds them, with a hint for each); a right one appears in
+<b style="color:{grad}">red</b> on the drawing. y.grad = 1.</p>
 <div id="drawing">
 {svg}
 </div>
@@ -290,14 +294,45 @@ one appears in <b style="color:{grad}">red</b> on the drawing. y.grad = 1.</p>
     last.textContent = last.textContent.indexOf("grad ") === 0 ? "grad ?" : "?";
     last.classList.add("mg-unknown");
   }});
-  function reveal(ids) {{  // a gradient found: where the drawing shows it, or a part of it
+  function reveal(ids, known) {{  // a gradient found (or lost): where the drawing shows it
     texts.forEach(function (t) {{
       if (ids.indexOf(t.g) >= 0) {{
-        t.text.textContent = t.known;
-        t.text.classList.remove("mg-unknown");
+        t.text.textContent = known ? t.known :
+          (t.known.indexOf("grad ") === 0 ? "grad ?" : "?");
+        t.text.classList.toggle("mg-unknown", !known);
       }}
     }});
   }}
+  // an answer box on each value's box of the drawing, over its "grad ?", twin of the list's
+  var drawing = document.getElementById("drawing"), boxes = [];
+  questions.forEach(function (q, k) {{
+    var input = document.createElement("input");
+    input.className = "onbox";
+    input.id = "box" + k;
+    input.dataset.k = k;
+    input.setAttribute("aria-label", q.name + ".grad");
+    input.setAttribute("autocomplete", "off");
+    input.setAttribute("inputmode", "decimal");
+    input.placeholder = "grad ?";
+    drawing.appendChild(input);
+    boxes.push(input);
+  }});
+  function place() {{
+    var origin = drawing.getBoundingClientRect();
+    questions.forEach(function (q, k) {{
+      var g = document.getElementById(q.box), t = g.getElementsByTagName("text");
+      var r = t[t.length - 1].getBoundingClientRect(), frame = g.getBoundingClientRect();
+      var input = boxes[k], width = Math.max(48, frame.width - 10);
+      input.style.left = (frame.left + (frame.width - width) / 2 - origin.left +
+                          drawing.scrollLeft) + "px";
+      input.style.top = (r.top - origin.top + drawing.scrollTop - 1) + "px";
+      input.style.width = width + "px";
+      input.style.height = (r.height + 2) + "px";
+    }});
+  }}
+  place();
+  window.addEventListener("resize", place);
+  if (document.fonts) document.fonts.ready.then(place);
   function parse(s) {{
     s = s.replace(/\\s+/g, "");
     var m = /^([-+]?[0-9]*\\.?[0-9]+(?:e[-+]?[0-9]+)?)(?:\\/([-+]?[0-9]*\\.?[0-9]+))?$/i.exec(s);
@@ -306,26 +341,33 @@ one appears in <b style="color:{grad}">red</b> on the drawing. y.grad = 1.</p>
     if (m[2] !== undefined) v /= parseFloat(m[2]);
     return isFinite(v) ? v : null;
   }}
-  function check(k) {{
+  function check(k, value) {{
     var input = document.getElementById("q" + k), verdict = document.getElementById("verdict" + k);
-    var q = questions[k], v = parse(input.value);
-    input.classList.remove("right", "wrong");
-    verdict.classList.remove("right", "wrong");
-    if (input.value.trim() === "") {{ verdict.textContent = ""; right[k] = false; }}
-    else if (v === null) {{ verdict.textContent = "not a number"; right[k] = false; }}
+    var box = boxes[k], q = questions[k], v = parse(value), was = right[k], verdictText = "";
+    input.value = value;
+    box.value = value;
+    right[k] = false;
+    var state = "";
+    if (value.trim() === "") state = "";
+    else if (v === null) verdictText = "not a number";
     else if (Math.abs(v - q.answer) <= Math.max(quiz.tolerance * Math.abs(q.answer), 1e-3)) {{
-      input.classList.add("right"); verdict.classList.add("right");
-      verdict.textContent = "right"; right[k] = true; reveal(q.shows);
-    }} else {{
-      input.classList.add("wrong"); verdict.classList.add("wrong");
-      verdict.textContent = "not yet"; right[k] = false;
-    }}
+      state = "right"; verdictText = "right"; right[k] = true;
+    }} else {{ state = "wrong"; verdictText = "not yet"; }}
+    [input, box, verdict].forEach(function (e) {{
+      e.classList.remove("right", "wrong");
+      if (state) e.classList.add(state);
+    }});
+    verdict.textContent = verdictText;
+    box.hidden = right[k];  // a right answer shows on the drawing itself, in red
+    if (right[k] !== was) reveal(q.shows, right[k]);
     var n = right.filter(Boolean).length;
     document.getElementById("score").textContent = n + " of " + questions.length + " right." +
       (n === questions.length ? " Every gradient right!" : "");
   }}
-  document.querySelectorAll("#questions input").forEach(function (input) {{
-    input.addEventListener("input", function () {{ check(Number(input.dataset.k)); }});
+  document.querySelectorAll("#questions input, input.onbox").forEach(function (input) {{
+    input.addEventListener("input", function () {{
+      check(Number(input.dataset.k), input.value);
+    }});
   }});
   document.querySelectorAll("button.hint").forEach(function (b) {{
     b.addEventListener("click", function () {{

@@ -177,9 +177,29 @@ def test_the_page_in_headless_chromium(tmp_path, browser):
     page.click("button.hint[data-k='0']")
     assert page.inner_text("#hint0") == quiz.questions[0].hint
     assert "local derivative" in quiz.questions[0].hint
+    # each value's box on the drawing has its answer box, over its gradient, twin of the list's
+    for k in range(n):
+        box = page.eval_on_selector(f"#box{k}", "b => b.getBoundingClientRect().toJSON()")
+        value = page.eval_on_selector(f"#{data['questions'][k]['box']}",
+                                      "g => g.getBoundingClientRect().toJSON()")
+        assert box["height"] > 10 and box["width"] >= 48
+        # inside its value's box (or as wide as 48 px, centred on it), in its lower half
+        middle = box["x"] + box["width"] / 2
+        assert abs(middle - (value["x"] + value["width"] / 2)) < 1
+        assert value["y"] + value["height"] / 2 < box["y"] + box["height"] / 2
+        assert box["y"] + box["height"] < value["y"] + value["height"] + 2
+    page.fill("#box1", "12345")
+    assert page.input_value("#q1") == "12345" and page.inner_text("#verdict1") == "not yet"
+    assert "wrong" in page.get_attribute("#box1", "class")
+    page.fill("#box1", "")
     # right answers are accepted, one by one, and appear on the drawing
     for k, q in enumerate(quiz.questions):
-        page.fill(f"#q{k}", f"{q.answer:.4g}")
+        if k % 2:
+            page.fill(f"#box{k}", f"{q.answer:.4g}")  # on the drawing
+            assert page.input_value(f"#q{k}") == f"{q.answer:.4g}"
+        else:
+            page.fill(f"#q{k}", f"{q.answer:.4g}")  # in the list
+        assert page.is_hidden(f"#box{k}")  # the red gradient shows in its place
         assert page.inner_text(f"#verdict{k}") == "right", k
         for gid in data["questions"][k]["shows"]:
             if gid in shown:
