@@ -78,8 +78,9 @@ def make_quiz(seed: int = 0, ops: Sequence[str] = DEFAULT_OPS, size: int = 4) ->
         root = _draw_graph(rng, ops, size)
         if root is not None:
             break
-    else:  # pragma: no cover - some graph of 10 000 always is
-        raise ValueError(f"quiz: found no graph of {size} operations from {' '.join(ops)}")
+    else:  # e.g. exp of exp of exp ...: the numbers grow too large to work out
+        raise ValueError(f"quiz: found no graph of {size} operations from {' '.join(ops)} "
+                         "whose numbers stay workable; use a smaller size, or add + or *")
     steps = BackwardSteps(root, local=True)
     questions = []
     for k, step in enumerate(steps):

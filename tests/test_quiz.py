@@ -91,6 +91,8 @@ def test_bad_options():
         make_quiz(0, ["+", "sin"])
     with pytest.raises(ValueError, match="size must be from 1 to 9"):
         make_quiz(0, size=0)
+    with pytest.raises(ValueError, match="use a smaller size, or add"):
+        make_quiz(0, ["exp"], size=6)
 
 
 def test_the_command_reads_answers_from_standard_input(monkeypatch, capsys):
