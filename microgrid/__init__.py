@@ -14,11 +14,13 @@ from microgrid.engine import (
     no_grad,
     topological_order,
 )
+from microgrid.explain import Explanation, explain, tree
 
 __all__ = [
     "BackwardSteps",
     "Diagram",
     "Edge",
+    "Explanation",
     "GradcheckError",
     "GradcheckRow",
     "Value",
@@ -26,10 +28,12 @@ __all__ = [
     "dot",
     "draw",
     "edges",
+    "explain",
     "format_number",
     "gradcheck",
     "is_grad_enabled",
     "no_grad",
     "topological_order",
+    "tree",
 ]
 __version__ = "0.1.0"

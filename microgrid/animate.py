@@ -30,8 +30,11 @@ from importlib import resources
 from pathlib import Path
 
 from microgrid.drawing import (
+    CHECK_COLOR,
     GRAD_COLOR,
+    LOCAL_COLOR,
     SYMBOLS,
+    WARN_COLOR,
     Renderer,
     Style,
     _check_options,
@@ -40,6 +43,7 @@ from microgrid.drawing import (
     format_number,
 )
 from microgrid.engine import Value, topological_order
+from microgrid.explain import check_leaves, local_formula
 from microgrid.render import DPI, TIME_BUDGET, svg_size, write_atomically
 
 SVG = "http://www.w3.org/2000/svg"
@@ -47,6 +51,7 @@ HIGHLIGHT = "#ff7f0e"
 HIGHLIGHT_FILL = "#ffe8cc"
 UNKNOWN = "#b0b0b0"
 CONTROLS_HEIGHT = 300  # px of the page besides the drawing (Chromium: 280 at 800-1200 px wide)
+LEGEND_LINE = 25  # px of each legend line for local=True and check=True
 MAX_IFRAME_HEIGHT = 900  # px
 MIN_SCALE = 0.6  # a wide drawing shrinks to the page's width down to this scale, then scrolls
 
@@ -86,7 +91,8 @@ class BackwardSteps:
 
     def __init__(self, root: Value, *, style: Style = "values", rankdir: str = "LR",
                  title: str | None = None, digits: int = 4, max_steps: int = 300,
-                 renderer: Renderer = "auto", time_budget: float = TIME_BUDGET) -> None:
+                 renderer: Renderer = "auto", time_budget: float = TIME_BUDGET,
+                 local: bool = False, check: bool = False) -> None:
         _check_options(root, style, rankdir, digits, max_steps, renderer, time_budget,
                        caller="backward_steps", size_option="max_steps")
         if root.is_leaf:
@@ -95,6 +101,7 @@ class BackwardSteps:
         self.root = root
         self.style, self.rankdir, self.title = style, rankdir, title
         self.digits, self.renderer, self.time_budget = digits, renderer, time_budget
+        self.local, self.check = local, check
         self.order = topological_order(root)
         if len(self.order) > max_steps:
             raise ValueError(
@@ -129,17 +136,30 @@ class BackwardSteps:
 
     def caption(self, index: int) -> str:
         """What happens at step `index`, in words and numbers (the chain rule)."""
+        return f"{self.chain_rule(index)} {self._next(self.steps[index])}"
+
+    def chain_rule(self, index: int) -> str:
+        """How step `index`'s gradient is summed from its consumers', as one sentence."""
         step = self.steps[index]
         num = self.num
         name = self.name(step.node)
         if not step.terms:
-            return (f"{name}.grad = 1: the gradient of the output with respect to itself. "
-                    + self._next(step))
+            return f"{name}.grad = 1: the gradient of the output with respect to itself."
         terms = " + ".join(f"{self.name(t.consumer)}.grad × ∂{self.name(t.consumer)}/∂{name}"
                            for t in step.terms)
         numbers = " + ".join(f"{num(t.consumer_grad)} × {num(t.local_grad)}"
                              for t in step.terms)
-        return f"{name}.grad = {terms} = {numbers} = {num(step.grad)}. " + self._next(step)
+        if self.local:  # and the rule of each local derivative
+            rules = [local_formula(t.consumer, int(t.edge_id.rsplit("_", 1)[1]), self._called)
+                     for t in step.terms]
+            if any(rules):
+                numbers += " (" + "; ".join(
+                    f"∂{self.name(t.consumer)}{r[1:]}" for t, r in zip(step.terms, rules,
+                                                                      strict=True) if r) + ")"
+        return f"{name}.grad = {terms} = {numbers} = {num(step.grad)}."
+
+    def _called(self, x: object, generic: str) -> str:
+        return self.name(x) if isinstance(x, Value) else self.num(float(x))  # type: ignore[arg-type]
 
     def _next(self, step: Step) -> str:
         if step.node.is_leaf:
@@ -176,9 +196,11 @@ class BackwardSteps:
     def _final_svg(self) -> str:
         """The drawing of the finished pass: every gradient known, nothing highlighted."""
         names = {v: self.name(v) for v in self.order if not v.label}
+        checks = check_leaves(self.root, self.grads.__getitem__) if self.check else None
         build = functools.partial(
             build_digraph, self.root, self.order, style=self.style, rankdir=self.rankdir,
-            grad_of=self.grads.get, title=self.title, digits=self.digits, names=names)
+            grad_of=self.grads.get, title=self.title, digits=self.digits, names=names,
+            show_local=self.local, checks=checks)
         return diagram(build, len(self.order), self.renderer, self.time_budget).svg()
 
     def frame_svgs(self) -> list[str]:
@@ -233,7 +255,20 @@ class BackwardSteps:
             title=title, n=len(steps), last=len(steps) - 1, caption=html.escape(captions[0]),
             svg=_inline(svg), min_width=f"{svg_size(svg)[0] * DPI / 72 * MIN_SCALE:.0f}px",
             steps=_script_json(steps), script=_script(), grad=GRAD_COLOR, highlight=HIGHLIGHT,
-            highlight_fill=HIGHLIGHT_FILL, unknown=UNKNOWN)
+            highlight_fill=HIGHLIGHT_FILL, unknown=UNKNOWN, legend=self._legend())
+
+    def _legend(self) -> str:
+        """What the drawing shows besides the gradients: local derivatives, numeric checks."""
+        parts = []
+        if self.local:
+            parts.append(f'<span><b style="color:{LOCAL_COLOR}">Blue</b>: the local derivative '
+                         "that an edge multiplies the gradient by: the rule, and its number."
+                         "</span>")
+        if self.check:
+            parts.append(f'<span><b style="color:{CHECK_COLOR}">numeric</b>: an input\'s '
+                         "gradient by central differences, and its relative error "
+                         f'(<b style="color:{WARN_COLOR}">orange</b> if it disagrees).</span>')
+        return "".join(" " + p for p in parts)
 
     def save_animation(self, path: str | Path) -> Path:
         """Write the animation (see `html`) to `path`, conventionally ``*.html`` (through a
@@ -246,7 +281,9 @@ class BackwardSteps:
         """For Jupyter: the page in an ``<iframe>`` of its own, where its script may run
         (JupyterLab and Notebook do not run the scripts of a cell's HTML output)."""
         svg = self._final_svg()
-        height = min(MAX_IFRAME_HEIGHT, round(svg_size(svg)[1] * DPI / 72) + CONTROLS_HEIGHT)
+        legend = LEGEND_LINE * (self.local + self.check)  # the legend's lines for them
+        height = min(MAX_IFRAME_HEIGHT,
+                     round(svg_size(svg)[1] * DPI / 72) + CONTROLS_HEIGHT + legend)
         return (f'<iframe srcdoc="{html.escape(self._page(svg), quote=True)}" '
                 f'sandbox="allow-scripts" title="{html.escape(self._title(), quote=True)}" '
                 f'width="100%" height="{height}" '
@@ -299,11 +336,13 @@ def _script() -> str:
 
 def backward_steps(root: Value, *, style: Style = "values", rankdir: str = "LR",
                    title: str | None = None, digits: int = 4, max_steps: int = 300,
-                   renderer: Renderer = "auto", time_budget: float = TIME_BUDGET
-                   ) -> BackwardSteps:
+                   renderer: Renderer = "auto", time_budget: float = TIME_BUDGET,
+                   local: bool = False, check: bool = False) -> BackwardSteps:
     """The steps of one backward pass from `root`, to animate: see `BackwardSteps`.
 
-    ``backward_steps(loss).save_animation("steps.html")`` writes the page.
+    ``backward_steps(loss).save_animation("steps.html")`` writes the page. With `local` and
+    `check`, the drawing shows local derivatives and numerical gradients, as `draw`'s do.
     """
     return BackwardSteps(root, style=style, rankdir=rankdir, title=title, digits=digits,
-                         max_steps=max_steps, renderer=renderer, time_budget=time_budget)
+                         max_steps=max_steps, renderer=renderer, time_budget=time_budget,
+                         local=local, check=check)

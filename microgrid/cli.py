@@ -1,5 +1,7 @@
 """The `microgrid` command line: `microgrid demo NAME [-o FILE]`, `microgrid demo --list`,
-`microgrid draw EXPRESSION NAME=NUMBER ... [-o FILE] [--animate FILE]`.
+`microgrid draw EXPRESSION NAME=NUMBER ... [-o FILE] [--animate FILE] [--local] [--check]
+[--text]`, `microgrid explain EXPRESSION NAME=NUMBER ... --wrt NAME`, `microgrid quiz [--seed N]
+[--ops OPS] [--size N] [--html FILE]`.
 
 Exit status: 0 done; 1 a drawing could not be made or written (Graphviz failed or ran out of
 its time budget, a file could not be written); 2 a bad command line (an option, a file name, an
@@ -25,6 +27,22 @@ The expression may use numbers, the variables given as NAME=NUMBER, + - * / **, 
 exp log sqrt tanh sigmoid relu, called as tanh(x) or x.tanh(). Example:
 
   microgrid draw "(a*b + c).tanh()" a=2 b=-3 c=10 -o graph.svg --animate steps.html
+"""
+
+
+EXPLAIN_HELP = """\
+Explain how a gradient comes about: every path from the variable to the expression, the
+local derivatives along it and their product, and their sum. Example:
+
+  microgrid explain "x*x + x" x=3 --wrt x
+"""
+
+QUIZ_HELP = """\
+Practise backpropagation: a small random graph; type each gradient, in the order backward()
+visits the nodes (h for a hint, q to stop). Answers may be piped in, one a line. Example:
+
+  microgrid quiz --seed 3 --ops "+,*,tanh" --size 5
+  microgrid quiz --seed 3 --html quiz.html     # the same quiz as a page to hand out
 """
 
 
@@ -64,9 +82,42 @@ def _parser() -> argparse.ArgumentParser:
     draw.add_argument("--title", help="a caption above the graph")
     draw.add_argument("--animate", metavar="HTML",
                       help="also write the backward pass, step by step, as an HTML page")
+    draw.add_argument("--local", action="store_true",
+                      help="show on every edge the local derivative: its rule and its number")
+    draw.add_argument("--check", action="store_true",
+                      help="show each input's numerical gradient (central differences) and "
+                           "flag a mismatch")
+    draw.add_argument("--text", action="store_true",
+                      help="print the graph as an indented tree of text (for terminals)")
     draw.add_argument("--time-budget", type=float, default=TIME_BUDGET, metavar="SECONDS",
                       help=f"how long Graphviz may take to lay the graph out "
                            f"(default: {TIME_BUDGET:g})")
+
+    explain = commands.add_parser("explain", help="explain a gradient: every path, the chain "
+                                  "rule", description=EXPLAIN_HELP,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    explain.add_argument("expression", help='e.g. "x*x + x"')
+    explain.add_argument("variables", nargs="*", metavar="NAME=NUMBER",
+                         help="the value of each variable, e.g. x=3")
+    explain.add_argument("--wrt", metavar="NAME", required=True,
+                         help="the variable to differentiate with respect to")
+    explain.add_argument("--max-paths", type=int, default=10, metavar="N",
+                         help="list at most N paths, the largest (default: 10)")
+    explain.add_argument("--digits", type=int, default=4, help="significant digits (default: 4)")
+
+    quiz = commands.add_parser("quiz", help="practise: find the gradients of a random graph",
+                               description=QUIZ_HELP,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    quiz.add_argument("--seed", type=int, default=None,
+                      help="which quiz (the same seed gives the same quiz; default: random)")
+    quiz.add_argument("--ops", default=None, metavar="OPS",
+                      help="the operations to draw from, comma-separated, from "
+                           "+,-,*,/,tanh,relu,exp,sigmoid (default: +,-,*)")
+    quiz.add_argument("--size", type=int, default=4, help="how many operations (default: 4)")
+    quiz.add_argument("--tolerance", type=float, default=0.01,
+                      help="relative error an answer may have (default: 0.01)")
+    quiz.add_argument("--html", metavar="FILE",
+                      help="write the quiz as a self-contained page instead of asking here")
     return parser
 
 
@@ -76,6 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return _demo(args)
+        if args.command == "explain":
+            return _explain(args)
+        if args.command == "quiz":
+            return _quiz(args)
         return _draw(args)
     except UsageError as e:
         print(f"microgrid {args.command}: {e}", file=sys.stderr)
@@ -94,7 +149,7 @@ def _expressions_as_positionals(argv: list[str]) -> list[str]:
     to argparse, and `draw` has no short options but -o and -h, so any other argument that
     starts with a single '-' is an expression: it gets a leading space (`expr.parse` strips it).
     """
-    if argv[:1] != ["draw"]:
+    if argv[:1] not in (["draw"], ["explain"]):
         return argv
     return [" " + a if a[:1] == "-" and a[:2] != "--" and a not in ("-o", "-h") and " " not in a
             else a for a in argv]
@@ -169,18 +224,26 @@ def _draw(args: argparse.Namespace) -> int:
         root = parse(args.expression, variables)
         if not root.is_leaf:
             root.backward()
+        if args.check and (args.no_grads or root.is_leaf):
+            raise UsageError("--check compares gradients with numerical ones: it needs the "
+                             "gradients (drop --no-grads; the expression needs an operation)")
         diagram = draw(root, style=args.style, rankdir=args.rankdir, digits=args.digits,
                        title=args.title, time_budget=args.time_budget,
-                       show_grads=not args.no_grads)
+                       show_grads=not args.no_grads, local=args.local, check=args.check)
         # everything is checked, drawn and kept in memory before the first file is written
         steps = None if args.animate is None else backward_steps(
             root, style=args.style, rankdir=args.rankdir, digits=args.digits,
-            title=args.title, time_budget=args.time_budget)
+            title=args.title, time_budget=args.time_budget, local=args.local,
+            check=args.check)
     except (ExpressionError, ValueError, ArithmeticError) as e:
         raise UsageError(str(e)) from None
     picture = None if args.output is None else diagram.encode(args.output)
     page = None if steps is None else steps.html().encode("utf-8")
-    if args.output is None:
+    if args.text:
+        from microgrid.explain import tree
+
+        print(tree(root, show_grads=not args.no_grads, digits=args.digits))
+    elif args.output is None:
         print(diagram.source, end="")
     else:
         print(f"{args.expression.strip()} = {format_number(root.data, args.digits)}")
@@ -194,6 +257,57 @@ def _draw(args: argparse.Namespace) -> int:
         write_atomically(Path(args.animate), page)
         print(f"wrote the backward pass, {len(steps)} steps, to {args.animate}",
               file=sys.stdout if args.output else sys.stderr)
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from microgrid.explain import explain
+    from microgrid.expr import ExpressionError, parse, parse_variables
+
+    if not 1 <= args.digits <= 17:
+        raise UsageError(f"--digits must be from 1 to 17, got {args.digits}")
+    if args.max_paths < 1:
+        raise UsageError(f"--max-paths must be a positive number, got {args.max_paths}")
+    try:
+        variables = parse_variables(args.variables)
+        if args.wrt not in variables:
+            raise UsageError(f"--wrt {args.wrt}: not a variable of the command line "
+                             f"(give it a value, e.g. {args.wrt}=1)")
+        root = parse(args.expression, variables)
+        if not root.label:  # named as the derivation names it: dy/dx
+            root.label = next(n for n in ("y", "f", "out", "result") if n not in variables)
+        # parse() refuses a variable that the expression does not use: the leaf is there
+        leaf = next(v for v in _leaves(root) if v.label == args.wrt)
+        print(explain(root, leaf, max_paths=args.max_paths, digits=args.digits))
+    except (ExpressionError, ValueError, ArithmeticError) as e:
+        raise UsageError(str(e)) from None
+    return 0
+
+
+def _quiz(args: argparse.Namespace) -> int:
+    import random
+
+    from microgrid.quiz import DEFAULT_OPS, make_quiz, quiz_html, run
+
+    if args.html is not None:
+        if Path(args.html).suffix.lower() not in (".html", ".htm"):
+            raise UsageError(f"--html writes an HTML page: use a file name ending in .html, "
+                             f"not {args.html!r}")
+        check_writable([Path(args.html)])
+    if not 0 <= args.tolerance < 1:
+        raise UsageError(f"--tolerance must be from 0 to 1 (a relative error), "
+                         f"got {args.tolerance:g}")
+    ops = [op.strip() for op in args.ops.split(",")] if args.ops else None
+    seed = random.randrange(1000) if args.seed is None else args.seed
+    try:
+        quiz = make_quiz(seed, ops or DEFAULT_OPS, size=args.size)
+    except ValueError as e:
+        raise UsageError(str(e).removeprefix("quiz: ")) from None
+    if args.html is not None:
+        write_atomically(Path(args.html), quiz_html(quiz, args.tolerance).encode("utf-8"))
+        print(f"wrote quiz {seed}, {len(quiz.questions)} gradients to find, to {args.html}")
+        return 0
+    run(quiz, sys.stdin, sys.stdout, args.tolerance)
     return 0
 
 

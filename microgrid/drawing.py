@@ -29,6 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from microgrid.engine import Value, topological_order
+from microgrid.explain import (
+    SYMBOLS,
+    Check,
+    check_leaves,
+    formula_value,
+    local_formula,
+    with_number,
+)
 from microgrid.render import (
     DPI,
     FONT,
@@ -59,8 +67,10 @@ FAST_LAYOUT_NODES = 500  # past this many values, Graphviz lays the graph out mo
 # simplex (nslimit is what tames long edges, such as a leaf used at every step of a chain).
 FAST_LAYOUT = {"mclimit": "0.01", "remincross": "false", "nslimit": "1", "nslimit1": "1"}
 
-SYMBOLS = {"+": "+", "-": "−", "*": "×", "/": "÷", "**": "^", "neg": "−x", "dot": "Σwx",
-           "sigmoid": "σ"}
+LOCAL_COLOR = "#1f5fa8"  # local derivatives (local=True): blue
+CHECK_COLOR = "#2a7f2a"  # a numerical gradient that agrees (check=True): green
+WARN_COLOR = "#e6550d"  # one that disagrees: orange, and the leaf's box drawn in it
+WARN_FILL = "#fff1e0"
 
 
 def format_number(x: float, digits: int = 4) -> str:
@@ -82,7 +92,8 @@ def format_number(x: float, digits: int = 4) -> str:
 def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
          show_grads: bool | None = None, title: str | None = None, digits: int = 4,
          max_nodes: int = 2500, renderer: Renderer = "auto",
-         time_budget: float = TIME_BUDGET) -> Diagram:
+         time_budget: float = TIME_BUDGET, local: bool = False, check: bool = False
+         ) -> Diagram:
     """The computation graph of `root`, with forward values and gradients on every edge.
 
     - `style`: ``"values"`` (a box per value, a circle per operation) or ``"book"``
@@ -96,6 +107,10 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
     - `renderer`: ``"auto"`` (graphviz-pure, installed with microgrid), ``"bundled"`` (the
       same, and an error if it is missing) or ``"dot"`` (the system's Graphviz).
     - `time_budget`: seconds a render may take (see `Diagram`).
+    - `local`: every edge also shows the local derivative it multiplies the gradient by, as
+      the operation's rule and a number (``∂/∂a = b = -3``), in blue.
+    - `check`: every input also shows its gradient by central differences and the relative
+      error; a mismatch with ``grad`` is drawn in orange (needs gradients: ``backward()``).
     """
     _check_options(root, style, rankdir, digits, max_nodes, renderer, time_budget)
     order = topological_order(root)
@@ -103,8 +118,13 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
     if show_grads is None:  # not the root's alone: a dead ReLU's input has grad 0 after backward
         show_grads = any(v.grad != 0 for v in order)
     grad_of: Callable[[Value], float | None] = (lambda v: v.grad) if show_grads else _no_grad
+    if check and not show_grads:
+        raise ValueError("draw: check=True compares each input's grad with its numerical "
+                         "gradient, but no gradients are shown; call backward() first")
+    checks = check_leaves(root, lambda v: v.grad) if check else None
     build = functools.partial(build_digraph, root, order, style=style, rankdir=rankdir,
-                              grad_of=grad_of, title=title, digits=digits)
+                              grad_of=grad_of, title=title, digits=digits, show_local=local,
+                              checks=checks)
     return diagram(build, len(order), renderer, time_budget)
 
 
@@ -156,7 +176,8 @@ def _check_size(order: list[Value], max_nodes: int) -> None:
 
 def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str,
                   grad_of: Callable[[Value], float | None], title: str | None, digits: int,
-                  names: dict[Value, str] | None = None, fast: bool = False
+                  names: dict[Value, str] | None = None, fast: bool = False,
+                  show_local: bool = False, checks: dict[Value, Check] | None = None
                   ) -> graphviz.Digraph:
     """The DOT of the graph `order` (``topological_order(root)``).
 
@@ -166,6 +187,9 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
     operation to its result (or, in the book style, to the output) ``out{i}``. Labels are
     HTML-like, so that the gradient's line can be red; with `fast`, Graphviz's faster settings
     are used and edge labels are placed after the layout (``xlabel``), not ranked with it.
+    With `show_local`, an operand's edge shows, above its gradient, the local derivative; `checks`
+    (from `check_leaves`) adds, above an input's gradient, its numerical gradient. The
+    gradient stays the last line of its element (the player replaces it).
     """
     import graphviz
 
@@ -198,13 +222,47 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
         child_grad = grad_of(child)
         return None if child_grad is None else child_grad * local
 
+    def local_line(v: Value, k: int, d: float) -> list[str]:
+        if not show_local and checks is None:
+            return []
+        formula = local_formula(v, k)
+        expected = formula_value(v, k) if checks is not None else None
+        if expected is not None and not math.isclose(expected, d, rel_tol=1e-9, abs_tol=1e-12):
+            # check=True: the number recorded is not what the operation's rule gives
+            return [f'<font color="{WARN_COLOR}"><b>{_text(f"{formula} = {num(expected)}")}'
+                    f' ≠ {num(d)}</b></font>']
+        if not show_local:
+            return []
+        text = f"∂ = {num(d)}" if formula is None else with_number(formula, num(d))
+        return [f'<font color="{LOCAL_COLOR}">{_text(text)}</font>']
+
+    def check_line(v: Value) -> list[str]:
+        c = None if checks is None else checks.get(v)
+        if c is None:
+            return []
+        if c.numeric is None:
+            return [f'<font color="{WARN_COLOR}">numeric: cannot replay</font>']
+        if c.ok:
+            return [f'<font color="{CHECK_COLOR}">numeric {num(c.numeric)} '
+                    f'(error {c.error:.0e})</font>']
+        return [f'<font color="{WARN_COLOR}"><b>numeric {num(c.numeric)} ≠ grad '
+                f'(error {c.error:.0e})</b></font>']
+
+    def mismatch(v: Value) -> dict[str, str]:
+        c = None if checks is None else checks.get(v)
+        if c is None or c.ok:
+            return {}
+        return {"color": WARN_COLOR, "penwidth": "2", "style": "rounded,filled",
+                "fillcolor": WARN_FILL}
+
     for i, v in enumerate(order):
         symbol = SYMBOLS.get(v.op, v.op)
         if style == "values":
             lines = [_text(name(v))] if name(v) else []
             lines.append(f"data {num(v.data)}")
-            g.node(f"v{i}", id=f"v{i}", shape="box", style="rounded",
-                   **labelled(lines, grad_of(v), "grad "))
+            lines += check_line(v)
+            g.node(f"v{i}", id=f"v{i}", shape="box",
+                   **{"style": "rounded", **labelled(lines, grad_of(v), "grad "), **mismatch(v)})
             if v.op:
                 g.node(f"op{i}", _html([_text(symbol)]), id=f"op{i}", **_op_attrs(0.4))
                 g.edge(f"op{i}", f"v{i}", id=f"out{i}",
@@ -237,8 +295,9 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
             else:
                 tail = f"op{j}" if parent.op else f"v{j}"
                 text = _named(name(parent), num(parent.data))
+            extra = local_line(v, k, local) + (check_line(parent) if style == "book" else [])
             g.edge(tail, f"op{i}", id=edge_id,
-                   **labelled([text], edge_grad(v, local), key=edge_label))
+                   **labelled([text, *extra], edge_grad(v, local), key=edge_label))
     return g
 
 
