@@ -1,0 +1,142 @@
+"""Issue 14: every place where a careless or hostile input gave a silently wrong number (or a raw
+error far from the mistake) is now right, or a clear one-line error naming the problem."""
+
+import math
+import threading
+
+import pytest
+
+from microgrid import Value, draw, no_grad
+from microgrid.engine import is_grad_enabled
+
+
+# --- math.exp(v) must not drop the gradient -------------------------------------------------
+@pytest.mark.parametrize("f", [math.exp, math.log, math.tanh, math.sqrt, float])
+def test_math_functions_on_a_value_raise_instead_of_dropping_the_gradient(f):
+    x = Value(2.0, label="x")
+    with pytest.raises(TypeError, match=r"x\.item\(\)") as info:
+        f(x)
+    assert "\n" not in str(info.value) and "'x'" in str(info.value)
+    assert x.grad == 0.0
+
+
+def test_math_exp_message_points_to_the_method():
+    with pytest.raises(TypeError, match=r"x\.exp\(\)"):
+        math.exp(Value(1.0))
+
+
+# --- no_grad() is per thread ----------------------------------------------------------------
+def test_another_threads_no_grad_does_not_stop_this_thread_recording():
+    inside, done = threading.Event(), threading.Event()
+
+    def evaluate():
+        with no_grad():
+            inside.set()
+            done.wait(5)
+
+    t = threading.Thread(target=evaluate)
+    t.start()
+    try:
+        assert inside.wait(5)
+        assert is_grad_enabled()
+        x, w = Value(3.0, "x"), Value(2.0, "w")
+        y = x * x * w  # dy/dx = 2xw = 12, dy/dw = x² = 9
+        y.backward()
+    finally:
+        done.set()
+        t.join()
+    assert (x.grad, w.grad) == (12.0, 9.0)
+
+
+def test_overlapping_no_grad_blocks_in_two_threads_leave_recording_on():
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def a():
+        with no_grad():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def b():
+        a_in.wait(5)
+        with no_grad():
+            b_in.set()
+            a_out.wait(5)  # a leaves its block first: the blocks overlap, not nest
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert is_grad_enabled()
+    x = Value(2.0)
+    assert (x * x).parents == (x, x)
+
+
+def test_no_grad_in_a_thread_still_records_nothing_there():
+    seen = {}
+
+    def work():
+        with no_grad():
+            seen["enabled"] = is_grad_enabled()
+            seen["y"] = Value(2.0) * Value(3.0)
+        seen["after"] = is_grad_enabled()
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert seen["enabled"] is False and seen["after"] is True
+    assert seen["y"].is_leaf and seen["y"].data == 6.0
+
+
+# --- division by tiny numbers ---------------------------------------------------------------
+def test_dividing_tiny_by_tiny_is_one_with_the_right_gradients():
+    a, b = Value(1e-170), Value(1e-170)
+    y = a / b
+    assert y.data == 1.0
+    y.backward()
+    assert a.grad == pytest.approx(1e170) and b.grad == pytest.approx(-1e170)
+
+
+def test_constant_divided_by_a_tiny_value():
+    b = Value(1e-170)
+    y = 1e-170 / b
+    assert y.data == 1.0
+    y.backward()
+    assert b.grad == pytest.approx(-1e170)
+
+
+@pytest.mark.parametrize("make", [lambda: Value(1.0) / Value(5e-324), lambda: 1.0 / Value(5e-324),
+                                  lambda: Value(1.0) / 5e-324])
+def test_division_that_overflows_says_overflow_not_division_by_zero(make):
+    with pytest.raises(OverflowError, match=r"^/: result of /\(1\.0, 5e-324\) is inf"):
+        make()
+
+
+# --- fields set by hand fail clearly where they are used ------------------------------------
+@pytest.mark.parametrize("bad", [None, "x", [1.0]])
+def test_backward_names_a_leaf_whose_grad_was_set_by_hand(bad):
+    w, x = Value(2.0, "w"), Value(3.0, "x")
+    y = w * x
+    w.grad = bad
+    with pytest.raises(TypeError, match=r"^backward: the grad of Value\(.*'w'\) is .* not a number"
+                       ) as info:
+        y.backward()
+    assert "\n" not in str(info.value)
+    w.grad = 0.0  # and the graph is usable again
+    y.backward()
+    assert (w.grad, x.grad) == (3.0, 2.0)
+
+
+@pytest.mark.parametrize(("field", "bad", "message"), [
+    ("label", 5, r"^draw: the label of .* is int 5, not a str"),
+    ("data", "x", r"^draw: the data of .*'w'.* is str 'x', not a number"),
+    ("grad", None, r"^draw: the grad of .*'w'.* is NoneType None, not a number"),
+    ("data", math.nan, r"^draw: the data of .*'w'.* is nan, not a finite number"),
+])
+def test_draw_names_a_field_set_by_hand(field, bad, message):
+    w = Value(2.0, "w")
+    y = w * 3
+    setattr(w, field, bad)
+    with pytest.raises((TypeError, ValueError), match=message):
+        draw(y)
