@@ -1,8 +1,9 @@
 """Loss functions on `Value`s: each returns one `Value` to call `backward()` on.
 
 A loss takes a prediction and a target: one `Value` and one number, or equal-length sequences
-of them (a batch; targets may be a numpy array, never a str or a dict), and returns the mean over the batch; `half_squared_error`, the perceptron
-posts' ``E = ½ Σ_k (O_k - t_k)²``, returns a sum. `get(name)` looks a loss up by name.
+of them (a batch; targets may be a numpy array, never a str or a dict), and returns the mean
+over the batch; `half_squared_error`, the perceptron posts' ``E = ½ Σ_k (O_k - t_k)²``, returns
+a sum. `get(name)` looks a loss up by name.
 
 Binary cross-entropy comes in two forms, both safe near 0 and 1:
 
