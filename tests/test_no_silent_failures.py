@@ -2,11 +2,14 @@
 error far from the mistake) is now right, or a clear one-line error naming the problem."""
 
 import math
+import operator
 import threading
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from microgrid import Value, draw, no_grad
+from microgrid import Value, draw, no_grad, optim
 from microgrid.engine import is_grad_enabled
 
 
@@ -140,3 +143,91 @@ def test_draw_names_a_field_set_by_hand(field, bad, message):
     setattr(w, field, bad)
     with pytest.raises((TypeError, ValueError), match=message):
         draw(y)
+
+
+# --- no public operation, loss or step makes a non-finite number without raising ------------
+ERRORS = (ValueError, OverflowError, ZeroDivisionError)
+finite = st.floats(allow_nan=False, allow_infinity=False)
+UNARY = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "neg", "abs"]
+BINARY = [operator.add, operator.sub, operator.mul, operator.truediv, operator.pow]
+
+
+def all_finite(xs):
+    return all(math.isfinite(x) for x in xs)
+
+
+def check_graph(y, leaves):
+    """`y` and everything backward() gives are finite, unless backward() raises."""
+    assert math.isfinite(y.data)
+    if y.is_leaf:
+        return
+    try:
+        y.backward()
+    except OverflowError:
+        return
+    assert all_finite([leaf.grad for leaf in leaves])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(UNARY), finite)
+def test_unary_operations_are_finite_or_raise(name, a):
+    x = Value(a)
+    try:
+        y = -x if name == "neg" else abs(x) if name == "abs" else getattr(x, name)()
+    except ERRORS:
+        return
+    check_graph(y, [x])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(BINARY), finite, finite, st.sampled_from(["vv", "vc", "cv"]))
+def test_binary_operations_are_finite_or_raise(op, a, b, kinds):
+    x, y = Value(a), Value(b)
+    left, right = (x if kinds[0] == "v" else a), (y if kinds[1] == "v" else b)
+    try:
+        out = op(left, right)
+    except ERRORS:
+        return
+    check_graph(out, [v for v, k in zip((x, y), kinds, strict=True) if k == "v"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["mse", "half_squared_error", "bce", "bce_with_logits", "hinge",
+                        "cross_entropy"]),
+       st.lists(finite, min_size=1, max_size=4), st.lists(finite, min_size=1, max_size=4))
+def test_losses_are_finite_or_raise(name, preds, targets):
+    from microgrid import losses
+
+    ps = [Value(p) for p in preds]
+    try:
+        if name == "cross_entropy":
+            loss = losses.cross_entropy(ps, int(targets[0]) % (len(ps) + 1))
+        else:
+            loss = (losses.half_squared_error if name == "half_squared_error"
+                    else losses.get(name))(ps, targets[:len(ps)] + [0.0] * (len(ps) - len(targets)))
+    except ERRORS:
+        return
+    check_graph(loss, ps)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["sgd", "momentum", "adam"]), st.floats(1e-300, 1e300),
+       st.lists(st.tuples(finite, st.floats()), min_size=1, max_size=3), st.integers(1, 3))
+def test_optimizer_steps_are_finite_or_raise_and_change_nothing(name, lr, pairs, steps):
+    ps = [Value(w, f"w{i}") for i, (w, _) in enumerate(pairs)]
+    opt = {"sgd": lambda: optim.SGD(ps, lr=lr),
+           "momentum": lambda: optim.SGD(ps, lr=lr, momentum=0.9, weight_decay=0.1),
+           "adam": lambda: optim.Adam(ps, lr=lr)}[name]()
+    for _ in range(steps):
+        for p, (_, g) in zip(ps, pairs, strict=True):
+            p.grad = g
+        before = [p.data for p in ps]
+        state = repr(vars(opt))
+        try:
+            opt.step()
+        except ERRORS:
+            assert [p.data for p in ps] == before and repr(vars(opt)) == state
+            return
+        assert all_finite(p.data for p in ps)
+        assert all_finite(x for xs in (getattr(opt, k, []) for k in ("m", "v", "velocity"))
+                          for x in xs)
