@@ -28,6 +28,11 @@ exp log sqrt tanh sigmoid relu, called as tanh(x) or x.tanh(). Example:
 """
 
 
+# The long options of `draw` (tests/test_cli.py checks that this is all of them).
+DRAW_OPTIONS = {"--help", "--output", "--style", "--rankdir", "--digits", "--no-grads",
+                "--title", "--animate", "--time-budget"}
+
+
 class UsageError(Exception):
     """A bad argument: reported in one line, exit code 2."""
 
@@ -46,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the demo")
 
     draw = commands.add_parser("draw", help="draw the graph of an expression",
-                               description=DRAW_HELP,
+                               description=DRAW_HELP, allow_abbrev=False,  # see below
                                formatter_class=argparse.RawDescriptionHelpFormatter)
     draw.add_argument("expression", help='e.g. "(a*b + c).tanh()"')
     draw.add_argument("variables", nargs="*", metavar="NAME=NUMBER",
@@ -93,11 +98,13 @@ def _expressions_as_positionals(argv: list[str]) -> list[str]:
     ``microgrid draw "-a*b" a=2 b=3`` would be refused. An argument with a space is positional
     to argparse, and `draw` has no short options but -o and -h, so any other argument that
     starts with a single '-' is an expression: it gets a leading space (`expr.parse` strips it).
+    So is one that starts with '--' but is none of `draw`'s long options (``--a*b``, which is
+    ``-(-a*b)``); `draw` takes no abbreviated options, so that this rule is the whole story.
     """
     if argv[:1] != ["draw"]:
         return argv
-    return [" " + a if a[:1] == "-" and a[:2] != "--" and a not in ("-o", "-h") and " " not in a
-            else a for a in argv]
+    return [" " + a if a[:1] == "-" and a not in ("-o", "-h", "--") and " " not in a
+            and a.split("=", 1)[0] not in DRAW_OPTIONS else a for a in argv]
 
 
 def _demo(args: argparse.Namespace) -> int:
