@@ -320,9 +320,11 @@ class Diagram:
             if not first or self._fast is None:
                 raise RenderError(self._too_slow()) from None
         self.digraph, self.layout = self._fast(), "fast"
+        left = self.time_budget - (time.monotonic() - start)
+        if left <= 0:  # the first attempt took it all (a loaded machine is slow to kill it)
+            raise RenderError(self._too_slow())
         try:
-            return render(self.source, "svg", self.renderer,
-                          time_budget=self.time_budget - (time.monotonic() - start))
+            return render(self.source, "svg", self.renderer, time_budget=left)
         except LayoutTimeout:
             raise RenderError(self._too_slow()) from None
 
