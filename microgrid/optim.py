@@ -61,16 +61,19 @@ class Optimizer:
 
     def _read(self) -> tuple[list[float], list[float]]:
         """Every parameter's data and grad, checked: numbers, finite (one may be set by hand)."""
-        data, grads = [], []
-        for p in self.params:
-            data.append(_field(p, p.data, "data"))
-            grads.append(_field(p, p.grad, "gradient"))
-        return data, grads
+        data = [p.data for p in self.params]
+        grads = [p.grad for p in self.params]
+        if _floats(data) and _floats(grads) and _finite(data) and _finite(grads):
+            return data, grads  # the common case, checked in C
+        return ([_field(p, x, "data") for p, x in zip(self.params, data, strict=True)],
+                [_field(p, g, "gradient") for p, g in zip(self.params, grads, strict=True)])
 
     def _write(self, new: Sequence[float], states: dict[str, Sequence[float]]) -> None:
         """Set every parameter's data to `new` if it and every entry of `states` (name: one
         number per parameter) are finite; else raise and change nothing."""
         for name, values in (*states.items(), ("", new)):
+            if _finite(values):
+                continue
             for p, x in zip(self.params, values, strict=True):
                 if x - x:
                     change = f"make the {name} of {p!r}" if name else f"set {p!r} to"
@@ -79,6 +82,20 @@ class Optimizer:
                         "was changed (a smaller lr, or smaller gradients, keep it finite)")
         for p, x in zip(self.params, new, strict=True):
             p.data = x
+
+
+def _floats(xs: list[float]) -> bool:
+    return set(map(type, xs)) == {float}
+
+
+def _finite(xs: Sequence[float]) -> bool:
+    """Whether every one of `xs` is finite: their exact sum is (an inf or a NaN makes it inf or
+    NaN; fsum raises on inf - inf). False can also mean that the sum overflows: then look at
+    each one."""
+    try:
+        return math.isfinite(math.fsum(xs))
+    except (OverflowError, ValueError):
+        return False
 
 
 def _field(p: Value, x: object, name: str) -> float:

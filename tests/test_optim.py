@@ -225,3 +225,24 @@ def test_passing_the_parameters_method_says_call_it():
     model = nn.MLP(2, [3, 1], seed=0)
     with pytest.raises(TypeError, match=r"model\.parameters\(\), not the method"):
         optim.SGD(model.parameters, lr=0.1)  # type: ignore[arg-type]
+
+
+def test_gradients_of_opposite_infinities_are_named():
+    ps = params(0.5, 0.25)
+    ps[0].grad, ps[1].grad = math.inf, -math.inf
+    with pytest.raises(ValueError, match=r"^step: the gradient of .*'w0'.* is inf"):
+        optim.SGD(ps, lr=0.1).step()
+
+
+def test_finite_numbers_whose_sum_overflows_still_step():
+    ps = params(1e308, 1e308)
+    ps[0].grad = ps[1].grad = 1e308
+    optim.SGD(ps, lr=1e-10).step()
+    assert [p.data for p in ps] == [1e308 - 1e-10 * 1e308] * 2
+
+
+def test_integer_gradients_set_by_hand_are_numbers():
+    ps = params(0.5)
+    ps[0].grad = 1
+    optim.SGD(ps, lr=0.5).step()
+    assert ps[0].data == 0.0
