@@ -28,6 +28,7 @@ from typing import Any, TypeAlias, cast
 Number: TypeAlias = int | float
 Operand: TypeAlias = "Value | int | float"
 
+
 class _GradMode(threading.local):
     enabled = True  # each thread starts with recording on, as in PyTorch
 
