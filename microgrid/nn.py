@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Mapping, Sequence
-from numbers import Real
+from numbers import Integral, Real
 from typing import NamedTuple
 
 from microgrid.engine import Value, dot
@@ -47,7 +47,7 @@ def _activation(name: str, argument: str = "activation") -> Callable[[Value], Va
                          f"choose one of {', '.join(ACTIVATIONS)}") from None
 
 
-Seed = int | random.Random | None
+Seed = int | random.Random | None  # or a numpy integer
 
 
 def _rng(seed: Seed) -> random.Random:
@@ -55,10 +55,10 @@ def _rng(seed: Seed) -> random.Random:
         return seed
     if seed is None:  # unseeded: from the global generator, which random.seed() fixes
         return random.Random(random.getrandbits(64))
-    if isinstance(seed, bool) or not isinstance(seed, int):
+    if isinstance(seed, bool) or not isinstance(seed, Integral):
         raise TypeError(f"seed: expected an int, a random.Random or None, got "
                         f"{type(seed).__name__} {seed!r}")
-    return random.Random(seed)
+    return random.Random(int(seed))  # a numpy integer too
 
 
 class IncompatibleKeys(NamedTuple):
@@ -78,9 +78,9 @@ def _check_input(x: Input, nin: int, who: str) -> None:
 
 
 def _check_size(n: object, argument: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
         raise ValueError(f"{argument}: expected a positive int, got {n!r}")
-    return n
+    return int(n)  # a numpy integer too
 
 
 class Module:
@@ -153,8 +153,8 @@ class Neuron(Module):
         self.activation = activation
         self._act = _activation(activation)
         self.layer, self.index = layer, index
-        rng, k = _rng(seed), 1.0 / math.sqrt(nin)
-        self.w = [Value(rng.uniform(-k, k), f"w[{layer}]_{index}_{j}") for j in range(nin)]
+        rng, k = _rng(seed), 1.0 / math.sqrt(self.nin)
+        self.w = [Value(rng.uniform(-k, k), f"w[{layer}]_{index}_{j}") for j in range(self.nin)]
         self.b = Value(rng.uniform(-k, k), f"b[{layer}]_{index}")
 
     def __call__(self, x: Input) -> Value:
@@ -214,11 +214,10 @@ class MLP(Module):
 
     def __init__(self, nin: int, sizes: Sequence[int], activation: str = "tanh",
                  output_activation: str = "linear", *, seed: Seed = None) -> None:
-        _check_size(nin, "nin")
+        nin = _check_size(nin, "nin")
+        sizes = [_check_size(n, "sizes") for n in sizes]  # a numpy array of sizes too
         if not sizes:
             raise ValueError("sizes: expected at least one layer size, got none")
-        for n in sizes:
-            _check_size(n, "sizes")
         _activation(activation)
         _activation(output_activation, "output_activation")
         rng = _rng(seed)

@@ -285,3 +285,11 @@ def test_state_dict_refuses_two_parameters_with_one_label():
 def test_a_bad_seed_is_named(seed):
     with pytest.raises(TypeError, match=r"^seed: expected an int, a random.Random or None"):
         nn.MLP(2, [1], seed=seed)
+
+
+def test_numpy_integers_are_sizes_and_seeds():
+    import numpy as np
+
+    model = nn.MLP(np.int64(2), np.array([3, 1]), seed=np.int64(4))
+    assert model.state_dict() == nn.MLP(2, [3, 1], seed=4).state_dict()
+    assert nn.Neuron(np.int64(2), seed=0).nin == 2
