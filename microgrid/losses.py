@@ -77,9 +77,14 @@ def _mean(terms: list[Value]) -> Value:
     return total if len(terms) == 1 else total / len(terms)
 
 
-def _shifted_exps(logits: Sequence[Value]) -> tuple[list[Value], float]:
+def _shifted_exps(logits: Sequence[Value], loss: str) -> tuple[list[Value], float]:
     """``e^(z_i - m)`` for the largest logit ``m``, and ``m``: no exponent is above 0, so
     nothing overflows, and the shift cancels in softmax and in cross-entropy."""
+    if isinstance(logits, Value) or not hasattr(logits, "__len__") or not len(logits):
+        raise ValueError(f"{loss}: logits must be a non-empty list of Values, got {logits!r}")
+    for z in logits:
+        if not isinstance(z, Value):
+            raise TypeError(f"{loss}: logits must be Values, got {type(z).__name__} {z!r}")
     m = max(z.data for z in logits)
     return [(z - m).exp() for z in logits], m
 
@@ -154,7 +159,7 @@ def hinge(score: Prediction, target: Target) -> Value:
 
 def softmax(logits: Sequence[Value]) -> list[Value]:
     """``e^(z_i) / Σ_j e^(z_j)``, shifted by the largest logit so that nothing overflows."""
-    exps = _shifted_exps(logits)[0]
+    exps = _shifted_exps(logits, "softmax")[0]
     total = _total(exps)
     return [e / total for e in exps]
 
@@ -175,11 +180,11 @@ def cross_entropy(logits: Sequence[Value] | Sequence[Sequence[Value]],
         batch = list(zip(logits, targets, strict=True))  # type: ignore[arg-type]
     terms = []
     for zs, t in batch:
+        exps, m = _shifted_exps(zs, "cross_entropy")
         i = int(t) if isinstance(t, Integral) and not isinstance(t, bool) else -1  # numpy's too
         if not 0 <= i < len(zs):
             raise ValueError(f"cross_entropy: target must be a class index in "
                              f"0..{len(zs) - 1}, got {t!r}")
-        exps, m = _shifted_exps(zs)
         terms.append(_total(exps).log() + m - zs[i])
     return _mean(terms)
 

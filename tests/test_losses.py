@@ -195,3 +195,15 @@ def test_cross_entropy_takes_numpy_class_indices():
     assert losses.cross_entropy(logits, np.int64(1)).data == expected
     assert losses.cross_entropy([logits, logits], np.array([1, 1])).data == \
         pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: losses.softmax([]), r"^softmax: logits must be a non-empty list of Values, got \[\]"),
+    (lambda: losses.softmax([1.0, 2.0]), r"^softmax: logits must be Values, got float 1.0"),
+    (lambda: losses.cross_entropy([Value(1.0), 2.0], 0),
+     r"^cross_entropy: logits must be Values, got float 2.0"),
+    (lambda: losses.cross_entropy([[]], [0]), r"^cross_entropy: logits must be a non-empty"),
+])
+def test_bad_logits_are_named(call, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        call()
