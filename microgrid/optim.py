@@ -16,6 +16,7 @@ the number, and leaves every parameter and every state as they were before the c
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Sequence
 from numbers import Real
 
@@ -61,8 +62,7 @@ class Optimizer:
 
     def _read(self) -> tuple[list[float], list[float]]:
         """Every parameter's data and grad, checked: numbers, finite (one may be set by hand)."""
-        data = [p.data for p in self.params]
-        grads = [p.grad for p in self.params]
+        data, grads = list(map(_data, self.params)), list(map(_grad, self.params))
         if _floats(data) and _floats(grads) and _finite(data) and _finite(grads):
             return data, grads  # the common case, checked in C
         return ([_field(p, x, "data") for p, x in zip(self.params, data, strict=True)],
@@ -82,6 +82,9 @@ class Optimizer:
                         "was changed (a smaller lr, or smaller gradients, keep it finite)")
         for p, x in zip(self.params, new, strict=True):
             p.data = x
+
+
+_data, _grad = operator.attrgetter("data"), operator.attrgetter("grad")
 
 
 def _floats(xs: list[float]) -> bool:
@@ -123,15 +126,14 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         data, grads = self._read()
-        velocity = list(self.velocity)
-        new = []
-        for i, (w, g) in enumerate(zip(data, grads, strict=True)):
-            if self.weight_decay:
-                g += self.weight_decay * w
-            if self.momentum:
-                g = velocity[i] = self.momentum * velocity[i] + g
-            new.append(w - self.lr * g)
-        self._write(new, {"velocity": velocity} if self.momentum else {})
+        lr, decay, momentum = self.lr, self.weight_decay, self.momentum
+        if decay:
+            grads = [g + decay * w for w, g in zip(data, grads, strict=True)]
+        velocity = self.velocity
+        if momentum:
+            grads = velocity = [momentum * v + g for v, g in zip(velocity, grads, strict=True)]
+        self._write([w - lr * g for w, g in zip(data, grads, strict=True)],
+                    {"velocity": velocity} if momentum else {})
         self.velocity = velocity
 
 
