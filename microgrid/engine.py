@@ -520,12 +520,13 @@ def _counted_uses(root: Value, zero_grads: bool) -> Iterator[None]:
         raise
 
 
-def check_fields(values: Iterable[Value], where: str) -> None:
+def check_fields(values: Iterable[Value], where: str,
+                 fields: tuple[str, ...] = ("data", "grad")) -> None:
     """Raise a one-line TypeError or ValueError naming the first of `values` whose `data` or
-    `grad` is not a finite number, or whose `label` is not a str: fields set by hand
-    (``v.grad = None``) are checked where they are used, not on every store."""
+    `grad` (those of `fields`) is not a finite number, or whose `label` is not a str: fields set
+    by hand (``v.grad = None``) are checked where they are used, not on every store."""
     for v in values:
-        for field in ("data", "grad"):
+        for field in fields:
             x = getattr(v, field)
             if x.__class__ is not float and (isinstance(x, bool) or not isinstance(x, Real)):
                 raise TypeError(f"{where}: the {field} of {v!r} is {type(x).__name__} {x!r}, "

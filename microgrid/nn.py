@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Real
 from typing import NamedTuple
 
-from microgrid.engine import Value, dot
+from microgrid.engine import Value, check_fields, dot
 
 Input = Sequence[Value | float]
 
@@ -108,7 +108,9 @@ class Module:
 
     def state_dict(self) -> dict[str, float]:
         """Every parameter's number by its label, in `named_parameters()` order."""
-        return {name: p.data for name, p in self._named().items()}
+        named = self._named()
+        check_fields(named.values(), "state_dict", ("data",))  # a data or label set by hand
+        return {name: p.data for name, p in named.items()}
 
     def load_state_dict(self, state_dict: Mapping[str, float], strict: bool = True
                         ) -> IncompatibleKeys:

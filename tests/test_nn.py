@@ -293,3 +293,17 @@ def test_numpy_integers_are_sizes_and_seeds():
     model = nn.MLP(np.int64(2), np.array([3, 1]), seed=np.int64(4))
     assert model.state_dict() == nn.MLP(2, [3, 1], seed=4).state_dict()
     assert nn.Neuron(np.int64(2), seed=0).nin == 2
+
+
+def test_state_dict_names_a_parameter_whose_data_was_set_by_hand():
+    model = nn.MLP(2, [1], seed=0)
+    model.parameters()[1].data = "0.5"
+    with pytest.raises(TypeError, match=r"^state_dict: the data of .*'w\[1\]_0_1'.* is str '0.5'"):
+        model.state_dict()
+
+
+def test_state_dict_does_not_need_gradients():
+    model = nn.MLP(2, [1], seed=0)
+    for p in model.parameters():
+        p.grad = None  # a PyTorch habit (zero_grad(set_to_none=True)); state_dict reads no grad
+    assert len(model.state_dict()) == 3
