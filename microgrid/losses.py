@@ -48,9 +48,13 @@ def _targets(target: object, loss: str) -> list[float]:
                             "flows to a target: pass its .item()")
         if not isinstance(t, Real):
             raise TypeError(f"{loss}: {name} must be a number, got {type(t).__name__} {t!r}")
-        if not math.isfinite(t):
+        try:
+            number = float(t)
+        except OverflowError:  # an int such as 10**400
+            number = math.inf
+        if not math.isfinite(number):
             raise ValueError(f"{loss}: {name} must be a finite number, got {t!r}")
-        out.append(float(t))
+        out.append(number)
     return out
 
 

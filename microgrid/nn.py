@@ -26,6 +26,7 @@ from microgrid.engine import Value, check_fields, dot
 
 Input = Sequence[Value | float]
 
+
 def identity(z: Value) -> Value:
     """The "linear" activation: `z` itself (a named function, unlike a lambda, pickles)."""
     return z
@@ -98,9 +99,10 @@ class Module:
             p.grad = 0.0
 
     def _named(self) -> dict[str, Value]:
-        named = dict(self.named_parameters())
-        if len(named) != len(self.named_parameters()):
-            names = [n for n, _ in self.named_parameters()]
+        pairs = self.named_parameters()
+        named = dict(pairs)
+        if len(named) != len(pairs):
+            names = [n for n, _ in pairs]
             twice = sorted({n for n in names if names.count(n) > 1})
             raise ValueError(f"state_dict: two parameters share each of the labels {twice}; "
                              "give the layers different `layer=` numbers")
@@ -137,10 +139,14 @@ class Module:
             if isinstance(x, bool) or not isinstance(x, Real):
                 raise TypeError(f"load_state_dict: entry {name!r} must be a number, got "
                                 f"{type(x).__name__} {x!r}")
-            if not math.isfinite(x):
+            try:
+                number = float(x)
+            except OverflowError:  # an int such as 10**400
+                number = math.inf
+            if not math.isfinite(number):
                 raise ValueError(f"load_state_dict: entry {name!r} is {x!r}, not a finite "
                                  "number")
-            new[name] = float(x)
+            new[name] = number
         for name, x in new.items():
             named[name].data = x
         return IncompatibleKeys(missing, unexpected)

@@ -177,7 +177,8 @@ def test_bce_eps_is_checked(eps):
 
 @pytest.mark.parametrize("loss", [losses.mse, losses.half_squared_error, losses.hinge,
                                   losses.bce_with_logits, losses.binary_cross_entropy])
-@pytest.mark.parametrize("target", ["12", {"a": 1}, None, b"1", [math.nan], [math.inf]])
+@pytest.mark.parametrize("target", ["12", {"a": 1}, None, b"1", [math.nan], [math.inf],
+                                    [10**400]])
 def test_targets_are_numbers_or_a_clear_error(loss, target):
     with pytest.raises((TypeError, ValueError), match=r"target") as info:
         loss([Value(0.5)] if isinstance(target, list) else Value(0.5), target)

@@ -203,7 +203,7 @@ def test_load_state_dict_errors_name_the_entries_and_change_nothing():
         model.load_state_dict(missing)
     with pytest.raises(RuntimeError, match=r"^load_state_dict: unexpected keys \['w\[9\]_0_0'\]"):
         model.load_state_dict({**before, "w[9]_0_0": 1.0})
-    for bad in (math.nan, math.inf, "1.0", None):
+    for bad in (math.nan, math.inf, 10**400, "1.0", None):
         with pytest.raises((ValueError, TypeError), match=r"'b\[2\]_0'"):
             model.load_state_dict({**before, "b[2]_0": bad})
     assert model.state_dict() == before
