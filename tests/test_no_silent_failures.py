@@ -191,6 +191,24 @@ def test_binary_operations_are_finite_or_raise(op, a, b, kinds):
     check_graph(out, [v for v, k in zip((x, y), kinds, strict=True) if k == "v"])
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(finite, finite), min_size=1, max_size=4), finite)
+def test_dot_and_softmax_are_finite_or_raise(pairs, bias):
+    from microgrid import dot, losses
+
+    ws, xs, b = [Value(w) for w, _ in pairs], [Value(x) for _, x in pairs], Value(bias)
+    try:
+        out = dot(ws, xs, b)
+    except ERRORS:
+        return
+    check_graph(out, [*ws, *xs, b])
+    try:
+        probabilities = losses.softmax(xs)
+    except ERRORS:
+        return
+    assert all_finite(p.data for p in probabilities)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.sampled_from(["mse", "half_squared_error", "bce", "bce_with_logits", "hinge",
                         "cross_entropy"]),
