@@ -1,6 +1,8 @@
 """Apples and oranges: price 715 and its gradients. Same as `microgrid demo apple_orange`."""
 
-from microgrid.demos.apple_orange import main
+import sys
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+from microgrid.cli import main
+
+if __name__ == "__main__":  # `microgrid demo apple_orange`, with its options (-o FILE, --style)
+    raise SystemExit(main(["demo", "apple_orange", *sys.argv[1:]]))

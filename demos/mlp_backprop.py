@@ -1,6 +1,8 @@
 """Multi-layer perceptron: autograd beside the chain rule. Same as `microgrid demo mlp_backprop`."""
 
-from microgrid.demos.mlp_backprop import main
+import sys
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+from microgrid.cli import main
+
+if __name__ == "__main__":  # `microgrid demo mlp_backprop`, with its options (-o FILE, --style)
+    raise SystemExit(main(["demo", "mlp_backprop", *sys.argv[1:]]))

@@ -1,6 +1,8 @@
 """Perceptrons: autograd beside the hand formula. Same as `microgrid demo perceptron`."""
 
-from microgrid.demos.perceptron import main
+import sys
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+from microgrid.cli import main
+
+if __name__ == "__main__":  # `microgrid demo perceptron`, with its options (-o FILE, --style)
+    raise SystemExit(main(["demo", "perceptron", *sys.argv[1:]]))

@@ -1,6 +1,8 @@
 """Train an MLP on two moons. Same as `microgrid demo train`."""
 
-from microgrid.demos.train import main
+import sys
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+from microgrid.cli import main
+
+if __name__ == "__main__":  # `microgrid demo train`, with its options (-o FILE, --style)
+    raise SystemExit(main(["demo", "train", *sys.argv[1:]]))

@@ -45,6 +45,14 @@ visits the nodes (h for a hint, q to stop). Answers may be piped in, one a line.
   microgrid quiz --seed 3 --html quiz.html     # the same quiz as a page to hand out
 """
 
+# The long options of the commands that take an expression (tests/test_cli.py checks that
+# these are all of them).
+LONG_OPTIONS = {
+    "draw": {"--help", "--output", "--style", "--rankdir", "--digits", "--no-grads", "--title",
+             "--animate", "--local", "--check", "--text", "--time-budget"},
+    "explain": {"--help", "--wrt", "--max-paths", "--digits"},
+}
+
 
 class UsageError(Exception):
     """A bad argument: reported in one line, exit code 2."""
@@ -64,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the demo")
 
     draw = commands.add_parser("draw", help="draw the graph of an expression",
-                               description=DRAW_HELP,
+                               description=DRAW_HELP, allow_abbrev=False,  # see below
                                formatter_class=argparse.RawDescriptionHelpFormatter)
     draw.add_argument("expression", help='e.g. "(a*b + c).tanh()"')
     draw.add_argument("variables", nargs="*", metavar="NAME=NUMBER",
@@ -94,7 +102,7 @@ def _parser() -> argparse.ArgumentParser:
                            f"(default: {TIME_BUDGET:g})")
 
     explain = commands.add_parser("explain", help="explain a gradient: every path, the chain "
-                                  "rule", description=EXPLAIN_HELP,
+                                  "rule", description=EXPLAIN_HELP, allow_abbrev=False,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     explain.add_argument("expression", help='e.g. "x*x + x"')
     explain.add_argument("variables", nargs="*", metavar="NAME=NUMBER",
@@ -148,11 +156,15 @@ def _expressions_as_positionals(argv: list[str]) -> list[str]:
     ``microgrid draw "-a*b" a=2 b=3`` would be refused. An argument with a space is positional
     to argparse, and `draw` has no short options but -o and -h, so any other argument that
     starts with a single '-' is an expression: it gets a leading space (`expr.parse` strips it).
+    So is one that starts with '--' but is none of the command's long options (``--a*b``, which
+    is ``-(-a*b)``); these commands take no abbreviated options, so that this rule is the whole
+    story. (The same holds for `explain`, whose only short option is -h.)
     """
-    if argv[:1] not in (["draw"], ["explain"]):
+    options = LONG_OPTIONS.get(argv[0] if argv else "")
+    if options is None:
         return argv
-    return [" " + a if a[:1] == "-" and a[:2] != "--" and a not in ("-o", "-h") and " " not in a
-            else a for a in argv]
+    return [" " + a if a[:1] == "-" and a not in ("-o", "-h", "--") and " " not in a
+            and a.split("=", 1)[0] not in options else a for a in argv]
 
 
 def _demo(args: argparse.Namespace) -> int:

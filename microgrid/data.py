@@ -9,19 +9,20 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
+from numbers import Integral, Real
 
 Points = list[list[float]]
 
 
 def _check_n(n: object, argument: str = "n") -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
         raise ValueError(f"{argument}: expected a positive int, got {n!r}")
-    return n
+    return int(n)  # a numpy integer too
 
 
 def _check_noise(noise: object, argument: str) -> float:
-    if isinstance(noise, bool) or not isinstance(noise, int | float) or not noise >= 0:
-        raise ValueError(f"{argument}: expected a number >= 0, got {noise!r}")
+    if isinstance(noise, bool) or not isinstance(noise, Real) or not 0 <= float(noise) < math.inf:
+        raise ValueError(f"{argument}: expected a finite number >= 0, got {noise!r}")
     return float(noise)
 
 
@@ -34,7 +35,7 @@ def _shuffled(X: Points, y: list[int], rng: random.Random) -> tuple[Points, list
 def make_moons(n: int = 100, noise: float = 0.1, seed: int = 0) -> tuple[Points, list[int]]:
     """Two interleaving half circles (as scikit-learn's): label 0 is the upper moon, centred
     at (0, 0), label 1 the lower one, centred at (1, 0.5); Gaussian noise of std `noise`."""
-    _check_n(n)
+    n = _check_n(n)
     noise = _check_noise(noise, "noise")
     rng = random.Random(seed)
     n_upper = n - n // 2
@@ -54,7 +55,7 @@ def make_blobs(n: int = 100, centers: Sequence[Sequence[float]] = ((-2.0, 0.0), 
                std: float = 1.0, seed: int = 0) -> tuple[Points, list[int]]:
     """Gaussian blobs of std `std`, one per centre; a point's label is its centre's index.
     The `n` points are shared out among the centres as evenly as possible."""
-    _check_n(n)
+    n = _check_n(n)
     std = _check_noise(std, "std")
     if not centers or any(len(c) != 2 for c in centers):
         raise ValueError(f"centers: expected a list of (x, y) points, got {centers!r}")

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from microgrid.engine import Value, topological_order
+from microgrid.engine import Value, check_fields, topological_order
 from microgrid.explain import (
     SYMBOLS,
     Check,
@@ -115,6 +115,7 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
     _check_options(root, style, rankdir, digits, max_nodes, renderer, time_budget)
     order = topological_order(root)
     _check_size(order, max_nodes)
+    check_fields(order, "draw")  # a label, data or grad set by hand to something else
     if show_grads is None:  # not the root's alone: a dead ReLU's input has grad 0 after backward
         show_grads = any(v.grad != 0 for v in order)
     grad_of: Callable[[Value], float | None] = (lambda v: v.grad) if show_grads else _no_grad

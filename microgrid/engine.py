@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from numbers import Real
@@ -27,22 +28,48 @@ from typing import Any, TypeAlias, cast
 Number: TypeAlias = int | float
 Operand: TypeAlias = "Value | int | float"
 
-_grad_enabled = True
+
+class _GradMode(threading.local):
+    enabled = True  # each thread starts with recording on, as in PyTorch
+
+
+_mode = _GradMode()
+# True while no thread is inside no_grad(): then every thread records, and the hot path reads
+# this one global instead of the thread-local flag. `_no_grad_threads` counts the threads
+# inside no_grad() (under `_lock`); the first one in sets it False, the last one out True.
+_all_recording = True
+_no_grad_threads = 0
+_lock = threading.Lock()
+
+
+def _set_recording(enabled: bool) -> None:
+    """Set this thread's grad mode (and `_all_recording`) if it changes."""
+    global _all_recording, _no_grad_threads
+    if _mode.enabled == enabled:
+        return
+    with _lock:
+        _mode.enabled = enabled
+        _no_grad_threads += -1 if enabled else 1
+        _all_recording = not _no_grad_threads
 
 
 @contextmanager
 def no_grad() -> Iterator[None]:
-    """Inside this block, operations record no operands: results are leaves."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
+    """Inside this block, this thread's operations record no operands: results are leaves.
+
+    The mode is per thread, as in PyTorch: other threads go on recording meanwhile.
+    """
+    previous = _mode.enabled
+    _set_recording(False)
     try:
         yield
     finally:
-        _grad_enabled = previous
+        _set_recording(previous)
 
 
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    """Whether this thread's operations record the graph (False inside `no_grad()`)."""
+    return _all_recording or _mode.enabled
 
 
 def _check_number(x: Any, where: str) -> float:
@@ -55,6 +82,13 @@ def _check_number(x: Any, where: str) -> float:
     if x - x:
         raise ValueError(f"{where}: expected a finite number, got {x!r}")
     return x
+
+
+def _defers(x: object, reflected: str) -> bool:
+    """Whether an operation should return NotImplemented for the operand `x` it does not know,
+    so that Python tries `x`'s `reflected` method (``Value(2) * np.array([1, 2])``). Not for
+    str, bytes, list and tuple, whose ``*`` repeats: ``Value(2) * "a"`` stays our TypeError."""
+    return hasattr(type(x), reflected) and not isinstance(x, str | bytes | list | tuple)
 
 
 def _data(x: Operand, where: str) -> float:
@@ -75,7 +109,7 @@ def _node(data: float, op: str, a: Any, da: float | None, b: Operand | None = No
     out.grad = 0.0
     out.label = ""
     out._uses = 0
-    if _grad_enabled:  # separate stores: faster than unpacking a tuple
+    if _all_recording or _mode.enabled:  # separate stores: faster than unpacking a tuple
         out._op = op
         out._a = a
         out._da = da
@@ -159,8 +193,25 @@ class Value:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
 
-    def __float__(self) -> float:
+    def item(self) -> float:
+        """The number this Value holds, as in PyTorch: ``loss.item()`` (same as `data`)."""
         return self.data
+
+    def __float__(self) -> float:
+        # math.exp(x) would call this and compute with the number, silently dropping the
+        # gradient: refuse, and say what to use instead.
+        raise TypeError(
+            f"float: {self!r} is not converted to a number implicitly: math functions and float() "
+            "would drop its gradient; use the Value's methods (x.exp(), x.log(), x.tanh(), ...) "
+            "to compute, and x.item() (or x.data) for the number")
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats the number; ``f"{v}"`` is ``repr(v)``."""
+        return format(self.data, spec) if spec else repr(self)
+
+    def __round__(self, ndigits: int | None = None) -> float:
+        """``round(v, 3)`` is the number rounded, as ``round(v.item(), 3)``: not a Value."""
+        return round(self.data, ndigits)
 
     # Comparisons compare `data` (``if loss < 0.01``, ``max(values)``); ``==`` stays identity,
     # because a Value is a node of a graph (compare ``a.data == b.data`` for numbers).
@@ -180,7 +231,13 @@ class Value:
     def __add__(self, other: Operand) -> Value:
         if isinstance(other, Value):
             return _node(self.data + other.data, "+", self, 1.0, other, 1.0)
-        return _node(self.data + _check_number(other, "+"), "+", self, 1.0, other)
+        try:
+            c = _check_number(other, "+")
+        except TypeError:
+            if _defers(other, "__radd__"):
+                return NotImplemented  # Python then asks other (a numpy array, say)
+            raise
+        return _node(self.data + c, "+", self, 1.0, other)
 
     def __radd__(self, other: Number) -> Value:
         return _node(_check_number(other, "+") + self.data, "+", other, None, self, 1.0)
@@ -188,7 +245,13 @@ class Value:
     def __sub__(self, other: Operand) -> Value:
         if isinstance(other, Value):
             return _node(self.data - other.data, "-", self, 1.0, other, -1.0)
-        return _node(self.data - _check_number(other, "-"), "-", self, 1.0, other)
+        try:
+            c = _check_number(other, "-")
+        except TypeError:
+            if _defers(other, "__rsub__"):
+                return NotImplemented  # Python then asks other (a numpy array, say)
+            raise
+        return _node(self.data - c, "-", self, 1.0, other)
 
     def __rsub__(self, other: Number) -> Value:
         return _node(_check_number(other, "-") - self.data, "-", other, None, self, -1.0)
@@ -196,7 +259,12 @@ class Value:
     def __mul__(self, other: Operand) -> Value:
         if isinstance(other, Value):
             return _node(self.data * other.data, "*", self, other.data, other, self.data)
-        c = _check_number(other, "*")
+        try:
+            c = _check_number(other, "*")
+        except TypeError:
+            if _defers(other, "__rmul__"):
+                return NotImplemented  # Python then asks other (a numpy array, say)
+            raise
         return _node(self.data * c, "*", self, c, other)
 
     def __rmul__(self, other: Number) -> Value:
@@ -206,14 +274,20 @@ class Value:
     def __truediv__(self, other: Operand) -> Value:
         if isinstance(other, Value):
             b = _nonzero(other.data, "/", self.data)
-            return _node(self.data / b, "/", self, 1.0 / b, other, -self.data / (b * b))
-        c = _nonzero(_check_number(other, "/"), "/", self.data)
+            return _node(self.data / b, "/", self, 1.0 / b, other, -(self.data / b) / b)
+        try:
+            c = _check_number(other, "/")
+        except TypeError:
+            if _defers(other, "__rtruediv__"):
+                return NotImplemented  # Python then asks other (a numpy array, say)
+            raise
+        c = _nonzero(c, "/", self.data)
         return _node(self.data / c, "/", self, 1.0 / c, other)
 
     def __rtruediv__(self, other: Number) -> Value:
         c = _check_number(other, "/")
         b = _nonzero(self.data, "/", c)
-        return _node(c / b, "/", other, None, self, -c / (b * b))
+        return _node(c / b, "/", other, None, self, -(c / b) / b)
 
     def __neg__(self) -> Value:
         return _node(-self.data, "neg", self, -1.0)
@@ -221,8 +295,19 @@ class Value:
     def __pos__(self) -> Value:
         return self
 
+    def __abs__(self) -> Value:
+        x = self.data  # d|x|/dx = sign(x), and 0 at 0 as in PyTorch
+        return _node(abs(x), "abs", self, 1.0 if x > 0 else -1.0 if x < 0 else 0.0)
+
     def __pow__(self, other: Operand) -> Value:
-        b = other.data if isinstance(other, Value) else _check_number(other, "**")
+        if isinstance(other, Value):
+            return _pow(self, self.data, other, other.data)
+        try:
+            b = _check_number(other, "**")
+        except TypeError:
+            if _defers(other, "__rpow__"):
+                return NotImplemented  # Python then asks other (a numpy array, say)
+            raise
         return _pow(self, self.data, other, b)
 
     def __rpow__(self, other: Number) -> Value:
@@ -267,9 +352,10 @@ class Value:
     def backward(self, grad: Number = 1.0) -> None:
         """Add d(self)/d(leaf) * grad to the `grad` of every leaf of this graph.
 
-        Leaf gradients accumulate across calls, as in PyTorch: call `zero_grad` (or set
-        ``leaf.grad = 0``) between steps. Intermediate nodes are reset first, so after the call
-        each one holds the gradient of this backward pass (drawings show it).
+        Leaf gradients accumulate across calls, as in PyTorch: call the optimizer's or the
+        model's `zero_grad()` (or set ``leaf.grad = 0.0``) between steps. Intermediate nodes
+        are reset first, so after the call each one holds the gradient of this backward pass
+        (drawings show it).
         """
         if not self._op:
             raise ValueError(
@@ -324,7 +410,7 @@ def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0
         parents = tuple(x for x in operands if isinstance(x, Value))
     ws, xs = data[:n], data[n:-1]
     node = _node(sum(map(operator.mul, ws, xs), data[-1]), "dot", operands, None)
-    if _grad_enabled:
+    if _all_recording or _mode.enabled:
         local = (*xs, *ws, 1.0)
         node._a, node._b = parents, operands
         node._da = local if parents is operands else tuple(
@@ -364,7 +450,7 @@ def _pow(base: Operand, a: float, exponent: Operand, b: float) -> Value:
 
 def _no_derivative(message: str) -> float | None:
     """A derivative that does not exist is an error only when it would be recorded."""
-    if _grad_enabled:
+    if _all_recording or _mode.enabled:
         raise ValueError(message)
     return None
 
@@ -420,7 +506,7 @@ def _counted_uses(root: Value, zero_grads: bool) -> Iterator[None]:
     try:
         _count_uses(root, zero_grads)
         yield
-    except BaseException:
+    except BaseException as e:
         seen, stack = {root}, [root]
         while stack:
             node = stack.pop()
@@ -429,7 +515,27 @@ def _counted_uses(root: Value, zero_grads: bool) -> Iterator[None]:
                 if p not in seen:
                     seen.add(p)
                     stack.append(p)
+        if isinstance(e, TypeError | AttributeError):  # a field set by hand, most likely
+            check_fields(seen, "backward")
         raise
+
+
+def check_fields(values: Iterable[Value], where: str,
+                 fields: tuple[str, ...] = ("data", "grad")) -> None:
+    """Raise a one-line TypeError or ValueError naming the first of `values` whose `data` or
+    `grad` (those of `fields`) is not a finite number, or whose `label` is not a str: fields set
+    by hand (``v.grad = None``) are checked where they are used, not on every store."""
+    for v in values:
+        for field in fields:
+            x = getattr(v, field)
+            if x.__class__ is not float and (isinstance(x, bool) or not isinstance(x, Real)):
+                raise TypeError(f"{where}: the {field} of {v!r} is {type(x).__name__} {x!r}, "
+                                f"not a number; set it to a float")
+            if x - x:
+                raise ValueError(f"{where}: the {field} of {v!r} is {x!r}, not a finite number")
+        if not isinstance(v.label, str):
+            raise TypeError(f"{where}: the label of {v!r} is {type(v.label).__name__} "
+                            f"{v.label!r}, not a str")
 
 
 def topological_order(root: Value) -> list[Value]:
@@ -509,7 +615,7 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Operand], *, eps: float 
 
     def at(i: int, x: float) -> float:
         with no_grad():
-            return float(f(*[Value(x if j == i else v) for j, v in enumerate(xs)]))
+            return f(*[Value(x if j == i else v) for j, v in enumerate(xs)]).data
 
     rows, bad = [], []
     for i, x in enumerate(xs):

@@ -5,25 +5,38 @@ input ``j`` to neuron ``i`` of layer ``l`` is ``w[l]_i_j`` (the entry W^[l]_ij o
 weight matrix) and that neuron's bias is ``b[l]_i``. A neuron's weighted sum is labelled
 ``z[l]_i`` and its activation ``a[l]_i``, so drawn graphs read like the formulas.
 
-Initialisation follows PyTorch's `nn.Linear`: weights and biases uniform in ±1/sqrt(nin), drawn
-from a `random.Random` built from `seed` (or passed in), never from global state.
+Initialisation follows PyTorch's `nn.Linear`: weights and biases uniform in ±1/sqrt(nin). As in
+PyTorch, unseeded models differ: with ``seed=None`` (the default) the weights are drawn from a
+generator seeded from Python's global `random`, so ``random.seed(0)`` makes a run reproducible;
+``seed=`` an int (or a `random.Random`) fixes one model and leaves the global state alone.
+
+`state_dict()` maps each parameter's label to its number and `load_state_dict(d)` loads one
+back; modules pickle and `copy.deepcopy` like any Python object.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from numbers import Integral, Real
+from typing import NamedTuple
 
-from microgrid.engine import Value, dot
+from microgrid.engine import Value, check_fields, dot
 
 Input = Sequence[Value | float]
+
+
+def identity(z: Value) -> Value:
+    """The "linear" activation: `z` itself (a named function, unlike a lambda, pickles)."""
+    return z
+
 
 ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
     "tanh": Value.tanh,
     "relu": Value.relu,
     "sigmoid": Value.sigmoid,
-    "linear": lambda z: z,
+    "linear": identity,
 }
 
 
@@ -35,8 +48,25 @@ def _activation(name: str, argument: str = "activation") -> Callable[[Value], Va
                          f"choose one of {', '.join(ACTIVATIONS)}") from None
 
 
-def _rng(seed: int | random.Random) -> random.Random:
-    return seed if isinstance(seed, random.Random) else random.Random(seed)
+Seed = int | random.Random | None  # or a numpy integer
+
+
+def _rng(seed: Seed) -> random.Random:
+    if isinstance(seed, random.Random):
+        return seed
+    if seed is None:  # unseeded: from the global generator, which random.seed() fixes
+        return random.Random(random.getrandbits(64))
+    if isinstance(seed, bool) or not isinstance(seed, Integral):
+        raise TypeError(f"seed: expected an int, a random.Random or None, got "
+                        f"{type(seed).__name__} {seed!r}")
+    return random.Random(int(seed))  # a numpy integer too
+
+
+class IncompatibleKeys(NamedTuple):
+    """What `load_state_dict(d, strict=False)` did not load, as PyTorch's result."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
 
 
 def _check_input(x: Input, nin: int, who: str) -> None:
@@ -49,9 +79,9 @@ def _check_input(x: Input, nin: int, who: str) -> None:
 
 
 def _check_size(n: object, argument: str) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
         raise ValueError(f"{argument}: expected a positive int, got {n!r}")
-    return n
+    return int(n)  # a numpy integer too
 
 
 class Module:
@@ -68,18 +98,71 @@ class Module:
         for p in self.parameters():
             p.grad = 0.0
 
+    def _named(self) -> dict[str, Value]:
+        pairs = self.named_parameters()
+        named = dict(pairs)
+        if len(named) != len(pairs):
+            names = [n for n, _ in pairs]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"state_dict: two parameters share each of the labels {twice}; "
+                             "give the layers different `layer=` numbers")
+        return named
+
+    def state_dict(self) -> dict[str, float]:
+        """Every parameter's number by its label, in `named_parameters()` order."""
+        named = self._named()
+        check_fields(named.values(), "state_dict", ("data",))  # a data or label set by hand
+        return {name: p.data for name, p in named.items()}
+
+    def load_state_dict(self, state_dict: Mapping[str, float], strict: bool = True
+                        ) -> IncompatibleKeys:
+        """Set each parameter's data from `state_dict` (label: number), as PyTorch does.
+
+        With `strict`, a missing or unexpected label is an error; every entry must be a finite
+        number. Everything is checked before anything is set: on an error nothing changes.
+        Returns the missing and unexpected labels (empty when `strict`).
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict: expected a dict of label: number, got "
+                            f"{type(state_dict).__name__}")
+        named = self._named()
+        missing = [n for n in named if n not in state_dict]
+        unexpected = [n for n in state_dict if n not in named]
+        if strict and (missing or unexpected):
+            parts = ([f"missing keys {missing}"] if missing else []) + (
+                [f"unexpected keys {unexpected}"] if unexpected else [])
+            raise RuntimeError(f"load_state_dict: {' and '.join(parts)} in state_dict")
+        new: dict[str, float] = {}
+        for name, x in state_dict.items():
+            if name not in named:
+                continue
+            if isinstance(x, bool) or not isinstance(x, Real):
+                raise TypeError(f"load_state_dict: entry {name!r} must be a number, got "
+                                f"{type(x).__name__} {x!r}")
+            try:
+                number = float(x)
+            except OverflowError:  # an int such as 10**400
+                number = math.inf
+            if not math.isfinite(number):
+                raise ValueError(f"load_state_dict: entry {name!r} is {x!r}, not a finite "
+                                 "number")
+            new[name] = number
+        for name, x in new.items():
+            named[name].data = x
+        return IncompatibleKeys(missing, unexpected)
+
 
 class Neuron(Module):
     """``activation(w · x + b)``: ``nin`` weights and a bias."""
 
-    def __init__(self, nin: int, activation: str = "tanh", *, seed: int | random.Random = 0,
+    def __init__(self, nin: int, activation: str = "tanh", *, seed: Seed = None,
                  layer: int = 1, index: int = 0) -> None:
         self.nin = _check_size(nin, "nin")
         self.activation = activation
         self._act = _activation(activation)
         self.layer, self.index = layer, index
-        rng, k = _rng(seed), 1.0 / math.sqrt(nin)
-        self.w = [Value(rng.uniform(-k, k), f"w[{layer}]_{index}_{j}") for j in range(nin)]
+        rng, k = _rng(seed), 1.0 / math.sqrt(self.nin)
+        self.w = [Value(rng.uniform(-k, k), f"w[{layer}]_{index}_{j}") for j in range(self.nin)]
         self.b = Value(rng.uniform(-k, k), f"b[{layer}]_{index}")
 
     def __call__(self, x: Input) -> Value:
@@ -106,7 +189,7 @@ class Layer(Module):
     """``nout`` neurons that all read the same ``nin`` inputs; returns a list of ``nout``."""
 
     def __init__(self, nin: int, nout: int, activation: str = "tanh", *,
-                 seed: int | random.Random = 0, layer: int = 1) -> None:
+                 seed: Seed = None, layer: int = 1) -> None:
         self.nin, self.nout = _check_size(nin, "nin"), _check_size(nout, "nout")
         _activation(activation)
         rng = _rng(seed)
@@ -138,12 +221,11 @@ class MLP(Module):
     """
 
     def __init__(self, nin: int, sizes: Sequence[int], activation: str = "tanh",
-                 output_activation: str = "linear", *, seed: int | random.Random = 0) -> None:
-        _check_size(nin, "nin")
+                 output_activation: str = "linear", *, seed: Seed = None) -> None:
+        nin = _check_size(nin, "nin")
+        sizes = [_check_size(n, "sizes") for n in sizes]  # a numpy array of sizes too
         if not sizes:
             raise ValueError("sizes: expected at least one layer size, got none")
-        for n in sizes:
-            _check_size(n, "sizes")
         _activation(activation)
         _activation(output_activation, "output_activation")
         rng = _rng(seed)

@@ -7,12 +7,18 @@ Backpropagation in outline (forward, loss, loss gradient, backward, update) read
 `step()` changes each parameter's ``data`` in place from its ``grad``: plain float arithmetic on
 ``p.data`` and ``p.grad``, so it records no graph and needs no `no_grad()`.
 `zero_grad()` sets every ``grad`` to 0: leaf gradients accumulate across `backward()` calls.
+
+A step never writes a non-finite number: if a gradient is NaN or infinite, or if the step would
+make a parameter or the optimizer's state overflow, `step()` raises, naming the parameter and
+the number, and leaves every parameter and every state as they were before the call.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import operator
+from collections.abc import Iterable, Sequence
+from numbers import Real
 
 from microgrid.engine import Value
 
@@ -36,6 +42,9 @@ class Optimizer:
     def __init__(self, params: Iterable[Value], lr: float) -> None:
         if callable(getattr(params, "parameters", None)):
             raise TypeError("params: pass model.parameters(), not the model")
+        if callable(params) and not hasattr(params, "__iter__"):
+            raise TypeError(f"params: pass model.parameters(), not the method {params!r}: "
+                            "call it")
         self.params = list(params)
         if not self.params:
             raise ValueError("params: the optimizer got no parameters")
@@ -51,6 +60,58 @@ class Optimizer:
     def step(self) -> None:
         raise NotImplementedError
 
+    def _read(self) -> tuple[list[float], list[float]]:
+        """Every parameter's data and grad, checked: numbers, finite (one may be set by hand)."""
+        data, grads = list(map(_data, self.params)), list(map(_grad, self.params))
+        if _floats(data) and _floats(grads) and _finite(data) and _finite(grads):
+            return data, grads  # the common case, checked in C
+        return ([_field(p, x, "data") for p, x in zip(self.params, data, strict=True)],
+                [_field(p, g, "gradient") for p, g in zip(self.params, grads, strict=True)])
+
+    def _write(self, new: Sequence[float], states: dict[str, Sequence[float]]) -> None:
+        """Set every parameter's data to `new` if it and every entry of `states` (name: one
+        number per parameter) are finite; else raise and change nothing."""
+        for name, values in (*states.items(), ("", new)):
+            if _finite(values):
+                continue
+            for p, x in zip(self.params, values, strict=True):
+                if x - x:
+                    change = f"make the {name} of {p!r}" if name else f"set {p!r} to"
+                    raise OverflowError(
+                        f"step: {type(self).__name__}'s step would {change} {x!r}; no parameter "
+                        "was changed (a smaller lr, or smaller gradients, keep it finite)")
+        for p, x in zip(self.params, new, strict=True):
+            p.data = x
+
+
+_data, _grad = operator.attrgetter("data"), operator.attrgetter("grad")
+
+
+def _floats(xs: list[float]) -> bool:
+    return set(map(type, xs)) == {float}
+
+
+def _finite(xs: Sequence[float]) -> bool:
+    """Whether every one of `xs` is finite: their exact sum is (an inf or a NaN makes it inf or
+    NaN; fsum raises on inf - inf). False can also mean that the sum overflows: then look at
+    each one."""
+    try:
+        return math.isfinite(math.fsum(xs))
+    except (OverflowError, ValueError):
+        return False
+
+
+def _field(p: Value, x: object, name: str) -> float:
+    if x.__class__ is not float:
+        if isinstance(x, bool) or not isinstance(x, Real):
+            raise TypeError(f"step: the {name} of {p!r} is {type(x).__name__} {x!r}, "
+                            "not a number; no parameter was changed")
+        x = float(x)
+    if x - x:
+        raise ValueError(f"step: the {name} of {p!r} is {x!r}; a step with it would make the "
+                         "parameter non-finite, so no parameter was changed")
+    return x
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent: ``g = grad + weight_decay * w``; with momentum,
@@ -64,11 +125,16 @@ class SGD(Optimizer):
         self.velocity = [0.0] * len(self.params)
 
     def step(self) -> None:
-        for i, p in enumerate(self.params):
-            g = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
-            if self.momentum:
-                g = self.velocity[i] = self.momentum * self.velocity[i] + g
-            p.data -= self.lr * g
+        data, grads = self._read()
+        lr, decay, momentum = self.lr, self.weight_decay, self.momentum
+        if decay:
+            grads = [g + decay * w for w, g in zip(data, grads, strict=True)]
+        velocity = self.velocity
+        if momentum:
+            grads = velocity = [momentum * v + g for v, g in zip(velocity, grads, strict=True)]
+        self._write([w - lr * g for w, g in zip(data, grads, strict=True)],
+                    {"velocity": velocity} if momentum else {})
+        self.velocity = velocity
 
 
 class Adam(Optimizer):
@@ -89,11 +155,13 @@ class Adam(Optimizer):
         self.v = [0.0] * len(self.params)
 
     def step(self) -> None:
+        data, grads = self._read()
         b1, b2 = self.betas
-        self.t += 1
-        c1, c2 = 1.0 - b1 ** self.t, 1.0 - b2 ** self.t
-        for i, p in enumerate(self.params):
-            g = p.grad
-            self.m[i] = b1 * self.m[i] + (1.0 - b1) * g
-            self.v[i] = b2 * self.v[i] + (1.0 - b2) * g * g
-            p.data -= self.lr * (self.m[i] / c1) / (math.sqrt(self.v[i] / c2) + self.eps)
+        t = self.t + 1
+        c1, c2 = 1.0 - b1 ** t, 1.0 - b2 ** t
+        m = [b1 * mi + (1.0 - b1) * g for mi, g in zip(self.m, grads, strict=True)]
+        v = [b2 * vi + (1.0 - b2) * g * g for vi, g in zip(self.v, grads, strict=True)]
+        new = [w - self.lr * (mi / c1) / (math.sqrt(vi / c2) + self.eps)
+               for w, mi, vi in zip(data, m, v, strict=True)]
+        self._write(new, {"first moment m": m, "second moment v": v})
+        self.t, self.m, self.v = t, m, v

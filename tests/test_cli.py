@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 
@@ -122,6 +123,24 @@ def test_draw_an_expression_that_starts_with_a_minus(capsys, tmp_path, options):
     else:
         assert 'v3 [label=<data -6<br/><font color="#d62728">grad 1</font>>' in out
         assert ("label=<-a times b>" in out) == ("--title" in options)
+
+
+@pytest.mark.parametrize("expression", ["--a*b", "--b", "--(b)"])
+def test_draw_an_expression_that_starts_with_two_minuses(capsys, expression, tmp_path):
+    variables = ["a=2", "b=3"] if "a" in expression else ["b=3"]
+    code, out, err = run(capsys, "draw", expression, *variables, "-o", str(tmp_path / "g.svg"))
+    assert code == 0, err
+    assert out.splitlines()[0] == f"{expression} = {6 if 'a' in expression else 3}"
+
+
+@pytest.mark.parametrize("command", ["draw", "explain"])
+def test_the_long_options_are_all_known_to_the_expression_rule(command):
+    from microgrid import cli
+
+    parser = next(a for a in cli._parser()._subparsers._group_actions  # type: ignore
+                  if isinstance(a, argparse._SubParsersAction)).choices[command]
+    longs = {o for a in parser._actions for o in a.option_strings if o.startswith("--")}
+    assert longs == cli.LONG_OPTIONS[command]
 
 
 def test_draw_without_output_prints_dot(capsys):

@@ -36,3 +36,11 @@ def test_blobs_labels_follow_centres():
 def test_bad_arguments_are_named(call, argument):
     with pytest.raises(ValueError, match=f"^{argument}: "):
         call()
+
+
+def test_numpy_integers_are_ints_and_an_infinite_noise_is_refused():
+    import numpy as np
+
+    assert make_moons(np.int64(10), seed=0) == make_moons(10, seed=0)
+    with pytest.raises(ValueError, match=r"^noise: expected a finite number >= 0, got inf"):
+        make_moons(10, noise=math.inf)

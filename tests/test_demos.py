@@ -45,8 +45,8 @@ def test_docstrings_name_sources_as_a_learner_knows_them(module):
 def test_every_demo_has_a_thin_entry_point_in_demos_folder(name):
     script = ROOT / "demos" / f"{name}.py"
     text = script.read_text()
-    assert f"from microgrid.demos.{name} import main" in text
-    assert len(text.splitlines()) <= 8
+    assert "from microgrid.cli import main" in text and f'["demo", "{name}", ' in text
+    assert len(text.splitlines()) <= 10
 
 
 @pytest.mark.parametrize("name", demos.DEMOS)
@@ -79,6 +79,14 @@ def test_entry_point_script_runs():
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "price:       220" in result.stdout
+
+
+def test_entry_point_script_takes_the_commands_options(tmp_path):
+    out = tmp_path / "apple.svg"
+    result = subprocess.run([sys.executable, str(ROOT / "demos" / "apple.py"), "-o", str(out),
+                             "--style", "book"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "price:       220" in result.stdout and out.read_text().startswith("<?xml")
 
 
 def test_apple_prints_the_books_numbers(capsys):

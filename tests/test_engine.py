@@ -90,9 +90,9 @@ def test_sigmoid_is_stable_far_from_zero():
     assert Value(800.0).sigmoid().data == 1.0
 
 
-def test_float_and_repr():
+def test_item_and_repr():
     x = Value(2.5, label="x")
-    assert float(x) == 2.5
+    assert x.item() == 2.5
     assert "2.5" in repr(x) and "'x'" in repr(x)
 
 

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 
 from microgrid import Value, gradcheck, losses
@@ -151,4 +152,59 @@ def test_get_looks_losses_up_by_name():
 ])
 def test_bad_input_is_a_clear_error(call, message):
     with pytest.raises(ValueError, match=message):
+        call()
+
+
+# --- issue 14: no silent misuse -----------------------------------------------------------
+@pytest.mark.parametrize("p", [2.0, -0.5, 1.5])
+def test_bce_refuses_probabilities_outside_0_1_and_points_to_bce_with_logits(p):
+    with pytest.raises(ValueError, match=r"^binary_cross_entropy: .*between 0 and 1.*"
+                                         r"bce_with_logits") as info:
+        losses.binary_cross_entropy([Value(p)], [1])
+    assert repr(p) in str(info.value)
+
+
+def test_bce_still_clamps_probabilities_of_exactly_0_and_1():
+    assert math.isfinite(losses.binary_cross_entropy(Value(1.0), 0).data)
+    assert math.isfinite(losses.binary_cross_entropy(Value(0.0), 1).data)
+
+
+@pytest.mark.parametrize("eps", [0.7, 0.5, -1.0, 0.0, math.nan, math.inf, "1e-6", True])
+def test_bce_eps_is_checked(eps):
+    with pytest.raises((ValueError, TypeError), match=r"^binary_cross_entropy: eps"):
+        losses.binary_cross_entropy(Value(0.5), 1, eps=eps)
+
+
+@pytest.mark.parametrize("loss", [losses.mse, losses.half_squared_error, losses.hinge,
+                                  losses.bce_with_logits, losses.binary_cross_entropy])
+@pytest.mark.parametrize("target", ["12", {"a": 1}, None, b"1", [math.nan], [math.inf],
+                                    [10**400]])
+def test_targets_are_numbers_or_a_clear_error(loss, target):
+    with pytest.raises((TypeError, ValueError), match=r"target") as info:
+        loss([Value(0.5)] if isinstance(target, list) else Value(0.5), target)
+    assert "\n" not in str(info.value)
+
+
+def test_mse_does_not_read_a_string_target_character_by_character():
+    with pytest.raises(TypeError, match=r"^mse: target"):
+        losses.mse([Value(1.0), Value(2.0)], "12")
+
+
+def test_cross_entropy_takes_numpy_class_indices():
+    logits = [Value(1.0), Value(2.0), Value(0.5)]
+    expected = losses.cross_entropy(logits, 1).data
+    assert losses.cross_entropy(logits, np.int64(1)).data == expected
+    assert losses.cross_entropy([logits, logits], np.array([1, 1])).data == \
+        pytest.approx(expected)
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda: losses.softmax([]), r"^softmax: logits must be a non-empty list of Values, got \[\]"),
+    (lambda: losses.softmax([1.0, 2.0]), r"^softmax: logits must be Values, got float 1.0"),
+    (lambda: losses.cross_entropy([Value(1.0), 2.0], 0),
+     r"^cross_entropy: logits must be Values, got float 2.0"),
+    (lambda: losses.cross_entropy([[]], [0]), r"^cross_entropy: logits must be a non-empty"),
+])
+def test_bad_logits_are_named(call, message):
+    with pytest.raises((TypeError, ValueError), match=message):
         call()

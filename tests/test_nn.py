@@ -1,10 +1,12 @@
+import copy
 import math
+import pickle
 import random
 import re
 
 import pytest
 
-from microgrid import Value, gradcheck, nn
+from microgrid import Value, gradcheck, losses, nn, optim
 
 
 def test_neuron_computes_activation_of_weighted_sum():
@@ -156,3 +158,152 @@ def test_unknown_activation_names_the_argument():
 def test_bad_sizes_name_the_argument(make, argument):
     with pytest.raises(ValueError, match=f"^{argument}: "):
         make()
+
+
+# --- issue 14: state_dict, pickle, deepcopy, seeding ---------------------------------------
+MODULES = {
+    "neuron": lambda: nn.Neuron(3, "relu", seed=1),
+    "layer": lambda: nn.Layer(3, 2, "sigmoid", seed=1),
+    "mlp": lambda: nn.MLP(3, [4, 2], activation="tanh", output_activation="linear", seed=1),
+    "mlp-one": lambda: nn.MLP(3, [4, 1], activation="relu", seed=1),
+}
+X = [0.5, -1.0, 2.0]
+
+
+def outputs(module):
+    out = module(X)
+    return [v.data for v in out] if isinstance(out, list) else [out.data]
+
+
+@pytest.mark.parametrize("make", MODULES.values(), ids=MODULES)
+def test_state_dict_maps_labels_to_floats(make):
+    module = make()
+    state = module.state_dict()
+    assert list(state) == [name for name, _ in module.named_parameters()]
+    assert all(type(v) is float for v in state.values())
+    assert state == {name: p.data for name, p in module.named_parameters()}
+
+
+@pytest.mark.parametrize("make", MODULES.values(), ids=MODULES)
+def test_load_state_dict_round_trips(make):
+    source, target = make(), make()
+    for p in target.parameters():
+        p.data = 0.0
+    target.load_state_dict(source.state_dict())
+    assert target.state_dict() == source.state_dict()
+    assert outputs(target) == outputs(source)
+
+
+def test_load_state_dict_errors_name_the_entries_and_change_nothing():
+    model = nn.MLP(2, [2, 1], seed=0)
+    before = model.state_dict()
+    missing = dict(before)
+    del missing["w[1]_0_1"]
+    with pytest.raises(RuntimeError, match=r"^load_state_dict: missing keys \['w\[1\]_0_1'\]"):
+        model.load_state_dict(missing)
+    with pytest.raises(RuntimeError, match=r"^load_state_dict: unexpected keys \['w\[9\]_0_0'\]"):
+        model.load_state_dict({**before, "w[9]_0_0": 1.0})
+    for bad in (math.nan, math.inf, 10**400, "1.0", None):
+        with pytest.raises((ValueError, TypeError), match=r"'b\[2\]_0'"):
+            model.load_state_dict({**before, "b[2]_0": bad})
+    assert model.state_dict() == before
+
+
+def test_load_state_dict_strict_false_loads_what_matches():
+    model = nn.MLP(2, [2, 1], seed=0)
+    result = model.load_state_dict({"b[2]_0": 5.0, "extra": 1.0}, strict=False)
+    assert model.state_dict()["b[2]_0"] == 5.0
+    assert result.unexpected_keys == ["extra"] and "w[1]_0_0" in result.missing_keys
+
+
+@pytest.mark.parametrize("make", MODULES.values(), ids=MODULES)
+@pytest.mark.parametrize("clone", [lambda m: pickle.loads(pickle.dumps(m)), copy.deepcopy],
+                         ids=["pickle", "deepcopy"])
+def test_pickle_and_deepcopy_round_trip_every_module(make, clone):
+    module = make()
+    twin = clone(module)
+    assert twin.state_dict() == module.state_dict()
+    assert outputs(twin) == outputs(module)
+    assert repr(twin) == repr(module)
+    twin.parameters()[0].data += 1.0  # a copy, not the same parameters
+    assert twin.state_dict() != module.state_dict()
+
+
+def test_a_pickled_model_trains_like_the_original():
+    model = nn.MLP(2, [3, 1], seed=0)
+    twin = pickle.loads(pickle.dumps(model))
+    for m in (model, twin):
+        opt = optim.SGD(m.parameters(), lr=0.1)
+        loss = losses.mse(m([1.0, 2.0]), 1.0)
+        loss.backward()
+        opt.step()
+    assert twin.state_dict() == model.state_dict()
+
+
+def test_linear_activation_pickles():
+    assert pickle.loads(pickle.dumps(nn.ACTIVATIONS["linear"]))(Value(2.0)).data == 2.0
+
+
+# --- seeding --------------------------------------------------------------------------------
+def test_unseeded_models_differ():
+    assert nn.MLP(2, [4, 1]).state_dict() != nn.MLP(2, [4, 1]).state_dict()
+
+
+def test_random_seed_makes_unseeded_models_reproducible():
+    random.seed(0)
+    first = nn.MLP(2, [4, 1]).state_dict()
+    random.seed(0)
+    assert nn.MLP(2, [4, 1]).state_dict() == first
+    random.seed(5)
+    layer = nn.Layer(2, 3).state_dict()
+    random.seed(5)
+    assert nn.Layer(2, 3, seed=None).state_dict() == layer
+
+
+def test_an_explicit_seed_still_fixes_one_model_and_uses_no_global_state():
+    random.seed(1)
+    before = random.random()
+    random.seed(1)
+    a = nn.MLP(2, [4, 1], seed=3).state_dict()
+    assert random.random() == before
+    assert nn.MLP(2, [4, 1], seed=3).state_dict() == a
+
+
+def test_state_dict_refuses_two_parameters_with_one_label():
+    class Two(nn.Module):
+        def __init__(self):
+            self.a, self.b = nn.Layer(2, 1, seed=0), nn.Layer(2, 1, seed=1)  # both layer 1
+
+        def named_parameters(self):
+            return self.a.named_parameters() + self.b.named_parameters()
+
+    with pytest.raises(ValueError, match=r"^state_dict: .*\['b\[1\]_0', 'w\[1\]_0_0'"):
+        Two().state_dict()
+
+
+@pytest.mark.parametrize("seed", ["0", 1.5, True])
+def test_a_bad_seed_is_named(seed):
+    with pytest.raises(TypeError, match=r"^seed: expected an int, a random.Random or None"):
+        nn.MLP(2, [1], seed=seed)
+
+
+def test_numpy_integers_are_sizes_and_seeds():
+    import numpy as np
+
+    model = nn.MLP(np.int64(2), np.array([3, 1]), seed=np.int64(4))
+    assert model.state_dict() == nn.MLP(2, [3, 1], seed=4).state_dict()
+    assert nn.Neuron(np.int64(2), seed=0).nin == 2
+
+
+def test_state_dict_names_a_parameter_whose_data_was_set_by_hand():
+    model = nn.MLP(2, [1], seed=0)
+    model.parameters()[1].data = "0.5"
+    with pytest.raises(TypeError, match=r"^state_dict: the data of .*'w\[1\]_0_1'.* is str '0.5'"):
+        model.state_dict()
+
+
+def test_state_dict_does_not_need_gradients():
+    model = nn.MLP(2, [1], seed=0)
+    for p in model.parameters():
+        p.grad = None  # a PyTorch habit (zero_grad(set_to_none=True)); state_dict reads no grad
+    assert len(model.state_dict()) == 3

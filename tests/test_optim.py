@@ -150,3 +150,99 @@ def test_adam_with_a_zero_gradient_steps_by_nothing():
 def test_bad_hyperparameters_name_the_argument(make, message):
     with pytest.raises(ValueError, match=message):
         make([Value(1.0)])
+
+
+# --- issue 14: a step never writes a non-finite number ------------------------------------
+def params(*data):
+    return [Value(d, f"w{i}") for i, d in enumerate(data)]
+
+
+OPTIMIZERS = {
+    "sgd": lambda ps, lr=0.1: optim.SGD(ps, lr=lr),
+    "sgd-momentum": lambda ps, lr=0.1: optim.SGD(ps, lr=lr, momentum=0.9, weight_decay=0.01),
+    "adam": lambda ps, lr=0.1: optim.Adam(ps, lr=lr),
+}
+
+
+@pytest.mark.parametrize("make", OPTIMIZERS.values(), ids=OPTIMIZERS)
+def test_a_step_that_would_overflow_a_parameter_raises_and_changes_nothing(make):
+    ps = params(0.5, -1e308)
+    ps[0].grad, ps[1].grad = 0.25, 1e308
+    opt = make(ps, lr=1e308)
+    with pytest.raises(OverflowError, match=r"^step: .*'w1'") as info:
+        opt.step()
+    assert "\n" not in str(info.value)
+    assert [p.data for p in ps] == [0.5, -1e308]
+    assert [p.grad for p in ps] == [0.25, 1e308]
+
+
+@pytest.mark.parametrize("make", OPTIMIZERS.values(), ids=OPTIMIZERS)
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_gradient_raises_naming_the_parameter_and_changes_nothing(make, bad):
+    ps = params(0.5, 0.25)
+    ps[0].grad, ps[1].grad = 1.0, bad
+    opt = make(ps)
+    with pytest.raises(ValueError, match=r"^step: the gradient of Value.*'w1'.* is -?(nan|inf)"):
+        opt.step()
+    assert [p.data for p in ps] == [0.5, 0.25]
+
+
+def test_adam_second_moment_overflow_raises_and_keeps_the_state():
+    ps = params(0.5, 0.25)
+    opt = optim.Adam(ps, lr=0.1)
+    ps[0].grad, ps[1].grad = 1.0, 0.5
+    opt.step()
+    state = (opt.t, list(opt.m), list(opt.v), [p.data for p in ps])
+    ps[1].grad = 1e200  # g² overflows: v would be inf and w1 would stop training for good
+    with pytest.raises(OverflowError, match=r"'w1'"):
+        opt.step()
+    assert (opt.t, opt.m, opt.v, [p.data for p in ps]) == state
+    ps[1].grad = 0.5  # and the optimizer goes on as if the bad step never happened
+    opt.step()
+    assert opt.t == 2
+
+
+def test_sgd_momentum_state_is_kept_when_a_step_fails():
+    ps = params(0.5, 0.25)
+    opt = optim.SGD(ps, lr=0.1, momentum=0.9)
+    ps[0].grad, ps[1].grad = 1.0, 0.5
+    opt.step()
+    velocity = list(opt.velocity)
+    ps[0].grad = math.nan
+    with pytest.raises(ValueError, match="'w0'"):
+        opt.step()
+    assert opt.velocity == velocity
+
+
+def test_a_non_float_gradient_set_by_hand_is_named():
+    ps = params(0.5)
+    ps[0].grad = None
+    with pytest.raises(TypeError, match=r"^step: the gradient of .*'w0'.* is NoneType None"):
+        optim.SGD(ps, lr=0.1).step()
+
+
+def test_passing_the_parameters_method_says_call_it():
+    model = nn.MLP(2, [3, 1], seed=0)
+    with pytest.raises(TypeError, match=r"model\.parameters\(\), not the method"):
+        optim.SGD(model.parameters, lr=0.1)  # type: ignore[arg-type]
+
+
+def test_gradients_of_opposite_infinities_are_named():
+    ps = params(0.5, 0.25)
+    ps[0].grad, ps[1].grad = math.inf, -math.inf
+    with pytest.raises(ValueError, match=r"^step: the gradient of .*'w0'.* is inf"):
+        optim.SGD(ps, lr=0.1).step()
+
+
+def test_finite_numbers_whose_sum_overflows_still_step():
+    ps = params(1e308, 1e308)
+    ps[0].grad = ps[1].grad = 1e308
+    optim.SGD(ps, lr=1e-10).step()
+    assert [p.data for p in ps] == [1e308 - 1e-10 * 1e308] * 2
+
+
+def test_integer_gradients_set_by_hand_are_numbers():
+    ps = params(0.5)
+    ps[0].grad = 1
+    optim.SGD(ps, lr=0.5).step()
+    assert ps[0].data == 0.0

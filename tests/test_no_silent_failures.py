@@ -1,0 +1,251 @@
+"""Issue 14: every place where a careless or hostile input gave a silently wrong number (or a raw
+error far from the mistake) is now right, or a clear one-line error naming the problem."""
+
+import math
+import operator
+import threading
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from microgrid import Value, draw, no_grad, optim
+from microgrid.engine import is_grad_enabled
+
+
+# --- math.exp(v) must not drop the gradient -------------------------------------------------
+@pytest.mark.parametrize("f", [math.exp, math.log, math.tanh, math.sqrt, float])
+def test_math_functions_on_a_value_raise_instead_of_dropping_the_gradient(f):
+    x = Value(2.0, label="x")
+    with pytest.raises(TypeError, match=r"x\.item\(\)") as info:
+        f(x)
+    assert "\n" not in str(info.value) and "'x'" in str(info.value)
+    assert x.grad == 0.0
+
+
+def test_math_exp_message_points_to_the_method():
+    with pytest.raises(TypeError, match=r"x\.exp\(\)"):
+        math.exp(Value(1.0))
+
+
+# --- no_grad() is per thread ----------------------------------------------------------------
+def test_another_threads_no_grad_does_not_stop_this_thread_recording():
+    inside, done = threading.Event(), threading.Event()
+
+    def evaluate():
+        with no_grad():
+            inside.set()
+            done.wait(5)
+
+    t = threading.Thread(target=evaluate)
+    t.start()
+    try:
+        assert inside.wait(5)
+        assert is_grad_enabled()
+        x, w = Value(3.0, "x"), Value(2.0, "w")
+        y = x * x * w  # dy/dx = 2xw = 12, dy/dw = x² = 9
+        y.backward()
+    finally:
+        done.set()
+        t.join()
+    assert (x.grad, w.grad) == (12.0, 9.0)
+
+
+def test_overlapping_no_grad_blocks_in_two_threads_leave_recording_on():
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def a():
+        with no_grad():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def b():
+        a_in.wait(5)
+        with no_grad():
+            b_in.set()
+            a_out.wait(5)  # a leaves its block first: the blocks overlap, not nest
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert is_grad_enabled()
+    x = Value(2.0)
+    assert (x * x).parents == (x, x)
+
+
+def test_no_grad_in_a_thread_still_records_nothing_there():
+    seen = {}
+
+    def work():
+        with no_grad():
+            seen["enabled"] = is_grad_enabled()
+            seen["y"] = Value(2.0) * Value(3.0)
+        seen["after"] = is_grad_enabled()
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert seen["enabled"] is False and seen["after"] is True
+    assert seen["y"].is_leaf and seen["y"].data == 6.0
+
+
+# --- division by tiny numbers ---------------------------------------------------------------
+def test_dividing_tiny_by_tiny_is_one_with_the_right_gradients():
+    a, b = Value(1e-170), Value(1e-170)
+    y = a / b
+    assert y.data == 1.0
+    y.backward()
+    assert a.grad == pytest.approx(1e170) and b.grad == pytest.approx(-1e170)
+
+
+def test_constant_divided_by_a_tiny_value():
+    b = Value(1e-170)
+    y = 1e-170 / b
+    assert y.data == 1.0
+    y.backward()
+    assert b.grad == pytest.approx(-1e170)
+
+
+@pytest.mark.parametrize("make", [lambda: Value(1.0) / Value(5e-324), lambda: 1.0 / Value(5e-324),
+                                  lambda: Value(1.0) / 5e-324])
+def test_division_that_overflows_says_overflow_not_division_by_zero(make):
+    with pytest.raises(OverflowError, match=r"^/: result of /\(1\.0, 5e-324\) is inf"):
+        make()
+
+
+# --- fields set by hand fail clearly where they are used ------------------------------------
+@pytest.mark.parametrize("bad", [None, "x", [1.0]])
+def test_backward_names_a_leaf_whose_grad_was_set_by_hand(bad):
+    w, x = Value(2.0, "w"), Value(3.0, "x")
+    y = w * x
+    w.grad = bad
+    with pytest.raises(TypeError, match=r"^backward: the grad of Value\(.*'w'\) is .* not a number"
+                       ) as info:
+        y.backward()
+    assert "\n" not in str(info.value)
+    w.grad = 0.0  # and the graph is usable again
+    y.backward()
+    assert (w.grad, x.grad) == (3.0, 2.0)
+
+
+@pytest.mark.parametrize(("field", "bad", "message"), [
+    ("label", 5, r"^draw: the label of .* is int 5, not a str"),
+    ("data", "x", r"^draw: the data of .*'w'.* is str 'x', not a number"),
+    ("grad", None, r"^draw: the grad of .*'w'.* is NoneType None, not a number"),
+    ("data", math.nan, r"^draw: the data of .*'w'.* is nan, not a finite number"),
+])
+def test_draw_names_a_field_set_by_hand(field, bad, message):
+    w = Value(2.0, "w")
+    y = w * 3
+    setattr(w, field, bad)
+    with pytest.raises((TypeError, ValueError), match=message):
+        draw(y)
+
+
+# --- no public operation, loss or step makes a non-finite number without raising ------------
+ERRORS = (ValueError, OverflowError, ZeroDivisionError)
+finite = st.floats(allow_nan=False, allow_infinity=False)
+UNARY = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "neg", "abs"]
+BINARY = [operator.add, operator.sub, operator.mul, operator.truediv, operator.pow]
+
+
+def all_finite(xs):
+    return all(math.isfinite(x) for x in xs)
+
+
+def check_graph(y, leaves):
+    """`y` and everything backward() gives are finite, unless backward() raises."""
+    assert math.isfinite(y.data)
+    if y.is_leaf:
+        return
+    try:
+        y.backward()
+    except OverflowError:
+        return
+    assert all_finite([leaf.grad for leaf in leaves])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(UNARY), finite)
+def test_unary_operations_are_finite_or_raise(name, a):
+    x = Value(a)
+    try:
+        y = -x if name == "neg" else abs(x) if name == "abs" else getattr(x, name)()
+    except ERRORS:
+        return
+    check_graph(y, [x])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(BINARY), finite, finite, st.sampled_from(["vv", "vc", "cv"]))
+def test_binary_operations_are_finite_or_raise(op, a, b, kinds):
+    x, y = Value(a), Value(b)
+    left, right = (x if kinds[0] == "v" else a), (y if kinds[1] == "v" else b)
+    try:
+        out = op(left, right)
+    except ERRORS:
+        return
+    check_graph(out, [v for v, k in zip((x, y), kinds, strict=True) if k == "v"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(finite, finite), min_size=1, max_size=4), finite)
+def test_dot_and_softmax_are_finite_or_raise(pairs, bias):
+    from microgrid import dot, losses
+
+    ws, xs, b = [Value(w) for w, _ in pairs], [Value(x) for _, x in pairs], Value(bias)
+    try:
+        out = dot(ws, xs, b)
+    except ERRORS:
+        return
+    check_graph(out, [*ws, *xs, b])
+    try:
+        probabilities = losses.softmax(xs)
+    except ERRORS:
+        return
+    assert all_finite(p.data for p in probabilities)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["mse", "half_squared_error", "bce", "bce_with_logits", "hinge",
+                        "cross_entropy"]),
+       st.lists(finite, min_size=1, max_size=4), st.lists(finite, min_size=1, max_size=4))
+def test_losses_are_finite_or_raise(name, preds, targets):
+    from microgrid import losses
+
+    ps = [Value(p) for p in preds]
+    try:
+        if name == "cross_entropy":
+            loss = losses.cross_entropy(ps, int(targets[0]) % (len(ps) + 1))
+        else:
+            loss = (losses.half_squared_error if name == "half_squared_error"
+                    else losses.get(name))(ps, targets[:len(ps)] + [0.0] * (len(ps) - len(targets)))
+    except ERRORS:
+        return
+    check_graph(loss, ps)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["sgd", "momentum", "adam"]), st.floats(1e-300, 1e300),
+       st.lists(st.tuples(finite, st.floats()), min_size=1, max_size=3), st.integers(1, 3))
+def test_optimizer_steps_are_finite_or_raise_and_change_nothing(name, lr, pairs, steps):
+    ps = [Value(w, f"w{i}") for i, (w, _) in enumerate(pairs)]
+    opt = {"sgd": lambda: optim.SGD(ps, lr=lr),
+           "momentum": lambda: optim.SGD(ps, lr=lr, momentum=0.9, weight_decay=0.1),
+           "adam": lambda: optim.Adam(ps, lr=lr)}[name]()
+    for _ in range(steps):
+        for p, (_, g) in zip(ps, pairs, strict=True):
+            p.grad = g
+        before = [p.data for p in ps]
+        state = repr(vars(opt))
+        try:
+            opt.step()
+        except ERRORS:
+            assert [p.data for p in ps] == before and repr(vars(opt)) == state
+            return
+        assert all_finite(p.data for p in ps)
+        assert all_finite(x for xs in (getattr(opt, k, []) for k in ("m", "v", "velocity"))
+                          for x in xs)
