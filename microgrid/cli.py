@@ -11,6 +11,7 @@ expression, or a graph too large to draw); 130 interrupted (Ctrl-C). Every error
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -143,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"microgrid {args.command}: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `microgrid ... | head` stopped reading: no message, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (RenderError, OSError) as e:
         print(f"microgrid {args.command}: {e}", file=sys.stderr)
         return 1

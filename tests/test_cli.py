@@ -265,3 +265,15 @@ def test_control_characters_in_the_title_and_labels(capsys, tmp_path):
     ET.fromstring(text)  # well-formed: a browser opens it
     assert "bell\\x07 nul\\x00 esc\\x1b" in text
     assert "\x07" not in page.read_text() and "\x00" not in page.read_text()
+
+
+def test_a_closed_pipe_is_no_error(tmp_path):
+    # `microgrid draw ... | head -c 10`: the reader stops before the DOT (over 64 KB, more
+    # than a pipe holds) is written; no message, no traceback
+    expression = "a"
+    for _ in range(9):  # a balanced sum of 512 a's: not deep, but wide
+        expression = f"({expression} + {expression})"
+    script = f"{sys.executable} -m microgrid draw '{expression}' a=1 | head -c 10"
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.stdout == "digraph mi"
+    assert result.stderr == ""
