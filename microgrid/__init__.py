@@ -14,6 +14,7 @@ from microgrid.engine import (
     no_grad,
     topological_order,
 )
+from microgrid.groups import Group, current_group, group
 
 __all__ = [
     "BackwardSteps",
@@ -21,13 +22,16 @@ __all__ = [
     "Edge",
     "GradcheckError",
     "GradcheckRow",
+    "Group",
     "Value",
     "backward_steps",
+    "current_group",
     "dot",
     "draw",
     "edges",
     "format_number",
     "gradcheck",
+    "group",
     "is_grad_enabled",
     "no_grad",
     "topological_order",

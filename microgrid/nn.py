@@ -5,6 +5,11 @@ input ``j`` to neuron ``i`` of layer ``l`` is ``w[l]_i_j`` (the entry W^[l]_ij o
 weight matrix) and that neuron's bias is ``b[l]_i``. A neuron's weighted sum is labelled
 ``z[l]_i`` and its activation ``a[l]_i``, so drawn graphs read like the formulas.
 
+Each `Layer` is a group (see `microgrid.groups`) named ``layer l`` and each `Neuron` a group
+inside it named after its output (``a[l]_i``, or ``z[l]_i`` for a linear one): the values a
+neuron computes, and its parameters, belong to it, so that ``draw(loss, collapse=1)`` draws a
+node per layer and ``collapse=2`` a node per neuron.
+
 Initialisation follows PyTorch's `nn.Linear`: weights and biases uniform in ±1/sqrt(nin), drawn
 from a `random.Random` built from `seed` (or passed in), never from global state.
 """
@@ -15,7 +20,9 @@ import math
 import random
 from collections.abc import Callable, Sequence
 
+from microgrid import groups
 from microgrid.engine import Value, dot
+from microgrid.groups import Group
 
 Input = Sequence[Value | float]
 
@@ -78,9 +85,12 @@ class Neuron(Module):
         self.activation = activation
         self._act = _activation(activation)
         self.layer, self.index = layer, index
+        self.group_name = f"{'z' if activation == 'linear' else 'a'}[{layer}]_{index}"
+        self._group: Group | None = None
         rng, k = _rng(seed), 1.0 / math.sqrt(nin)
-        self.w = [Value(rng.uniform(-k, k), f"w[{layer}]_{index}_{j}") for j in range(nin)]
-        self.b = Value(rng.uniform(-k, k), f"b[{layer}]_{index}")
+        with groups.group(f"layer {layer}"), groups.group(self.group_name):
+            self.w = [Value(rng.uniform(-k, k), f"w[{layer}]_{index}_{j}") for j in range(nin)]
+            self.b = Value(rng.uniform(-k, k), f"b[{layer}]_{index}")
 
     def __call__(self, x: Input) -> Value:
         _check_input(x, self.nin, f"{type(self).__name__} of layer {self.layer}")
@@ -88,11 +98,18 @@ class Neuron(Module):
 
     def _forward(self, x: Input) -> Value:
         """`__call__` without the check of `x`, for a `Layer` that checked it once."""
-        z = dot(self.w, x, self.b)
-        z.label = f"z[{self.layer}]_{self.index}"
-        a = self._act(z)
-        if a is not z:  # "linear" returns z itself, which keeps its label
-            a.label = f"a[{self.layer}]_{self.index}"
+        previous = groups.current  # `group(...)` without a context manager's cost per call
+        if self._group is None or self._group.parent is not previous:
+            self._group = Group(self.group_name, previous)
+        groups.current = self._group
+        try:
+            z = dot(self.w, x, self.b)
+            z.label = f"z[{self.layer}]_{self.index}"
+            a = self._act(z)
+            if a is not z:  # "linear" returns z itself, which keeps its label
+                a.label = f"a[{self.layer}]_{self.index}"
+        finally:
+            groups.current = previous
         return a
 
     def named_parameters(self) -> list[tuple[str, Value]]:
@@ -111,6 +128,7 @@ class Layer(Module):
         _activation(activation)
         rng = _rng(seed)
         self.layer = layer
+        self._group: Group | None = None
         self.neurons = [Neuron(nin, activation, seed=rng, layer=layer, index=i)
                         for i in range(nout)]
 
@@ -120,7 +138,14 @@ class Layer(Module):
 
     def _forward(self, x: Input) -> list[Value]:
         """`__call__` without the check of `x`, for an `MLP` that checked it once."""
-        return [n._forward(x) for n in self.neurons]
+        previous = groups.current
+        if self._group is None or self._group.parent is not previous:
+            self._group = Group(f"layer {self.layer}", previous)
+        groups.current = self._group
+        try:
+            return [n._forward(x) for n in self.neurons]
+        finally:
+            groups.current = previous
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [item for n in self.neurons for item in n.named_parameters()]
