@@ -154,13 +154,14 @@ def view(root: Value, collapse: int = 0, focus: Value | Iterable[Value] | None =
             node_of[v] = blocks[path]
             blocks[path].members.append(v)
 
-    nodes: list[Node] = []
-    seen: set[int] = set()
-    for v in order:
+    # in topological order of the values, a block where its last member is (its parameters,
+    # leaves, come early in the order, its output last)
+    last: dict[int, tuple[int, Value | Block]] = {}
+    for i, v in enumerate(order):
         n = node_of.get(v)
-        if n is not None and id(n) not in seen:
-            seen.add(id(n))
-            nodes.append(n)
+        if n is not None:
+            last[id(n)] = (i, n)
+    nodes: list[Node] = [n for _, n in sorted(last.values(), key=lambda pair: pair[0])]
 
     edges: list[ViewEdge] = []
     stubs: list[Stub] = []
