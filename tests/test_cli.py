@@ -246,3 +246,31 @@ def test_control_characters_in_the_title_and_labels(capsys, tmp_path):
     ET.fromstring(text)  # well-formed: a browser opens it
     assert "bell\\x07 nul\\x00 esc\\x1b" in text
     assert "\x07" not in page.read_text() and "\x00" not in page.read_text()
+
+
+def test_draw_collapse_and_focus(capsys, tmp_path):
+    code, out, err = run(capsys, "draw", "(a*b + c).tanh()", "a=2", "b=-3", "c=10",
+                         "--focus", "a")
+    assert code == 0, err
+    assert "v0 [" in out and 'b -3' in out and "s0" in out  # a, and b as a stub
+    code, out, err = run(capsys, "draw", "a*b", "a=2", "b=3", "--focus", "q")
+    assert code == 2 and "--focus q: no value of the graph is labelled 'q'" in err
+    assert "leaves: a, b" in err
+    code, out, err = run(capsys, "draw", "a*b", "a=2", "b=3", "--collapse", "-1")
+    assert code == 2 and "--collapse" in err
+
+
+def test_demo_collapse_and_focus(capsys, tmp_path):
+    dot = tmp_path / "net.dot"
+    code, out, err = run(capsys, "demo", "train", "--fast", "--no-plot", "-o", str(dot),
+                         "--collapse", "1")
+    assert code in (0, 1), err
+    source = dot.read_text()
+    assert "<b>layer 1</b>" in source and "<b>layer 3</b>" in source
+    focused = tmp_path / "focus.dot"
+    code, out, err = run(capsys, "demo", "train", "--fast", "--no-plot", "--collapse", "2",
+                         "--focus", "w[1]_0_0", "-o", str(focused))
+    assert code in (0, 1), err
+    assert "w[1]_0_0" in focused.read_text() and "<b>a[2]_3</b>" in focused.read_text()
+    code, out, err = run(capsys, "demo", "apple_orange", "--collapse", "1")
+    assert code == 2 and "need -o" in err
