@@ -123,6 +123,9 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
     _check_size(order, max_nodes)
     build = functools.partial(build_digraph, root, order, style=style, rankdir=rankdir,
                               grad_of=grad_of, title=title, digits=digits)
+    if clusters:
+        return diagram(functools.partial(_with_clusters, build, order), len(order), renderer,
+                       time_budget)
     return diagram(build, len(order), renderer, time_budget)
 
 
@@ -548,3 +551,40 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
 def summary_numbers(xs: list[float], num: Callable[[float], str]) -> str:
     lo, hi = min(xs), max(xs)
     return f"{num(lo)} … {num(hi)}" if lo != hi else num(lo)
+
+
+def _with_clusters(build: Callable[..., graphviz.Digraph], order: list[Value],
+                   fast: bool = False) -> graphviz.Digraph:
+    """``build(fast=fast)`` with each group's values (their boxes, operations and constants)
+    boxed and named, a group's box inside its parent's: Graphviz's clusters."""
+    import graphviz
+
+    g = build(fast=fast)
+    members: dict[tuple[str, ...], list[str]] = {}
+    for i, v in enumerate(order):
+        if v.group is None:
+            continue
+        path = v.group.path
+        for k in range(1, len(path)):
+            members.setdefault(path[:k], [])
+        ids = [f"v{i}"] + ([f"op{i}"] if v.op else [])
+        ids += [f"c{i}_{k}" for k, x in enumerate(v.operands) if not isinstance(x, Value)]
+        members.setdefault(path, []).extend(ids)
+    paths = sorted(members)
+    number = {path: n for n, path in enumerate(paths)}
+
+    def cluster(path: tuple[str, ...]) -> graphviz.Digraph:
+        c = graphviz.Digraph(name=f"cluster_{number[path]}")
+        c.attr(label=_html([f"<b>{_text(path[-1])}</b>"]), style="rounded,dashed",
+               color=CONSTANT_COLOR, fontcolor=CONSTANT_COLOR, fontsize="12")
+        for node in members[path]:
+            c.node(node)
+        for child in paths:
+            if len(child) == len(path) + 1 and child[:-1] == path:
+                c.subgraph(cluster(child))
+        return c
+
+    for path in paths:
+        if len(path) == 1:
+            g.subgraph(cluster(path))
+    return g

@@ -287,3 +287,25 @@ def test_golden_dot_files(name):
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(text, encoding="utf-8")
     assert text.encode("utf-8") == golden.read_bytes()
+
+
+def test_clusters_box_every_group_inside_its_parent():
+    model, out = small_network()
+    source = draw(out, clusters=True).source
+    assert source.count("subgraph cluster_") == 3 + 3 + 3 + 1  # 3 layers, 7 neurons
+    assert "label=<<b>layer 1</b>>" in source and "label=<<b>a[1]_2</b>>" in source
+    # the drawing is the full one, with the clusters added
+    plain = draw(out).source
+    assert source.startswith(plain[:-2])
+    book = draw(out, clusters=True, style="book").source
+    assert book.count("subgraph cluster_") == 10
+
+
+def test_collapsed_dot_shows_the_views_numbers():
+    model, out = small_network()
+    shown = view(out, 1)
+    source = draw(out, collapse=1).source
+    from microgrid import format_number
+    for e in shown.edges:
+        assert format_number(e.grad) in source
+    assert "3 values" in source and "Σ " in source
