@@ -9,7 +9,8 @@
   ``consumer.grad * local_grad``, so that a value's outgoing edges still sum to its `grad`.
 - **Focus** on some values: only what lies on a path from them to the root is kept (the
   focused values themselves are drawn as values, never hidden in a block); every operand off
-  those paths becomes a `Stub` that shows its value.
+  those paths becomes a `Stub` that shows its value; a block only counts its inputs off the
+  paths (they would be a stub per block, and the block shows no value inside it either).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Block:
     path: tuple[str, ...]
     members: list[Value] = field(default_factory=list)  # in topological order
     outputs: list[Value] = field(default_factory=list)  # members used by drawn nodes outside
+    off_path: list[Value] = field(default_factory=list)  # inputs off the focused paths
 
     @property
     def name(self) -> str:
@@ -166,7 +168,6 @@ def view(root: Value, collapse: int = 0, focus: Value | Iterable[Value] | None =
     edges: list[ViewEdge] = []
     stubs: list[Stub] = []
     into_block: dict[tuple[int, int], ViewEdge] = {}
-    off_path_of_block: dict[int, ViewEdge] = {}
     for v in order:
         head = node_of.get(v)
         if head is None:
@@ -178,16 +179,9 @@ def view(root: Value, collapse: int = 0, focus: Value | Iterable[Value] | None =
                 tail = node_of.get(e.parent)
                 if tail is head:
                     continue
-                if tail is None:  # off the focused paths: one stub per block for them all
-                    edge = off_path_of_block.get(id(head))
-                    if edge is None:
-                        stub = Stub([])
-                        stubs.append(stub)
-                        edge = off_path_of_block[id(head)] = ViewEdge(stub, head, [])
-                        edges.append(edge)
-                    edge.uses.append(e)
-                    if e.parent not in edge.tail.values:  # type: ignore[union-attr]
-                        edge.tail.values.append(e.parent)  # type: ignore[union-attr]
+                if tail is None:  # off the focused paths: the block counts them, no stub
+                    if e.parent not in head.off_path:
+                        head.off_path.append(e.parent)
                     continue
                 edge = into_block.get((id(tail), id(head)))
                 if edge is None:

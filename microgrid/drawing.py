@@ -492,8 +492,9 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
                 grads = [grad_of(o) for o in outs]
                 if all(x is not None for x in grads):
                     lines.append(red(f"grads {summary_numbers(grads, num)}"))  # type: ignore[arg-type]
+            off = f", {len(n.off_path)} inputs off the path" if n.off_path else ""
             lines.append(f'<font point-size="10" color="{CONSTANT_COLOR}">'
-                         f'{len(n.members)} values</font>')
+                         f'{len(n.members)} values{off}</font>')
             g.node(name, _html(lines), id=name, shape="box", style="rounded,filled",
                    fillcolor=BLOCK_COLOR, penwidth="1.5")
         elif isinstance(n, Bus):
