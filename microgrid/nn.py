@@ -88,7 +88,7 @@ class Neuron(Module):
         self.group_name = f"{'z' if activation == 'linear' else 'a'}[{layer}]_{index}"
         self._group: Group | None = None
         rng, k = _rng(seed), 1.0 / math.sqrt(nin)
-        with groups.group(f"layer {layer}"), groups.group(self.group_name):
+        with groups.group(self.group_name):  # inside its layer's group, when a Layer makes it
             self.w = [Value(rng.uniform(-k, k), f"w[{layer}]_{index}_{j}") for j in range(nin)]
             self.b = Value(rng.uniform(-k, k), f"b[{layer}]_{index}")
 
@@ -129,8 +129,9 @@ class Layer(Module):
         rng = _rng(seed)
         self.layer = layer
         self._group: Group | None = None
-        self.neurons = [Neuron(nin, activation, seed=rng, layer=layer, index=i)
-                        for i in range(nout)]
+        with groups.group(f"layer {layer}"):  # the neurons' parameters belong to the layer
+            self.neurons = [Neuron(nin, activation, seed=rng, layer=layer, index=i)
+                            for i in range(nout)]
 
     def __call__(self, x: Input) -> list[Value]:
         _check_input(x, self.nin, f"Layer {self.layer}")

@@ -309,3 +309,12 @@ def test_collapsed_dot_shows_the_views_numbers():
     for e in shown.edges:
         assert format_number(e.grad) in source
     assert "3 values" in source and "Σ " in source
+
+
+def test_a_neuron_alone_is_one_group_its_parameters_too():
+    from microgrid.nn import Neuron
+    n = Neuron(2, seed=0)
+    y = n([Value(1.0), Value(2.0)])
+    assert y.group is not None and y.group.path == ("a[1]_0",)
+    assert all(p.group is not None and p.group.path == ("a[1]_0",) for p in n.parameters())
+    assert [type(x).__name__ for x in view(y, 1).nodes].count("Block") == 1
