@@ -192,7 +192,8 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
 
     ids = {v: i for i, v in enumerate(order)}
     g = graphviz.Digraph("microgrid", format="svg")
-    g.attr(rankdir=rankdir, ordering="in", fontname=FONT, bgcolor="white", nodesep=NODESEP)
+    g.attr(rankdir=rankdir, ordering="in", fontname=FONT, bgcolor="white",
+           nodesep=NODESEP if len(order) <= SPACED_NODES else "0.25")
     g.attr("node", fontname=FONT, fontsize="12")
     g.attr("edge", fontname=FONT, fontsize="11", arrowsize="0.7")
     edge_label = "xlabel" if fast else "label"
@@ -272,6 +273,9 @@ NODESEP = "0.55"  # inches between neighbours of a rank (Graphviz: 0.25), labels
 # "150 / 3.3"); with these ports and NODESEP, no line of apple, apple_orange or perceptron is
 # nearer another edge than its own (147 of 704 lines were, 96 are: the rest are the fans into
 # the Σwx of mlp_backprop and notation).
+# Past SPACED_NODES values, Graphviz's own spacing (0.25 in): a column of a whole network's
+# values (draw it with `collapse` instead) would otherwise grow by half, and its PNG with it.
+SPACED_NODES = 200
 PORTS = {"LR": ("n", "s"), "RL": ("n", "s"), "TB": ("w", "e"), "BT": ("w", "e")}
 
 
