@@ -516,8 +516,8 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
                 if all(x is not None for x in grads):
                     lines.append(red(f"grads {summary_numbers(grads, num)}"))  # type: ignore[arg-type]
             off = f", {len(n.off_path)} inputs off the path" if n.off_path else ""
-            lines.append(f'<font point-size="10" color="{CONSTANT_COLOR}">'
-                         f'{len(n.members)} values{off}</font>')
+            count = f"{len(n.members)} value{'s' if len(n.members) > 1 else ''}"
+            lines.append(f'<font point-size="10" color="{CONSTANT_COLOR}">{count}{off}</font>')
             g.node(name, _html(lines), id=name, shape="box", style="rounded,filled",
                    fillcolor=BLOCK_COLOR, penwidth="1.5")
         elif isinstance(n, Bus):
@@ -544,9 +544,11 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
         values = e.values
         grads = [grad_of(u.child) for u in e.uses]
         grad = None if any(x is None for x in grads) else e.grad
+        port: dict[str, str] = {}
         if isinstance(e.head, Value):
             i = ids[e.head]
             edge_id, target = f"e{i}_{e.index}", f"op{i}"
+            port = _port(e.head, e.index, rankdir)
         else:  # into a block or a bus
             t = into.get(head, 0)
             into[head] = t + 1
@@ -557,7 +559,7 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
             lines = [f"{len(values)} values", summary(values)]
         style = {"style": "dashed", "color": CONSTANT_COLOR} if tail.startswith("s") else {}
         g.edge(tail, target, id=edge_id, **labelled(lines, grad, "Σ " if len(values) > 1
-                                                    else "", key=edge_label), **style)
+                                                    else "", key=edge_label), **style, **port)
     # constants of drawn values, as in the full drawing
     for n in v.nodes:
         if isinstance(n, Value):
@@ -568,7 +570,8 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
                     g.node(f"c{i}_{k}", _html([constant]), id=f"c{i}_{k}", shape="plaintext",
                            fontcolor=CONSTANT_COLOR)
                     g.edge(f"c{i}_{k}", f"op{i}", id=f"e{i}_{k}", style="dashed",
-                           fontcolor=CONSTANT_COLOR, **{edge_label: _html([constant])})
+                           fontcolor=CONSTANT_COLOR, **{edge_label: _html([constant])},
+                           **_port(n, k, rankdir))
     return g
 
 
