@@ -103,13 +103,17 @@ class Neuron(Module):
             self._group = Group(self.group_name, previous)
         groups.current = self._group
         try:
-            z = dot(self.w, x, self.b)
-            z.label = f"z[{self.layer}]_{self.index}"
-            a = self._act(z)
-            if a is not z:  # "linear" returns z itself, which keeps its label
-                a.label = f"a[{self.layer}]_{self.index}"
+            return self._compute(x)
         finally:
             groups.current = previous
+
+    def _compute(self, x: Input) -> Value:
+        """The neuron's values, made in whatever group is open (a `Layer` opens the neuron's)."""
+        z = dot(self.w, x, self.b)
+        z.label = f"z[{self.layer}]_{self.index}"
+        a = self._act(z)
+        if a is not z:  # "linear" returns z itself, which keeps its label
+            a.label = f"a[{self.layer}]_{self.index}"
         return a
 
     def named_parameters(self) -> list[tuple[str, Value]]:
@@ -129,6 +133,7 @@ class Layer(Module):
         rng = _rng(seed)
         self.layer = layer
         self._group: Group | None = None
+        self._neuron_groups: list[Group] = []
         with groups.group(f"layer {layer}"):  # the neurons' parameters belong to the layer
             self.neurons = [Neuron(nin, activation, seed=rng, layer=layer, index=i)
                             for i in range(nout)]
@@ -142,11 +147,15 @@ class Layer(Module):
         previous = groups.current
         if self._group is None or self._group.parent is not previous:
             self._group = Group(f"layer {self.layer}", previous)
-        groups.current = self._group
-        try:
-            return [n._forward(x) for n in self.neurons]
+            self._neuron_groups = [Group(n.group_name, self._group) for n in self.neurons]
+        out = []
+        try:  # one store per neuron: its group, inside the layer's
+            for n, group in zip(self.neurons, self._neuron_groups, strict=True):
+                groups.current = group
+                out.append(n._compute(x))
         finally:
             groups.current = previous
+        return out
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [item for n in self.neurons for item in n.named_parameters()]
