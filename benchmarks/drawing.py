@@ -62,6 +62,19 @@ def network() -> Value:
     return out
 
 
+def readme_network() -> tuple[nn.MLP, Value]:
+    """The network of the README's "Drawing a network", on inputs that are Values."""
+    model = nn.MLP(2, [16, 16, 1], activation="relu", seed=0)
+    out = model.output([Value(0.5, "x1"), Value(-1.0, "x2")])
+    out.backward()
+    return model, out
+
+
+def png_long_side(png: bytes) -> int:
+    """The long side, in pixels, of a PNG (its IHDR chunk)."""
+    return max(int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big"))
+
+
 def chain_of(nodes: int) -> Value:
     """A chain of about `nodes` values, for the step-by-step page."""
     x, y = Value(0.5, "x"), Value(1.0, "y0")
@@ -105,6 +118,8 @@ def main(argv: list[str] | None = None) -> None:
         return statistics.median(work() for _ in range(args.repeats))
 
     page_seconds, page_mb = page(chain_of(290))
+    model, net = readme_network()
+    weight = model.layers[0].neurons[2].w[0]
     diagram45 = draw(chain45)
     rows = [
         ("first SVG of the apple graph, new process", median(first_svg), "s", 0.3),
@@ -113,6 +128,14 @@ def main(argv: list[str] | None = None) -> None:
          median(lambda: timed(draw(mlp).png)), "s", 1.0),
         ("SVG of MLP(2, [16, 16, 1]) on one input",
          median(lambda: timed(draw(mlp).svg)), "s", 2.0),
+        ("SVG of the README's MLP, collapse=1",
+         median(lambda: timed(draw(net, collapse=1).svg)), "s", 1.0),
+        ("SVG of the README's MLP, collapse=2",
+         median(lambda: timed(draw(net, collapse=2).svg)), "s", 1.0),
+        ("SVG of the README's MLP, focus on w[1]_2_0, collapse=2",
+         median(lambda: timed(draw(net, collapse=2, focus=weight).svg)), "s", 1.0),
+        ("PNG of the README's MLP, collapse=2: long side",
+         png_long_side(draw(net, collapse=2).png()), "px", 1600),
         ("SVG of the 45-step recurrent chain", timed(diagram45.svg), "s", 5.0),
         ("2,500 values in 25 chains: drawn or refused in", drawn_or_refused(chains(25, 32)),
          "s", TIME_BUDGET + 0.5),

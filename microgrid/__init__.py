@@ -15,6 +15,7 @@ from microgrid.engine import (
     topological_order,
 )
 from microgrid.explain import Explanation, explain, tree
+from microgrid.groups import Group, current_group, group
 
 __all__ = [
     "BackwardSteps",
@@ -23,14 +24,17 @@ __all__ = [
     "Explanation",
     "GradcheckError",
     "GradcheckRow",
+    "Group",
     "Value",
     "backward_steps",
+    "current_group",
     "dot",
     "draw",
     "edges",
     "explain",
     "format_number",
     "gradcheck",
+    "group",
     "is_grad_enabled",
     "no_grad",
     "topological_order",

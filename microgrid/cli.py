@@ -50,7 +50,8 @@ visits the nodes (h for a hint, q to stop). Answers may be piped in, one a line.
 # these are all of them).
 LONG_OPTIONS = {
     "draw": {"--help", "--output", "--style", "--rankdir", "--digits", "--no-grads", "--title",
-             "--animate", "--local", "--check", "--text", "--time-budget"},
+             "--animate", "--local", "--check", "--text", "--time-budget", "--collapse",
+             "--focus"},
     "explain": {"--help", "--wrt", "--max-paths", "--digits"},
 }
 
@@ -70,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
                       help=f"draw the demo's graph to FILE ({', '.join(SUFFIXES)})")
     demo.add_argument("--style", choices=["values", "book"],
                       help="drawing style, with -o (default: values)")
+    _view_options(demo)
     demo.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the demo")
 
     draw = commands.add_parser("draw", help="draw the graph of an expression",
@@ -89,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     draw.add_argument("--digits", type=int, default=4, help="significant digits (default: 4)")
     draw.add_argument("--no-grads", action="store_true", help="show forward values only")
     draw.add_argument("--title", help="a caption above the graph")
+    _view_options(draw)
     draw.add_argument("--animate", metavar="HTML",
                       help="also write the backward pass, step by step, as an HTML page")
     draw.add_argument("--local", action="store_true",
@@ -128,6 +131,37 @@ def _parser() -> argparse.ArgumentParser:
     quiz.add_argument("--html", metavar="FILE",
                       help="write the quiz as a self-contained page instead of asking here")
     return parser
+
+
+def _view_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--collapse", type=int, default=0, metavar="DEPTH",
+                        help="draw each group DEPTH levels down as one node: 1 a node per "
+                             "layer of a network, 2 a node per neuron (default: 0, every value)")
+    parser.add_argument("--focus", metavar="LABEL", action="append",
+                        help="draw only the paths from the value labelled LABEL (e.g. "
+                             "'w[1]_0_0') to the result; may be given more than once")
+
+
+def _focus(root: Value, labels: list[str] | None) -> list[Value] | None:
+    """The values of `root`'s graph that the --focus labels name."""
+    if not labels:
+        return None
+    order = topological_order(root)
+    found = []
+    for label in labels:
+        named = [v for v in order if v.label == label]
+        if not named:
+            known = sorted({v.label for v in order if v.label and v.is_leaf})
+            hint = f" (its leaves: {', '.join(known[:8])}{', ...' if len(known) > 8 else ''})"
+            raise UsageError(f"--focus {label}: no value of the graph is labelled {label!r}"
+                             + (hint if known else ""))
+        found += named
+    return found
+
+
+def _check_collapse(depth: int) -> None:
+    if depth < 0:
+        raise UsageError(f"--collapse must be 0 or more, got {depth}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,7 +210,8 @@ def _demo(args: argparse.Namespace) -> int:
         for name in demos.DEMOS:
             print(f"{name:<16} {(demos.load(name).__doc__ or '').strip().splitlines()[0]}")
         return 0
-    output, style, rest = _drawing_options(args)
+    output, style, rest, collapse, focus = _drawing_options(args)
+    _check_collapse(collapse)
     try:
         module = demos.load(args.name)
     except KeyError as e:
@@ -191,7 +226,8 @@ def _demo(args: argparse.Namespace) -> int:
         doc = (module.__doc__ or "").strip().splitlines()[0]
         title = doc.split(":")[0] if doc else args.name
         try:
-            diagram = draw(root, style=style, title=title)
+            diagram = draw(root, style=style, title=title, collapse=collapse,
+                           focus=_focus(root, focus))
         except ValueError as e:  # too large to draw
             raise UsageError(str(e)) from None
         diagram.save(output)
@@ -199,18 +235,24 @@ def _demo(args: argparse.Namespace) -> int:
     return int(status)
 
 
-def _drawing_options(args: argparse.Namespace) -> tuple[str | None, Style, list[str]]:
-    """-o and --style may also come after the demo's name, where REMAINDER collects them."""
+def _drawing_options(args: argparse.Namespace
+                     ) -> tuple[str | None, Style, list[str], int, list[str] | None]:
+    """-o, --style, --collapse and --focus may also come after the demo's name, where
+    REMAINDER collects them."""
     extra = argparse.ArgumentParser(prog="microgrid demo", add_help=False, exit_on_error=False)
     extra.add_argument("-o", "--output", default=args.output)
     extra.add_argument("--style", choices=["values", "book"], default=args.style)
+    extra.add_argument("--collapse", type=int, default=args.collapse)
+    extra.add_argument("--focus", action="append", default=args.focus)
     try:
         known, rest = extra.parse_known_args(args.args)
     except argparse.ArgumentError as e:
         raise UsageError(str(e)) from None
     if known.style is not None and known.output is None:
         raise UsageError("--style needs -o FILE (the style is how the graph is drawn)")
-    return known.output, known.style or "values", rest
+    if (known.collapse or known.focus) and known.output is None:
+        raise UsageError("--collapse and --focus need -o FILE (they are how the graph is drawn)")
+    return known.output, known.style or "values", rest, known.collapse, known.focus
 
 
 def _check_suffix(path: str) -> None:
@@ -229,6 +271,7 @@ def _draw(args: argparse.Namespace) -> int:
     if args.animate is not None and Path(args.animate).suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"--animate writes an HTML page: use a file name ending in .html, "
                          f"not {args.animate!r}")
+    _check_collapse(args.collapse)
     if not 1 <= args.digits <= 17:
         raise UsageError(f"--digits must be from 1 to 17, got {args.digits}")
     if not 0 < args.time_budget < float("inf"):
@@ -245,7 +288,8 @@ def _draw(args: argparse.Namespace) -> int:
                              "gradients (drop --no-grads; the expression needs an operation)")
         diagram = draw(root, style=args.style, rankdir=args.rankdir, digits=args.digits,
                        title=args.title, time_budget=args.time_budget,
-                       show_grads=not args.no_grads, local=args.local, check=args.check)
+                       show_grads=not args.no_grads, local=args.local, check=args.check,
+                       collapse=args.collapse, focus=_focus(root, args.focus))
         # everything is checked, drawn and kept in memory before the first file is written
         steps = None if args.animate is None else backward_steps(
             root, style=args.style, rankdir=args.rankdir, digits=args.digits,

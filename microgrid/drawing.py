@@ -24,10 +24,11 @@ import math
 import re
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from microgrid.collapse import View, view
 from microgrid.engine import Value, check_fields, topological_order
 from microgrid.explain import (
     SYMBOLS,
@@ -92,8 +93,9 @@ def format_number(x: float, digits: int = 4) -> str:
 def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
          show_grads: bool | None = None, title: str | None = None, digits: int = 4,
          max_nodes: int = 2500, renderer: Renderer = "auto",
-         time_budget: float = TIME_BUDGET, local: bool = False, check: bool = False
-         ) -> Diagram:
+         time_budget: float = TIME_BUDGET, local: bool = False, check: bool = False,
+         collapse: int = 0, focus: Value | Sequence[Value] | None = None,
+         clusters: bool = False) -> Diagram:
     """The computation graph of `root`, with forward values and gradients on every edge.
 
     - `style`: ``"values"`` (a box per value, a circle per operation) or ``"book"``
@@ -111,10 +113,16 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
       the operation's rule and a number (``∂/∂a = b = -3``), in blue.
     - `check`: every input also shows its gradient by central differences and the relative
       error; a mismatch with ``grad`` is drawn in orange (needs gradients: ``backward()``).
+    - `collapse`: draw each group (``with microgrid.group(...)``; `microgrid.nn`'s layers and
+      neurons) `collapse` levels down as one node: 1 a node per top-level group (an MLP's
+      layers), 2 one level down (its neurons). 0 draws every value.
+    - `focus`: a `Value` (or several): draw only the paths from it to `root`, every other
+      operand as a stub that shows its value.
+    - `clusters`: draw every value, each group boxed and named.
+    Collapsed and focused drawings are in the values style, without `local` and `check`.
     """
     _check_options(root, style, rankdir, digits, max_nodes, renderer, time_budget)
     order = topological_order(root)
-    _check_size(order, max_nodes)
     check_fields(order, "draw")  # a label, data or grad set by hand to something else
     if show_grads is None:  # not the root's alone: a dead ReLU's input has grad 0 after backward
         show_grads = any(v.grad != 0 for v in order)
@@ -122,10 +130,24 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
     if check and not show_grads:
         raise ValueError("draw: check=True compares each input's grad with its numerical "
                          "gradient, but no gradients are shown; call backward() first")
+    if collapse or focus is not None:
+        if style != "values" or local or check:
+            raise ValueError("draw: collapse and focus draw in the 'values' style, without "
+                             f"local or check; got style={style!r}, local={local}, "
+                             f"check={check}")
+        shown = view(root, collapse, focus, order)
+        _check_size(shown.nodes, max_nodes)
+        build_view = functools.partial(build_view_digraph, shown, rankdir=rankdir,
+                                       grad_of=grad_of, title=title, digits=digits)
+        return diagram(build_view, len(shown.nodes), renderer, time_budget)
+    _check_size(order, max_nodes)
     checks = check_leaves(root, lambda v: v.grad) if check else None
     build = functools.partial(build_digraph, root, order, style=style, rankdir=rankdir,
                               grad_of=grad_of, title=title, digits=digits, show_local=local,
                               checks=checks)
+    if clusters:
+        return diagram(functools.partial(_with_clusters, build, order), len(order), renderer,
+                       time_budget)
     return diagram(build, len(order), renderer, time_budget)
 
 
@@ -167,7 +189,7 @@ def _check_options(root: object, style: str, rankdir: str, digits: object, max_n
                          f"got {time_budget!r}")
 
 
-def _check_size(order: list[Value], max_nodes: int) -> None:
+def _check_size(order: Sequence[object], max_nodes: int) -> None:
     if len(order) > max_nodes:
         raise ValueError(
             f"draw: the graph has {len(order)} values, more than max_nodes={max_nodes}; "
@@ -196,7 +218,8 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
 
     ids = {v: i for i, v in enumerate(order)}
     g = graphviz.Digraph("microgrid", format="svg")
-    g.attr(rankdir=rankdir, ordering="in", fontname=FONT, bgcolor="white")
+    g.attr(rankdir=rankdir, ordering="in", fontname=FONT, bgcolor="white",
+           nodesep=NODESEP if len(order) <= SPACED_NODES else "0.25")
     g.attr("node", fontname=FONT, fontsize="12")
     g.attr("edge", fontname=FONT, fontsize="11", arrowsize="0.7")
     edge_label = "xlabel" if fast else "label"
@@ -287,7 +310,8 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
                        id=f"c{i}_{k}", shape="plaintext" if style == "values" else "point",
                        width="0.06", fontcolor=CONSTANT_COLOR)
                 g.edge(f"c{i}_{k}", f"op{i}", id=edge_id, style="dashed",
-                       fontcolor=CONSTANT_COLOR, **{edge_label: _html([constant])})
+                       fontcolor=CONSTANT_COLOR, **{edge_label: _html([constant])},
+                       **_port(v, k, rankdir))
                 continue
             parent, local = next(parents)
             j = ids[parent]
@@ -298,8 +322,30 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
                 text = _named(name(parent), num(parent.data))
             extra = local_line(v, k, local) + (check_line(parent) if style == "book" else [])
             g.edge(tail, f"op{i}", id=edge_id,
-                   **labelled([text, *extra], edge_grad(v, local), key=edge_label))
+                   **labelled([text, *extra], edge_grad(v, local), key=edge_label),
+                   **_port(v, k, rankdir))
     return g
+
+
+NODESEP = "0.55"  # inches between neighbours of a rank (Graphviz: 0.25), labels included
+# Where a binary operation's operands enter its circle: the first from above, the second from
+# below (for LR). Measured on every demo's drawing (each label line's distance to its own edge
+# and to the nearest other one): with Graphviz's defaults both edges meet at the circle's left
+# and the second one's label, set above it, sits nearer the first edge ("3 / 165" under
+# "150 / 3.3"); with these ports and NODESEP, no line of apple, apple_orange or perceptron is
+# nearer another edge than its own (147 of 704 lines were, 96 are: the rest are the fans into
+# the Σwx of mlp_backprop and notation).
+# Past SPACED_NODES values, Graphviz's own spacing (0.25 in): a column of a whole network's
+# values (draw it with `collapse` instead) would otherwise grow by half, and its PNG with it.
+SPACED_NODES = 200
+PORTS = {"LR": ("n", "s"), "RL": ("n", "s"), "TB": ("w", "e"), "BT": ("w", "e")}
+
+
+def _port(v: Value, k: int, rankdir: str) -> dict[str, str]:
+    """The head port of operand `k`'s edge into `v`'s operation (see `PORTS`)."""
+    if v.op == "dot" or len(v.operands) != 2:
+        return {}
+    return {"headport": PORTS[rankdir][k]}
 
 
 def _op_attrs(min_width: float) -> dict[str, str]:
@@ -451,3 +497,183 @@ class Diagram:
 
     def __repr__(self) -> str:
         return f"<Diagram: {self.source.count(' -> ')} edges; .svg(), .save('graph.svg')>"
+
+
+# --- collapsed and focused drawings --------------------------------------------------------
+BLOCK_COLOR = "#eef2fa"  # a collapsed group's fill
+FOCUS_COLOR = "#1f77b4"  # the border of a focused value
+
+
+def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], float | None],
+                       title: str | None, digits: int, fast: bool = False) -> graphviz.Digraph:
+    """The DOT of a collapsed or focused `View` (see `microgrid.collapse`), in the values style.
+
+    Ids: a value ``v{i}`` and its operation ``op{i}`` (``i`` its place in the full graph's
+    topological order, as in `build_digraph`), a block ``g{k}``, a stub ``s{k}``; the edge of
+    operand k of value i ``e{i}_{k}``, of a constant ``c{i}_{k}``, into block k from its t-th
+    source ``b{k}_{t}``, from an operation to its value ``out{i}``.
+    """
+    import graphviz
+
+    from microgrid.collapse import Block, Bus
+
+    ids = {x: i for i, x in enumerate(v.order)}
+    g = graphviz.Digraph("microgrid", format="svg")
+    g.attr(rankdir=rankdir, ordering="in", fontname=FONT, bgcolor="white")
+    g.attr("node", fontname=FONT, fontsize="12")
+    g.attr("edge", fontname=FONT, fontsize="11", arrowsize="0.7")
+    edge_label = "xlabel" if fast else "label"
+    if fast:
+        g.attr(**FAST_LAYOUT)
+    if title:
+        g.attr(label=_html([_text(title)]), labelloc="t", fontsize="16")
+
+    def num(x: float) -> str:
+        return format_number(x, digits)
+
+    def red(x: str) -> str:
+        return f'<font color="{GRAD_COLOR}">{x}</font>'
+
+    def labelled(lines: list[str], grad: float | None, prefix: str = "",
+                 key: str = "label") -> dict[str, str]:
+        if grad is None:
+            return {key: _html(lines)}
+        return {key: _html([*lines, red(f"{prefix}{num(grad)}")]), "class": "grad"}
+
+    def summary(values: list[Value]) -> str:
+        lo, hi = min(x.data for x in values), max(x.data for x in values)
+        return f"{num(lo)} … {num(hi)}" if lo != hi else num(lo)
+
+    node_id: dict[int, str] = {}
+    blocks = stubs = buses = 0
+    focus = set(v.focus)
+    for n in v.nodes:
+        if isinstance(n, Value):
+            i = ids[n]
+            node_id[id(n)] = f"v{i}"
+            lines = [_text(n.label)] if n.label else []
+            lines.append(f"data {num(n.data)}")
+            extra = {"color": FOCUS_COLOR, "penwidth": "2.5"} if n in focus else {}
+            g.node(f"v{i}", id=f"v{i}", shape="box", style="rounded",
+                   **labelled(lines, grad_of(n), "grad "), **extra)
+            if n.op:
+                g.node(f"op{i}", _html([_text(SYMBOLS.get(n.op, n.op))]), id=f"op{i}",
+                       **_op_attrs(0.4))
+                g.edge(f"op{i}", f"v{i}", id=f"out{i}",
+                       **labelled([num(n.data)], grad_of(n), key=edge_label))
+        elif isinstance(n, Block):
+            name = f"g{blocks}"
+            blocks += 1
+            node_id[id(n)] = name
+            lines = [f"<b>{_text(n.name)}</b>"]
+            outs = n.outputs
+            if len(outs) == 1:
+                lines.append(f"data {num(outs[0].data)}")
+                grad = grad_of(outs[0])
+                if grad is not None:
+                    lines.append(red(f"grad {num(grad)}"))
+            elif outs:
+                lines.append(f"{len(outs)} outputs: {summary(outs)}")
+                grads = [grad_of(o) for o in outs]
+                if all(x is not None for x in grads):
+                    lines.append(red(f"grads {summary_numbers(grads, num)}"))  # type: ignore[arg-type]
+            off = f", {len(n.off_path)} inputs off the path" if n.off_path else ""
+            count = f"{len(n.members)} value{'s' if len(n.members) > 1 else ''}"
+            lines.append(f'<font point-size="10" color="{CONSTANT_COLOR}">{count}{off}</font>')
+            g.node(name, _html(lines), id=name, shape="box", style="rounded,filled",
+                   fillcolor=BLOCK_COLOR, penwidth="1.5")
+        elif isinstance(n, Bus):
+            name = f"j{buses}"
+            buses += 1
+            node_id[id(n)] = name
+            g.node(name, _html([f"into {_text(n.name)}"]), id=name, shape="box",
+                   style="rounded,dashed", fontsize="10", fontcolor=CONSTANT_COLOR,
+                   color=CONSTANT_COLOR, margin="0.04,0.02", height="0.2")
+        else:
+            name = f"s{stubs}"
+            stubs += 1
+            node_id[id(n)] = name
+            if len(n.values) == 1:
+                x = n.values[0]
+                text = _named(x.label, num(x.data))
+            else:
+                text = f"{len(n.values)} values: {summary(n.values)}"
+            g.node(name, _html([text]), id=name, shape="plaintext", fontcolor=CONSTANT_COLOR)
+
+    into: dict[str, int] = {}
+    for e in v.edges:
+        tail, head = node_id[id(e.tail)], node_id[id(e.head)]
+        values = e.values
+        grads = [grad_of(u.child) for u in e.uses]
+        grad = None if any(x is None for x in grads) else e.grad
+        port: dict[str, str] = {}
+        if isinstance(e.head, Value):
+            i = ids[e.head]
+            edge_id, target = f"e{i}_{e.index}", f"op{i}"
+            port = _port(e.head, e.index, rankdir)
+        else:  # into a block or a bus
+            t = into.get(head, 0)
+            into[head] = t + 1
+            edge_id, target = f"{'b' if head[0] == 'g' else 'i'}{head[1:]}_{t}", head
+        if len(values) == 1:
+            lines = [num(values[0].data)]
+        else:
+            lines = [f"{len(values)} values", summary(values)]
+        style = {"style": "dashed", "color": CONSTANT_COLOR} if tail.startswith("s") else {}
+        g.edge(tail, target, id=edge_id, **labelled(lines, grad, "Σ " if len(values) > 1
+                                                    else "", key=edge_label), **style, **port)
+    # constants of drawn values, as in the full drawing
+    for n in v.nodes:
+        if isinstance(n, Value):
+            i = ids[n]
+            for k, operand in enumerate(n.operands):
+                if not isinstance(operand, Value):
+                    constant = num(float(operand))
+                    g.node(f"c{i}_{k}", _html([constant]), id=f"c{i}_{k}", shape="plaintext",
+                           fontcolor=CONSTANT_COLOR)
+                    g.edge(f"c{i}_{k}", f"op{i}", id=f"e{i}_{k}", style="dashed",
+                           fontcolor=CONSTANT_COLOR, **{edge_label: _html([constant])},
+                           **_port(n, k, rankdir))
+    return g
+
+
+def summary_numbers(xs: list[float], num: Callable[[float], str]) -> str:
+    lo, hi = min(xs), max(xs)
+    return f"{num(lo)} … {num(hi)}" if lo != hi else num(lo)
+
+
+def _with_clusters(build: Callable[..., graphviz.Digraph], order: list[Value],
+                   fast: bool = False) -> graphviz.Digraph:
+    """``build(fast=fast)`` with each group's values (their boxes, operations and constants)
+    boxed and named, a group's box inside its parent's: Graphviz's clusters."""
+    import graphviz
+
+    g = build(fast=fast)
+    members: dict[tuple[str, ...], list[str]] = {}
+    for i, v in enumerate(order):
+        if v.group is None:
+            continue
+        path = v.group.path
+        for k in range(1, len(path)):
+            members.setdefault(path[:k], [])
+        ids = [f"v{i}"] + ([f"op{i}"] if v.op else [])
+        ids += [f"c{i}_{k}" for k, x in enumerate(v.operands) if not isinstance(x, Value)]
+        members.setdefault(path, []).extend(ids)
+    paths = sorted(members)
+    number = {path: n for n, path in enumerate(paths)}
+
+    def cluster(path: tuple[str, ...]) -> graphviz.Digraph:
+        c = graphviz.Digraph(name=f"cluster_{number[path]}")
+        c.attr(label=_html([f"<b>{_text(path[-1])}</b>"]), style="rounded,dashed",
+               color=CONSTANT_COLOR, fontcolor=CONSTANT_COLOR, fontsize="12")
+        for node in members[path]:
+            c.node(node)
+        for child in paths:
+            if len(child) == len(path) + 1 and child[:-1] == path:
+                c.subgraph(cluster(child))
+        return c
+
+    for path in paths:
+        if len(path) == 1:
+            g.subgraph(cluster(path))
+    return g

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Any, TypeAlias, cast
 
+from microgrid import groups as _groups
+
 Number: TypeAlias = int | float
 Operand: TypeAlias = "Value | int | float"
 
@@ -109,6 +111,7 @@ def _node(data: float, op: str, a: Any, da: float | None, b: Operand | None = No
     out.grad = 0.0
     out.label = ""
     out._uses = 0
+    out._group = _groups.current
     if _all_recording or _mode.enabled:  # separate stores: faster than unpacking a tuple
         out._op = op
         out._a = a
@@ -133,7 +136,7 @@ class Value:
     """A scalar in a computation graph: its `data`, its `grad`, and how it was computed."""
 
     __slots__ = ("data", "grad", "label", "_op", "_a", "_da", "_b", "_db", "_uses",
-                 "__weakref__")
+                 "_group", "__weakref__")
 
     data: float
     grad: float
@@ -144,6 +147,7 @@ class Value:
     _b: Any
     _db: float | None
     _uses: int  # during backward: uses by consumers whose gradient has not yet arrived
+    _group: _groups.Group | None  # the innermost `with group(...)` open when it was made
 
     def __init__(self, data: Number, label: str = "") -> None:
         if isinstance(data, Value):
@@ -156,6 +160,7 @@ class Value:
         self._op = ""
         self._a = self._da = self._b = self._db = None
         self._uses = 0
+        self._group = _groups.current
 
     # --- what was recorded at forward time -----------------------------------------------
     @property
@@ -184,6 +189,11 @@ class Value:
         if self._da.__class__ is tuple:
             return self._da
         return tuple(d for d in (self._da, self._db) if d is not None)
+
+    @property
+    def group(self) -> _groups.Group | None:
+        """The innermost group open when this value was made (see `microgrid.group`)."""
+        return self._group
 
     @property
     def is_leaf(self) -> bool:

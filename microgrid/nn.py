@@ -5,6 +5,11 @@ input ``j`` to neuron ``i`` of layer ``l`` is ``w[l]_i_j`` (the entry W^[l]_ij o
 weight matrix) and that neuron's bias is ``b[l]_i``. A neuron's weighted sum is labelled
 ``z[l]_i`` and its activation ``a[l]_i``, so drawn graphs read like the formulas.
 
+Each `Layer` is a group (see `microgrid.groups`) named ``layer l`` and each `Neuron` a group
+inside it named after its output (``a[l]_i``, or ``z[l]_i`` for a linear one): the values a
+neuron computes, and its parameters, belong to it, so that ``draw(loss, collapse=1)`` draws a
+node per layer and ``collapse=2`` a node per neuron.
+
 Initialisation follows PyTorch's `nn.Linear`: weights and biases uniform in ±1/sqrt(nin). As in
 PyTorch, unseeded models differ: with ``seed=None`` (the default) the weights are drawn from a
 generator seeded from Python's global `random`, so ``random.seed(0)`` makes a run reproducible;
@@ -22,7 +27,9 @@ from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Real
 from typing import NamedTuple
 
+from microgrid import groups
 from microgrid.engine import Value, check_fields, dot
+from microgrid.groups import Group
 
 Input = Sequence[Value | float]
 
@@ -161,9 +168,13 @@ class Neuron(Module):
         self.activation = activation
         self._act = _activation(activation)
         self.layer, self.index = layer, index
+        self.group_name = f"{'z' if activation == 'linear' else 'a'}[{layer}]_{index}"
+        self._group: Group | None = None
         rng, k = _rng(seed), 1.0 / math.sqrt(self.nin)
-        self.w = [Value(rng.uniform(-k, k), f"w[{layer}]_{index}_{j}") for j in range(self.nin)]
-        self.b = Value(rng.uniform(-k, k), f"b[{layer}]_{index}")
+        with groups.group(self.group_name):  # inside its layer's group, when a Layer makes it
+            self.w = [Value(rng.uniform(-k, k), f"w[{layer}]_{index}_{j}")
+                      for j in range(self.nin)]
+            self.b = Value(rng.uniform(-k, k), f"b[{layer}]_{index}")
 
     def __call__(self, x: Input) -> Value:
         _check_input(x, self.nin, f"{type(self).__name__} of layer {self.layer}")
@@ -171,6 +182,17 @@ class Neuron(Module):
 
     def _forward(self, x: Input) -> Value:
         """`__call__` without the check of `x`, for a `Layer` that checked it once."""
+        previous = groups.current  # `group(...)` without a context manager's cost per call
+        if self._group is None or self._group.parent is not previous:
+            self._group = Group(self.group_name, previous)
+        groups.current = self._group
+        try:
+            return self._compute(x)
+        finally:
+            groups.current = previous
+
+    def _compute(self, x: Input) -> Value:
+        """The neuron's values, made in whatever group is open (a `Layer` opens the neuron's)."""
         z = dot(self.w, x, self.b)
         z.label = f"z[{self.layer}]_{self.index}"
         a = self._act(z)
@@ -194,8 +216,11 @@ class Layer(Module):
         _activation(activation)
         rng = _rng(seed)
         self.layer = layer
-        self.neurons = [Neuron(nin, activation, seed=rng, layer=layer, index=i)
-                        for i in range(nout)]
+        self._group: Group | None = None
+        self._neuron_groups: list[Group] = []
+        with groups.group(f"layer {layer}"):  # the neurons' parameters belong to the layer
+            self.neurons = [Neuron(nin, activation, seed=rng, layer=layer, index=i)
+                            for i in range(nout)]
 
     def __call__(self, x: Input) -> list[Value]:
         _check_input(x, self.nin, f"Layer {self.layer}")
@@ -203,7 +228,18 @@ class Layer(Module):
 
     def _forward(self, x: Input) -> list[Value]:
         """`__call__` without the check of `x`, for an `MLP` that checked it once."""
-        return [n._forward(x) for n in self.neurons]
+        previous = groups.current
+        if self._group is None or self._group.parent is not previous:
+            self._group = Group(f"layer {self.layer}", previous)
+            self._neuron_groups = [Group(n.group_name, self._group) for n in self.neurons]
+        out = []
+        try:  # one store per neuron: its group, inside the layer's
+            for n, group in zip(self.neurons, self._neuron_groups, strict=True):
+                groups.current = group
+                out.append(n._compute(x))
+        finally:
+            groups.current = previous
+        return out
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [item for n in self.neurons for item in n.named_parameters()]

@@ -277,3 +277,31 @@ def test_a_closed_pipe_is_no_error(tmp_path):
         "dy/dx = 7 = 3 + 3 + 1, the sum over 3 paths from x to y of the product of the local "
         "derivatives along each:", "a*b = 6"]
     assert result.stderr == ""
+
+
+def test_draw_collapse_and_focus(capsys, tmp_path):
+    code, out, err = run(capsys, "draw", "(a*b + c).tanh()", "a=2", "b=-3", "c=10",
+                         "--focus", "a")
+    assert code == 0, err
+    assert "v0 [" in out and 'b -3' in out and "s0" in out  # a, and b as a stub
+    code, out, err = run(capsys, "draw", "a*b", "a=2", "b=3", "--focus", "q")
+    assert code == 2 and "--focus q: no value of the graph is labelled 'q'" in err
+    assert "leaves: a, b" in err
+    code, out, err = run(capsys, "draw", "a*b", "a=2", "b=3", "--collapse", "-1")
+    assert code == 2 and "--collapse" in err
+
+
+def test_demo_collapse_and_focus(capsys, tmp_path):
+    dot = tmp_path / "net.dot"
+    code, out, err = run(capsys, "demo", "train", "--fast", "--no-plot", "-o", str(dot),
+                         "--collapse", "1")
+    assert code in (0, 1), err
+    source = dot.read_text()
+    assert "<b>layer 1</b>" in source and "<b>layer 3</b>" in source
+    focused = tmp_path / "focus.dot"
+    code, out, err = run(capsys, "demo", "train", "--fast", "--no-plot", "--collapse", "2",
+                         "--focus", "w[1]_0_0", "-o", str(focused))
+    assert code in (0, 1), err
+    assert "w[1]_0_0" in focused.read_text() and "<b>a[2]_3</b>" in focused.read_text()
+    code, out, err = run(capsys, "demo", "apple_orange", "--collapse", "1")
+    assert code == 2 and "need -o" in err

@@ -438,3 +438,41 @@ def test_a_full_layout_that_used_the_whole_budget_leaves_none_for_the_fast_one(
     with pytest.raises(RenderError, match=r"within time_budget=6 s, even with its faster"):
         draw(apple_orange).svg()
     assert budgets == [1.5]  # a quarter for the full layout, and nothing left to try the fast
+
+
+def _curve(d: str) -> list[tuple[float, float]]:
+    """Points along an SVG path of cubic Béziers (Graphviz's edges: M p0 C p1 p2 p3 ...)."""
+    nums = [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?", d)]
+    pts = list(zip(nums[::2], nums[1::2], strict=False))
+    out = []
+    for i in range(0, len(pts) - 3, 3):
+        p0, p1, p2, p3 = pts[i:i + 4]
+        for k in range(21):
+            t = k / 20
+            out.append(tuple((1 - t) ** 3 * a + 3 * (1 - t) ** 2 * t * b + 3 * (1 - t) * t * t * c
+                             + t ** 3 * e for a, b, c, e in zip(p0, p1, p2, p3, strict=True)))
+    return out  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("demo", ["apple", "apple_orange", "perceptron"])
+@pytest.mark.parametrize("style", ["values", "book"])
+def test_every_label_line_is_nearer_its_own_edge_than_any_other(demo, style, capsys):
+    # The complaint of issue 12: "150 / 3.3" and "3 / 165" at the lower x of apple/orange,
+    # the second operand's label set above its edge, nearer the first one.
+    import importlib
+    import math
+    root = importlib.import_module(f"microgrid.demos.{demo}").run([])[1]
+    tree = ET.fromstring(draw(root, style=style).svg())
+    edges = {}
+    for g in tree.iter(f"{SVG_NS}g"):
+        if g.get("class", "").startswith("edge"):
+            path = g.find(f"{SVG_NS}path")
+            texts = [(float(t.get("x", 0)), float(t.get("y", 0)) - 4)
+                     for t in g.iter(f"{SVG_NS}text")]
+            edges[g.get("id")] = (_curve(path.get("d", "")) if path is not None else [], texts)
+    assert len(edges) > 4
+    for edge, (points, texts) in edges.items():
+        for xy in texts:
+            own = min(math.dist(xy, p) for p in points)
+            other = min(math.dist(xy, p) for k, (q, _) in edges.items() if k != edge for p in q)
+            assert own < other, (edge, xy)

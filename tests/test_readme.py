@@ -22,6 +22,11 @@ def test_readme_scripts_run(script, tmp_path, monkeypatch):
     exec(compile(script, str(README), "exec"), names)
     if "opt" in names:  # the training loop learns the moons
         assert names["loss"].data < 0.05  # type: ignore[attr-defined]
+    elif "collapse" in script:  # the network's drawings
+        assert ">layer 2</text>" in (tmp_path / "layers.svg").read_text()
+        assert ">a[2]_15</text>" in (tmp_path / "neurons.svg").read_text()
+        assert "w[1]_2_0" in (tmp_path / "why.svg").read_text()
+        assert names["y"].group.path == ("my block",)  # type: ignore[attr-defined]
     else:  # the drawing example writes its files
         assert (tmp_path / "neuron.svg").read_text().count("<g id=") > 10
         assert "<html" in (tmp_path / "steps.html").read_text().lower()

@@ -1,0 +1,320 @@
+"""Groups, collapsed and focused drawings: the numbers on a collapsed drawing add up exactly as
+in the full one, focus keeps exactly the paths to the root, goldens for the MLP."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from microgrid import Value, draw, edges, group, no_grad, topological_order
+from microgrid.collapse import Block, Bus, Stub, view
+from microgrid.groups import current_group
+from microgrid.nn import MLP
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+# --- groups ----------------------------------------------------------------------------------
+def test_groups_nest_and_close():
+    x = Value(1.0, "x")
+    assert current_group() is None
+    with group("layer 1") as outer:
+        y = x * 2
+        with group("neuron 3") as inner:
+            z = y + 1
+            w = Value(5.0)
+        after = z * y
+    assert current_group() is None
+    assert x.group is None
+    assert y.group is outer and after.group is outer
+    assert z.group is inner and w.group is inner and inner.parent is outer
+    assert inner.path == ("layer 1", "neuron 3") and inner.depth == 2
+
+
+def test_an_exception_leaves_no_group_open():
+    with pytest.raises(ZeroDivisionError), group("a"), group("b"):
+        Value(1.0) / 0
+    assert current_group() is None
+    assert (Value(1.0) + 1).group is None
+
+
+def test_groups_under_no_grad():
+    with no_grad(), group("g"):
+        y = Value(2.0) * 3
+    assert y.is_leaf and y.group is not None and y.group.path == ("g",)
+    with group("h"), no_grad():
+        z = Value(1.0).tanh()
+    assert z.group is not None and z.group.path == ("h",)
+
+
+def test_group_names_are_checked():
+    with pytest.raises(TypeError), group(3):  # type: ignore[arg-type]
+        pass
+    with pytest.raises(ValueError), group(""):
+        pass
+    assert current_group() is None
+
+
+def test_nn_names_its_groups():
+    m = MLP(2, [3, 1])
+    x = [Value(0.5, "x1"), Value(-1.0, "x2")]
+    y = m.output(x)
+    assert y.group is not None and y.group.path == ("layer 2", "z[2]_0")
+    a = y.parents[3]  # dot's operands: weights, inputs, bias
+    assert a.label == "a[1]_0" and a.group is not None and a.group.path == ("layer 1", "a[1]_0")
+    assert m.layers[0].neurons[2].w[1].group.path == ("layer 1", "a[1]_2")  # type: ignore[union-attr]
+    assert all(v.group is None for v in x)
+    assert current_group() is None
+    # the same group objects on the next call: nodes share them
+    assert m.output(x).group is y.group
+
+
+# --- random graphs with groups ---------------------------------------------------------------
+def random_graph(seed: int) -> Value:
+    rng = random.Random(seed)
+    pool = [Value(rng.uniform(-2, 2), f"x{i}") for i in range(rng.randint(1, 4))]
+    names = ["a", "b", "c"]
+
+    def step(depth: int) -> None:
+        for _ in range(rng.randint(1, 4)):
+            r = rng.random()
+            if r < 0.25 and depth < 3:
+                with group(rng.choice(names)):
+                    step(depth + 1)
+                continue
+            a, b = rng.choice(pool), rng.choice(pool)
+            op = rng.choice(["+", "*", "tanh", "-", "c*", "leaf"])
+            if op == "+":
+                pool.append(a + b)
+            elif op == "*":
+                pool.append(a * b)
+            elif op == "-":
+                pool.append(a - b)
+            elif op == "c*":
+                pool.append(0.5 * a)
+            elif op == "leaf":
+                pool.append(Value(rng.uniform(-1, 1)))
+            else:
+                pool.append(a.tanh())
+
+    step(0)
+    root = pool[-1]
+    for v in pool[:-1]:  # use most of the pool, so that the graph is a web, not a chain
+        if rng.random() < 0.6:
+            root = root + v * 0.3
+    if root.is_leaf:
+        root = root * 1.5
+    root.backward()
+    return root
+
+
+def random_network(seed: int) -> Value:
+    rng = random.Random(seed)
+    sizes = [rng.randint(1, 4) for _ in range(rng.randint(1, 3))]
+    m = MLP(rng.randint(1, 3), sizes, activation=rng.choice(["tanh", "relu", "sigmoid"]),
+            seed=seed)
+    x = [Value(rng.uniform(-1, 1), f"x{i}") for i in range(m.nin)]
+    out = m.outputs(x)
+    loss = sum((o * o for o in out), Value(0.0, "zero"))
+    loss.backward()
+    return loss
+
+
+GRAPHS = [("graph", s) for s in range(40)] + [("network", s) for s in range(15)]
+
+
+def build(kind: str, seed: int) -> Value:
+    return random_graph(seed) if kind == "graph" else random_network(seed)
+
+
+def drawn_node(v: Value, depth: int) -> tuple[str, ...] | Value:
+    """Independently of collapse.py: the drawn node of `v` at `depth`."""
+    if depth and v.group is not None:
+        return v.group.path[:depth]
+    return v
+
+
+def ident(n: object) -> object:
+    return n.path if isinstance(n, Block) else n
+
+
+@pytest.mark.parametrize(("kind", "seed"), GRAPHS)
+def test_collapsed_gradients_add_up(kind, seed):
+    root = build(kind, seed)
+    full = edges(root)
+    for depth in range(0, 5):
+        shown = view(root, depth)
+        assert not any(isinstance(n, Stub) for n in shown.nodes)
+        # every full edge between two drawn nodes is stood for by exactly one drawn edge into
+        # its consumer's node, or by one edge into a bus and one out of it; internal ones by none
+        count: dict[tuple[int, int, int], int] = {}
+        for e in shown.edges:
+            for u in e.uses:
+                k = (id(u.parent), id(u.child), u.index)
+                count[k] = count.get(k, 0) + 1
+                assert drawn_node(u.parent, depth) != drawn_node(u.child, depth)
+        expected_total = 0.0
+        for u in full:
+            k = (id(u.parent), id(u.child), u.index)
+            crossing = drawn_node(u.parent, depth) != drawn_node(u.child, depth)
+            assert count.get(k, 0) in ((1, 2) if crossing else (0,))
+            expected_total += u.grad if crossing else 0.0
+        # each drawn edge's gradient is the sum of the full graph's edge gradients it stands for,
+        # computed from engine.edges() by the nodes' membership
+        for e in shown.edges:
+            if isinstance(e.tail, Bus) or isinstance(e.head, Bus):
+                continue
+            t, h = ident(e.tail), ident(e.head)
+            expected = math.fsum(u.grad for u in full
+                                 if drawn_node(u.parent, depth) == t
+                                 and drawn_node(u.child, depth) == h
+                                 and (not isinstance(e.head, Value) or u.index == e.uses[0].index))
+            assert e.grad == pytest.approx(expected, abs=1e-12)
+        # the gradients leaving each drawn value sum to its grad; a bus passes on what it gets
+        for n in shown.nodes:
+            out = [e for e in shown.edges if e.tail is n]
+            if isinstance(n, Value) and n is not root:
+                assert math.fsum(e.grad for e in out) == pytest.approx(n.grad, abs=1e-12)
+            if isinstance(n, Bus):
+                into = [e for e in shown.edges if e.head is n]
+                assert math.fsum(e.grad for e in out) == pytest.approx(
+                    math.fsum(e.grad for e in into), abs=1e-12)
+            if isinstance(n, Block):  # a block's outputs: their grads, less what stays inside
+                inside = math.fsum(u.grad for u in full if drawn_node(u.child, depth) == n.path
+                                   and drawn_node(u.parent, depth) == n.path
+                                   and u.parent in n.outputs)
+                assert math.fsum(e.grad for e in out) == pytest.approx(
+                    math.fsum(o.grad for o in n.outputs if o is not root) - inside, abs=1e-12)
+        # and every value is drawn once: as itself or in one block
+        members = [m for n in shown.nodes if isinstance(n, Block) for m in n.members]
+        alone = [n for n in shown.nodes if isinstance(n, Value)]
+        assert sorted(map(id, members + alone)) == sorted(map(id, topological_order(root)))
+
+
+def descendants(root: Value, focus: list[Value]) -> set[Value]:
+    """Independently of collapse.py: the values on a path from `focus` to `root`."""
+    children: dict[Value, list[Value]] = {}
+    for e in edges(root):
+        children.setdefault(e.parent, []).append(e.child)
+    seen, stack = set(focus), list(focus)
+    while stack:
+        for c in children.get(stack.pop(), []):
+            if c not in seen:
+                seen.add(c)
+                stack.append(c)
+    return seen
+
+
+@pytest.mark.parametrize(("kind", "seed"), GRAPHS)
+def test_focus_keeps_exactly_the_paths_to_the_root(kind, seed):
+    root = build(kind, seed)
+    order = topological_order(root)
+    rng = random.Random(seed)
+    focus = rng.sample(order, min(len(order), rng.randint(1, 2)))
+    shown = view(root, 0, focus)
+    values = {n for n in shown.nodes if isinstance(n, Value)}
+    assert values == descendants(root, focus)
+    # every operand of a drawn value is drawn, or is a stub that shows it
+    for v in values:
+        into = [e for e in shown.edges if e.head is v]
+        assert sorted(u.index for e in into for u in e.uses) == list(range(len(v.parents)))
+        for e in into:
+            if isinstance(e.tail, Stub):
+                assert all(u.parent not in values for u in e.uses)
+                assert e.tail.values == e.values
+    assert all(isinstance(n, Value | Stub) for n in shown.nodes)
+
+
+def test_focus_on_a_value_not_in_the_graph_is_a_clear_error():
+    x = Value(1.0, "x")
+    y = x * 2
+    y.backward()
+    stranger = Value(3.0, "w")
+    with pytest.raises(ValueError, match="'w'.*not in the graph"):
+        draw(y, focus=stranger)
+    with pytest.raises(ValueError, match="empty"):
+        draw(y, focus=[])
+    with pytest.raises(TypeError):
+        draw(y, focus=[3.0])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="collapse"):
+        draw(y, collapse=-1)
+    with pytest.raises(ValueError, match="values"):
+        draw(y, collapse=1, style="book")
+
+
+def readme_network() -> tuple[MLP, Value]:
+    model = MLP(2, [16, 16, 1], activation="relu", seed=0)
+    out = model.output([Value(0.5, "x1"), Value(-1.0, "x2")])
+    out.backward()
+    return model, out
+
+
+def test_the_readme_network_collapsed_is_small():
+    model, out = readme_network()
+    one = view(out, 1)
+    assert [n.path for n in one.nodes if isinstance(n, Block)] == [
+        ("layer 1",), ("layer 2",), ("layer 3",)]
+    two = view(out, 2)
+    assert sum(isinstance(n, Block) for n in two.nodes) == 33
+    assert sum(isinstance(n, Bus) for n in two.nodes) == 2  # into layers 1 and 2
+    assert len(two.edges) < 100
+
+
+# --- goldens ---------------------------------------------------------------------------------
+def small_network() -> tuple[MLP, Value]:
+    model = MLP(2, [3, 3, 1], seed=0)
+    out = model.output([Value(0.5, "x1"), Value(-1.0, "x2")])
+    out.backward()
+    return model, out
+
+
+@pytest.mark.parametrize("name", ["collapse1", "collapse2", "focus", "focus_collapse2"])
+def test_golden_dot_files(name):
+    def source() -> str:
+        model, out = small_network()
+        w = model.layers[0].neurons[0].w[0]
+        options = {"collapse1": {"collapse": 1}, "collapse2": {"collapse": 2},
+                   "focus": {"focus": w}, "focus_collapse2": {"focus": w, "collapse": 2}}[name]
+        return draw(out, **options).source  # type: ignore[arg-type]
+
+    text = source()
+    assert text == source()  # deterministic
+    golden = GOLDEN / f"mlp_{name}.dot"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(text, encoding="utf-8")
+    assert text.encode("utf-8") == golden.read_bytes()
+
+
+def test_clusters_box_every_group_inside_its_parent():
+    model, out = small_network()
+    source = draw(out, clusters=True).source
+    assert source.count("subgraph cluster_") == 3 + 3 + 3 + 1  # 3 layers, 7 neurons
+    assert "label=<<b>layer 1</b>>" in source and "label=<<b>a[1]_2</b>>" in source
+    # the drawing is the full one, with the clusters added
+    plain = draw(out).source
+    assert source.startswith(plain[:-2])
+    book = draw(out, clusters=True, style="book").source
+    assert book.count("subgraph cluster_") == 10
+
+
+def test_collapsed_dot_shows_the_views_numbers():
+    model, out = small_network()
+    shown = view(out, 1)
+    source = draw(out, collapse=1).source
+    from microgrid import format_number
+    for e in shown.edges:
+        assert format_number(e.grad) in source
+    assert "3 values" in source and "Σ " in source
+
+
+def test_a_neuron_alone_is_one_group_its_parameters_too():
+    from microgrid.nn import Neuron
+    n = Neuron(2, seed=0)
+    y = n([Value(1.0), Value(2.0)])
+    assert y.group is not None and y.group.path == ("a[1]_0",)
+    assert all(p.group is not None and p.group.path == ("a[1]_0",) for p in n.parameters())
+    assert [type(x).__name__ for x in view(y, 1).nodes].count("Block") == 1
