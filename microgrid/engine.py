@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Any, TypeAlias, cast
 
+from microgrid import functions as F
+from microgrid.functions import Function
+
 Number: TypeAlias = int | float
 Operand: TypeAlias = "Value | int | float"
 
@@ -177,46 +180,53 @@ class Value:
         return self.data >= _data(other, ">=")
 
     # --- arithmetic ----------------------------------------------------------------------
+    # Each operation's local derivatives come from its rule in microgrid.functions. Those of
+    # + - and neg are constants, read once below (_ADD, _SUB, _NEG); * and / call theirs.
     def __add__(self, other: Operand) -> Value:
         if isinstance(other, Value):
-            return _node(self.data + other.data, "+", self, 1.0, other, 1.0)
-        return _node(self.data + _check_number(other, "+"), "+", self, 1.0, other)
+            return _node(self.data + other.data, "+", self, _ADD[0], other, _ADD[1])
+        return _node(self.data + _check_number(other, "+"), "+", self, _ADD[0], other)
 
     def __radd__(self, other: Number) -> Value:
-        return _node(_check_number(other, "+") + self.data, "+", other, None, self, 1.0)
+        return _node(_check_number(other, "+") + self.data, "+", other, None, self, _ADD[1])
 
     def __sub__(self, other: Operand) -> Value:
         if isinstance(other, Value):
-            return _node(self.data - other.data, "-", self, 1.0, other, -1.0)
-        return _node(self.data - _check_number(other, "-"), "-", self, 1.0, other)
+            return _node(self.data - other.data, "-", self, _SUB[0], other, _SUB[1])
+        return _node(self.data - _check_number(other, "-"), "-", self, _SUB[0], other)
 
     def __rsub__(self, other: Number) -> Value:
-        return _node(_check_number(other, "-") - self.data, "-", other, None, self, -1.0)
+        return _node(_check_number(other, "-") - self.data, "-", other, None, self, _SUB[1])
 
     def __mul__(self, other: Operand) -> Value:
+        a = self.data
         if isinstance(other, Value):
-            return _node(self.data * other.data, "*", self, other.data, other, self.data)
-        c = _check_number(other, "*")
-        return _node(self.data * c, "*", self, c, other)
+            b = other.data
+            da, db = _mul_derivatives(a, b, None)
+            return _node(a * b, "*", self, da, other, db)
+        b = _check_number(other, "*")
+        return _node(a * b, "*", self, _mul_derivatives(a, b, None)[0], other)
 
     def __rmul__(self, other: Number) -> Value:
-        c = _check_number(other, "*")
-        return _node(c * self.data, "*", other, None, self, c)
+        a, b = _check_number(other, "*"), self.data
+        return _node(a * b, "*", other, None, self, _mul_derivatives(a, b, None)[1])
 
     def __truediv__(self, other: Operand) -> Value:
+        a = self.data
         if isinstance(other, Value):
-            b = _nonzero(other.data, "/", self.data)
-            return _node(self.data / b, "/", self, 1.0 / b, other, -self.data / (b * b))
-        c = _nonzero(_check_number(other, "/"), "/", self.data)
-        return _node(self.data / c, "/", self, 1.0 / c, other)
+            b = _nonzero(other.data, "/", a)
+            da, db = _div_derivatives(a, b, None)
+            return _node(a / b, "/", self, da, other, db)
+        b = _nonzero(_check_number(other, "/"), "/", a)
+        return _node(a / b, "/", self, _div_derivatives(a, b, None)[0], other)
 
     def __rtruediv__(self, other: Number) -> Value:
-        c = _check_number(other, "/")
-        b = _nonzero(self.data, "/", c)
-        return _node(c / b, "/", other, None, self, -c / (b * b))
+        a = _check_number(other, "/")
+        b = _nonzero(self.data, "/", a)
+        return _node(a / b, "/", other, None, self, _div_derivatives(a, b, None)[1])
 
     def __neg__(self) -> Value:
-        return _node(-self.data, "neg", self, -1.0)
+        return _node(-self.data, "neg", self, _NEG)
 
     def __pos__(self) -> Value:
         return self
@@ -228,40 +238,53 @@ class Value:
     def __rpow__(self, other: Number) -> Value:
         return _pow(other, _check_number(other, "**"), self, self.data)
 
-    # --- functions -----------------------------------------------------------------------
+    # --- functions: each one's rule (forward, derivative) is in microgrid.functions -------
     def exp(self) -> Value:
-        try:
-            out = math.exp(self.data)
-        except OverflowError:
-            raise OverflowError(f"exp: exp({self.data!r}) overflows a float") from None
-        return _node(out, "exp", self, out)
+        return _unary(F.EXP, self)
 
     def log(self) -> Value:
-        x = self.data
-        if x <= 0:
-            raise ValueError(f"log: log({x!r}) is undefined; log needs a positive argument")
-        return _node(math.log(x), "log", self, 1.0 / x)
+        return _unary(F.LOG, self)
 
     def sqrt(self) -> Value:
-        x = self.data
-        if x < 0:
-            raise ValueError(f"sqrt: sqrt({x!r}) is undefined; sqrt needs a non-negative argument")
-        out = math.sqrt(x)
-        return _node(out, "sqrt", self, 0.5 / out if out else
-                     _no_derivative("sqrt: the derivative of sqrt at 0 is infinite"))
+        return _unary(F.SQRT, self)
 
     def tanh(self) -> Value:
-        t = math.tanh(self.data)
-        return _node(t, "tanh", self, 1.0 - t * t)
+        return _unary(F.TANH, self)
 
     def sigmoid(self) -> Value:
-        x = self.data
-        s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
-        return _node(s, "sigmoid", self, s * (1.0 - s))
+        return _unary(F.SIGMOID, self)
+
+    def sin(self) -> Value:
+        return _unary(F.SIN, self)
+
+    def cos(self) -> Value:
+        return _unary(F.COS, self)
 
     def relu(self) -> Value:
         x = self.data
-        return _node(x if x > 0 else 0.0, "relu", self, 1.0 if x > 0 else 0.0)
+        return _node(x if x > 0 else 0.0, "relu", self, _relu_derivative(x, None))
+
+    def abs(self) -> Value:
+        """|x|; its derivative at 0 is taken as 0."""
+        return _unary(F.ABS, self)
+
+    def __abs__(self) -> Value:
+        return _unary(F.ABS, self)
+
+    def leaky_relu(self, slope: Number = 0.01) -> Value:
+        """x for x > 0, else slope * x (derivative at 0: slope). The slope is a constant."""
+        return apply(F.LEAKY_RELU, (self, _constant(slope, "leaky_relu", "slope")))
+
+    def clamp(self, low: Number, high: Number) -> Value:
+        """x limited to [low, high] (constants); derivative 1 inside, bounds included, else 0."""
+        lo, hi = _constant(low, "clamp", "low"), _constant(high, "clamp", "high")
+        if lo > hi:
+            raise ValueError(f"clamp: low must be at most high, got low={lo!r}, high={hi!r}")
+        return apply(F.CLAMP, (self, lo, hi))
+
+    def detach(self) -> Value:
+        """A new leaf with the same data: the graph stops here (DeZero's unchain)."""
+        return Value(self.data)
 
     # --- backpropagation -----------------------------------------------------------------
     def backward(self, grad: Number = 1.0) -> None:
@@ -322,10 +345,9 @@ def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0
     else:
         data = [x.data if isinstance(x, Value) else _check_number(x, "dot") for x in operands]
         parents = tuple(x for x in operands if isinstance(x, Value))
-    ws, xs = data[:n], data[n:-1]
-    node = _node(sum(map(operator.mul, ws, xs), data[-1]), "dot", operands, None)
+    node = _node(sum(map(operator.mul, data[:n], data[n:-1]), data[-1]), "dot", operands, None)
     if _grad_enabled:
-        local = (*xs, *ws, 1.0)
+        local = F.DOT.derivatives(*data, out=node.data)
         node._a, node._b = parents, operands
         node._da = local if parents is operands else tuple(
             d for x, d in zip(operands, local, strict=True) if isinstance(x, Value))
@@ -343,41 +365,109 @@ def _nonzero(x: float, op: str, numerator: object) -> float:
 
 
 def _pow(base: Operand, a: float, exponent: Operand, b: float) -> Value:
-    """a ** b, with d/da = b a^(b-1) and d/db = a^b ln a for whichever operands are Values."""
-    out = _power(a, b)
-    da = db = None
-    if isinstance(base, Value):
-        if a == 0 and 0 < b < 1:
-            da = _no_derivative(f"**: the derivative of x ** {b!r} at x = 0 is infinite")
-        else:
-            da = b * _power(a, b - 1) if b else 0.0
-    if isinstance(exponent, Value):
-        if a > 0:
-            db = out * math.log(a)
-        elif a == 0 and b > 0:
-            db = 0.0  # the limit of a^b ln a as a -> 0+
-        else:
-            db = _no_derivative(f"**: d/db a ** b = a ** b ln a is undefined for the base "
-                                f"a = {a!r}; use a positive base or a constant exponent")
+    """a ** b; its derivatives (the rule's) are recorded for whichever operands are Values."""
+    out = F.power(a, b)
+    if not _grad_enabled:
+        return _node(out, "**", None, None)
+    da, db = F.POW.derivatives(a, b, out=out)
+    if not isinstance(base, Value):
+        da = None
+    elif da is None:
+        raise ValueError(f"**: the derivative of x ** {b!r} at x = 0 is infinite")
+    if not isinstance(exponent, Value):
+        db = None
+    elif db is None:
+        raise ValueError(f"**: d/db a ** b = a ** b ln a is undefined for the base a = {a!r}; "
+                         "use a positive base or a constant exponent")
     return _node(out, "**", base, da, exponent, db)
 
 
-def _no_derivative(message: str) -> float | None:
-    """A derivative that does not exist is an error only when it would be recorded."""
+_ADD = F.ADD.derivatives(0.0, 0.0, out=0.0)  # (1.0, 1.0), whatever the operands
+_SUB = F.SUB.derivatives(0.0, 0.0, out=0.0)  # (1.0, -1.0)
+_NEG = F.NEG.derivatives(0.0, out=0.0)  # -1.0
+_mul_derivatives = F.MUL.derivatives
+_div_derivatives = F.DIV.derivatives
+_relu_derivative = F.RELU.derivatives
+
+
+def _unary(fn: Function, x: Value) -> Value:
+    """fn(x) for a built-in function of one Value: its forward, then its derivative."""
+    data = x.data
+    out = fn.forward(data)
+    return _node(out, fn.name, x, fn.derivatives(data, out=out) if _grad_enabled else None)
+
+
+def _constant(x: Any, op: str, what: str) -> float:
+    if isinstance(x, Value):
+        raise TypeError(f"{op}: {what} must be a number (a constant), got {x!r}; "
+                        "use maximum/minimum for a bound that is a Value")
+    return _check_number(x, f"{op} {what}")
+
+
+def apply(fn: Function, operands: Sequence[Operand]) -> Value:
+    """The node of `fn` (a `Function`) applied to `operands` (Values or numbers).
+
+    The general way to make a node, which user-defined functions use: forward on the numbers,
+    then the local derivatives, each checked, since a learner's rule may be wrong.
+    """
+    name = fn.name
+    if not operands:
+        raise TypeError(f"{name}: needs at least one operand")
+    xs = [_data(x, name) for x in operands]
+    out = fn.forward(*xs)
+    if isinstance(out, bool) or not isinstance(out, Real):
+        raise TypeError(f"{name}: forward must return a number, got {type(out).__name__} "
+                        f"{out!r}")
+    out = float(out)
+    if not _grad_enabled:
+        return _node(out, name, tuple(operands) if len(operands) > 2 else operands[0], None,
+                     operands[1] if len(operands) == 2 else None)
+    ds = fn.derivatives(*xs, out=out)
+    if not isinstance(ds, tuple | list):
+        ds = (ds,)
+    if len(ds) != len(operands):
+        raise ValueError(f"{name}: derivatives returned {len(ds)} values for {len(operands)} "
+                         f"operands; return one local derivative per operand, in order")
+    local: list[float | None] = []
+    for i, (x, d) in enumerate(zip(operands, ds, strict=True)):
+        if not isinstance(x, Value):
+            local.append(None)
+        elif isinstance(d, Value):
+            raise TypeError(f"{name}: derivative {i} is a Value; at forward time derivatives "
+                            "get floats and must return numbers")
+        elif d is None or isinstance(d, bool) or not isinstance(d, Real) or not math.isfinite(d):
+            raise ValueError(f"{name}: derivative {i} is {d!r} at {xs}, not a finite number")
+        else:
+            local.append(float(d))
+    if len(operands) > 2:
+        return _nary_node(out, name, tuple(operands), tuple(local))
+    b = operands[1] if len(operands) == 2 else None
+    return _node(out, name, operands[0], local[0], b, local[1] if b is not None else None)
+
+
+def _nary_node(data: float, op: str, operands: tuple[Operand, ...],
+               local: tuple[float | None, ...]) -> Value:
+    """A node of more than two operands: its parents in ``_a``, their local derivatives in
+    ``_da`` and all its operands in ``_b`` (see the module's docstring)."""
+    node = _node(data, op, operands, None)
     if _grad_enabled:
-        raise ValueError(message)
-    return None
+        node._b = operands
+        node._a = tuple(x for x in operands if isinstance(x, Value))
+        node._da = tuple(d for x, d in zip(operands, local, strict=True) if isinstance(x, Value))
+    return node
 
 
-def _power(a: float, b: float) -> float:
-    if a == 0 and b < 0:
-        raise ZeroDivisionError(f"**: {a!r} ** {b!r} is a division by zero")
-    if a < 0 and not b.is_integer():
-        raise ValueError(f"**: {a!r} ** {b!r} is undefined: a negative base needs an integer power")
-    try:
-        return a ** b
-    except OverflowError:
-        raise OverflowError(f"**: {a!r} ** {b!r} overflows a float") from None
+def maximum(a: Operand, b: Operand) -> Value:
+    """The larger of `a` and `b`, with a gradient path to both (at a tie, half to each).
+
+    Builtin ``max(a, b)`` returns one of the two objects, so the other gets no gradient.
+    """
+    return apply(F.MAXIMUM, (a, b))
+
+
+def minimum(a: Operand, b: Operand) -> Value:
+    """The smaller of `a` and `b`, with a gradient path to both (at a tie, half to each)."""
+    return apply(F.MINIMUM, (a, b))
 
 
 # --- graph helpers --------------------------------------------------------------------------
