@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from microgrid.engine import Value, topological_order
+from microgrid.functions import SYMBOLS  # each operation's symbol, from its rule
 from microgrid.render import (
     DPI,
     FONT,
@@ -58,9 +59,6 @@ FAST_LAYOUT_NODES = 500  # past this many values, Graphviz lays the graph out mo
 # Graphviz's settings for the rough layout: few passes of crossing reduction and of network
 # simplex (nslimit is what tames long edges, such as a leaf used at every step of a chain).
 FAST_LAYOUT = {"mclimit": "0.01", "remincross": "false", "nslimit": "1", "nslimit1": "1"}
-
-SYMBOLS = {"+": "+", "-": "−", "*": "×", "/": "÷", "**": "^", "neg": "−x", "dot": "Σwx",
-           "sigmoid": "σ"}
 
 
 def format_number(x: float, digits: int = 4) -> str:

@@ -25,7 +25,16 @@ from numbers import Real
 from typing import Any, TypeAlias, cast
 
 from microgrid import functions as F
-from microgrid.functions import Function
+from microgrid.functions import (
+    ADD_DERIVATIVES,
+    NEG_DERIVATIVE,
+    SUB_DERIVATIVES,
+    Function,
+    div_derivatives,
+    dot_derivatives,
+    mul_derivatives,
+    relu_derivative,
+)
 
 Number: TypeAlias = int | float
 Operand: TypeAlias = "Value | int | float"
@@ -180,53 +189,53 @@ class Value:
         return self.data >= _data(other, ">=")
 
     # --- arithmetic ----------------------------------------------------------------------
-    # Each operation's local derivatives come from its rule in microgrid.functions. Those of
-    # + - and neg are constants, read once below (_ADD, _SUB, _NEG); * and / call theirs.
+    # Each operation's local derivatives come from its rule in microgrid.functions: those of
+    # + and - are constants (_ADD_DA... below), * and / call theirs.
     def __add__(self, other: Operand) -> Value:
         if isinstance(other, Value):
-            return _node(self.data + other.data, "+", self, _ADD[0], other, _ADD[1])
-        return _node(self.data + _check_number(other, "+"), "+", self, _ADD[0], other)
+            return _node(self.data + other.data, "+", self, _ADD_DA, other, _ADD_DB)
+        return _node(self.data + _check_number(other, "+"), "+", self, _ADD_DA, other)
 
     def __radd__(self, other: Number) -> Value:
-        return _node(_check_number(other, "+") + self.data, "+", other, None, self, _ADD[1])
+        return _node(_check_number(other, "+") + self.data, "+", other, None, self, _ADD_DB)
 
     def __sub__(self, other: Operand) -> Value:
         if isinstance(other, Value):
-            return _node(self.data - other.data, "-", self, _SUB[0], other, _SUB[1])
-        return _node(self.data - _check_number(other, "-"), "-", self, _SUB[0], other)
+            return _node(self.data - other.data, "-", self, _SUB_DA, other, _SUB_DB)
+        return _node(self.data - _check_number(other, "-"), "-", self, _SUB_DA, other)
 
     def __rsub__(self, other: Number) -> Value:
-        return _node(_check_number(other, "-") - self.data, "-", other, None, self, _SUB[1])
+        return _node(_check_number(other, "-") - self.data, "-", other, None, self, _SUB_DB)
 
     def __mul__(self, other: Operand) -> Value:
         a = self.data
         if isinstance(other, Value):
             b = other.data
-            da, db = _mul_derivatives(a, b, None)
+            da, db = mul_derivatives(a, b)
             return _node(a * b, "*", self, da, other, db)
         b = _check_number(other, "*")
-        return _node(a * b, "*", self, _mul_derivatives(a, b, None)[0], other)
+        return _node(a * b, "*", self, mul_derivatives(a, b)[0], other)
 
     def __rmul__(self, other: Number) -> Value:
         a, b = _check_number(other, "*"), self.data
-        return _node(a * b, "*", other, None, self, _mul_derivatives(a, b, None)[1])
+        return _node(a * b, "*", other, None, self, mul_derivatives(a, b)[1])
 
     def __truediv__(self, other: Operand) -> Value:
         a = self.data
         if isinstance(other, Value):
             b = _nonzero(other.data, "/", a)
-            da, db = _div_derivatives(a, b, None)
+            da, db = div_derivatives(a, b)
             return _node(a / b, "/", self, da, other, db)
         b = _nonzero(_check_number(other, "/"), "/", a)
-        return _node(a / b, "/", self, _div_derivatives(a, b, None)[0], other)
+        return _node(a / b, "/", self, div_derivatives(a, b)[0], other)
 
     def __rtruediv__(self, other: Number) -> Value:
         a = _check_number(other, "/")
         b = _nonzero(self.data, "/", a)
-        return _node(a / b, "/", other, None, self, _div_derivatives(a, b, None)[1])
+        return _node(a / b, "/", other, None, self, div_derivatives(a, b)[1])
 
     def __neg__(self) -> Value:
-        return _node(-self.data, "neg", self, _NEG)
+        return _node(-self.data, "neg", self, NEG_DERIVATIVE)
 
     def __pos__(self) -> Value:
         return self
@@ -262,7 +271,7 @@ class Value:
 
     def relu(self) -> Value:
         x = self.data
-        return _node(x if x > 0 else 0.0, "relu", self, _relu_derivative(x, None))
+        return _node(x if x > 0 else 0.0, "relu", self, relu_derivative(x))
 
     def abs(self) -> Value:
         """|x|; its derivative at 0 is taken as 0."""
@@ -345,9 +354,10 @@ def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0
     else:
         data = [x.data if isinstance(x, Value) else _check_number(x, "dot") for x in operands]
         parents = tuple(x for x in operands if isinstance(x, Value))
-    node = _node(sum(map(operator.mul, data[:n], data[n:-1]), data[-1]), "dot", operands, None)
+    ws, xs = data[:n], data[n:-1]
+    node = _node(sum(map(operator.mul, ws, xs), data[-1]), "dot", operands, None)
     if _grad_enabled:
-        local = F.DOT.derivatives(*data, out=node.data)
+        local = dot_derivatives(ws, xs)
         node._a, node._b = parents, operands
         node._da = local if parents is operands else tuple(
             d for x, d in zip(operands, local, strict=True) if isinstance(x, Value))
@@ -362,6 +372,10 @@ def _nonzero(x: float, op: str, numerator: object) -> float:
     if x == 0:
         raise ZeroDivisionError(f"{op}: division by zero ({numerator!r} / 0)")
     return x
+
+
+_ADD_DA, _ADD_DB = ADD_DERIVATIVES
+_SUB_DA, _SUB_DB = SUB_DERIVATIVES
 
 
 def _pow(base: Operand, a: float, exponent: Operand, b: float) -> Value:
@@ -382,12 +396,6 @@ def _pow(base: Operand, a: float, exponent: Operand, b: float) -> Value:
     return _node(out, "**", base, da, exponent, db)
 
 
-_ADD = F.ADD.derivatives(0.0, 0.0, out=0.0)  # (1.0, 1.0), whatever the operands
-_SUB = F.SUB.derivatives(0.0, 0.0, out=0.0)  # (1.0, -1.0)
-_NEG = F.NEG.derivatives(0.0, out=0.0)  # -1.0
-_mul_derivatives = F.MUL.derivatives
-_div_derivatives = F.DIV.derivatives
-_relu_derivative = F.RELU.derivatives
 
 
 def _unary(fn: Function, x: Value) -> Value:
