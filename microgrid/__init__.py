@@ -1,6 +1,7 @@
 """microgrid: a scalar autograd engine for learning and teaching backpropagation."""
 
 from microgrid.animate import BackwardSteps, backward_steps
+from microgrid.autograd import grad
 from microgrid.drawing import Diagram, draw, format_number
 from microgrid.engine import (
     Edge,
@@ -11,14 +12,19 @@ from microgrid.engine import (
     edges,
     gradcheck,
     is_grad_enabled,
+    maximum,
+    minimum,
     no_grad,
+    reference_backward,
     topological_order,
 )
+from microgrid.functions import Function
 
 __all__ = [
     "BackwardSteps",
     "Diagram",
     "Edge",
+    "Function",
     "GradcheckError",
     "GradcheckRow",
     "Value",
@@ -27,9 +33,13 @@ __all__ = [
     "draw",
     "edges",
     "format_number",
+    "grad",
     "gradcheck",
     "is_grad_enabled",
+    "maximum",
+    "minimum",
     "no_grad",
+    "reference_backward",
     "topological_order",
 ]
 __version__ = "0.1.0"

@@ -338,6 +338,26 @@ class Value:
                         ready.append(b)
 
 
+def reference_backward(root: Value, grad: Number = 1.0) -> None:
+    """Backpropagation in its plainest form: the definition that `Value.backward` implements.
+
+    Visit the nodes from `root` back to the leaves, each after every node that uses it, and
+    pass each node's gradient to its parents times the local derivatives recorded at forward
+    time (the chain rule). Same effect as ``root.backward(grad)``; `backward` gets there faster,
+    by counting uses instead of sorting and by reading the operand slots directly.
+    """
+    if root.is_leaf:
+        raise ValueError(f"reference_backward: {root!r} is a leaf; nothing to backpropagate")
+    order = topological_order(root)  # every node after the nodes it depends on
+    for node in order:
+        if not node.is_leaf:
+            node.grad = 0.0  # intermediate nodes hold this pass's gradient; leaves accumulate
+    root.grad = _check_number(grad, "reference_backward")
+    for node in reversed(order):
+        for parent, local in zip(node.parents, node.local_grads, strict=True):
+            parent.grad += node.grad * local
+
+
 def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0.0) -> Value:
     """``sum(w * x for w, x in zip(weights, inputs)) + bias`` as one node: a neuron's sum.
 

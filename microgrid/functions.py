@@ -73,12 +73,13 @@ class Function:
         _RULES[cls.name] = cls()
         _SYMBOLS[cls.name] = cls.symbol
 
-    def forward(self, *xs: float) -> float:
-        raise NotImplementedError(f"{type(self).__name__} must define forward(self, *xs)")
-
-    def derivatives(self, *xs: Any, out: Any) -> Any:
+    def forward(self, *xs: Any, **unused: Any) -> Any:
         raise NotImplementedError(
-            f"{type(self).__name__} must define derivatives(self, *xs, out)")
+            f"{self.name}: define forward(self, ...) in {type(self).__name__}")
+
+    def derivatives(self, *xs: Any, **out: Any) -> Any:
+        raise NotImplementedError(
+            f"{self.name}: define derivatives(self, ..., out) in {type(self).__name__}")
 
     def __call__(self, *operands: Any) -> Any:
         from microgrid.engine import apply  # the engine is above this module
