@@ -1,8 +1,8 @@
 """A safe parser for expressions such as ``(a*b + c).tanh()``, for `microgrid draw`.
 
 The expression is parsed with `ast` and built from a whitelist: numbers, variable names,
-``+ - * / **``, unary ``-``/``+``, the functions ``exp log sqrt tanh sigmoid relu`` called as
-``tanh(x)`` or as methods ``x.tanh()``. Nothing is ever evaluated by Python: anything else
+``+ - * / **``, unary ``-``/``+``, the functions ``exp log sqrt tanh sigmoid relu sin cos abs``
+called as ``tanh(x)`` or as methods ``x.tanh()``. Nothing is ever evaluated by Python: anything else
 (other names or calls, attribute access, strings, comprehensions, lambdas, ...) is an
 `ExpressionError` that names what is not allowed and where. A part without variables
 (``2*3``, ``exp(1)``) is folded into one constant, drawn as a dashed input edge; an expression
@@ -20,7 +20,7 @@ from typing import Any
 
 from microgrid.engine import Value, no_grad
 
-FUNCTIONS = ("exp", "log", "sqrt", "tanh", "sigmoid", "relu")
+FUNCTIONS = ("exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sin", "cos", "abs")
 BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
     ast.Div: operator.truediv, ast.Pow: operator.pow,

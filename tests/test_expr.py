@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from test_cli import run
 
@@ -51,3 +53,9 @@ def test_constant_calls_fold_like_constant_arithmetic(capsys):
         parse("x + log(-1)", {"x": 1.0})  # folding keeps the engine's checks and messages
     with pytest.raises(ExpressionError, match="exp.*overflows"):
         parse("x * exp(1000)", {"x": 1.0})
+
+
+def test_sin_cos_and_abs_are_allowed():
+    y = parse("abs(sin(x)) + x.cos()", {"x": -1.0})
+    assert y.op == "+" and [p.op for p in y.parents] == ["abs", "cos"]
+    assert y.data == pytest.approx(abs(math.sin(-1.0)) + math.cos(-1.0))
