@@ -26,9 +26,6 @@ from typing import Any, TypeAlias, cast
 
 from microgrid import functions as F
 from microgrid.functions import (
-    ADD_DERIVATIVES,
-    NEG_DERIVATIVE,
-    SUB_DERIVATIVES,
     Function,
     div_derivatives,
     dot_derivatives,
@@ -187,25 +184,25 @@ class Value:
         return self.data >= _data(other, ">=")
 
     # --- arithmetic ----------------------------------------------------------------------
-    # Each operation's local derivatives come from its rule in microgrid.functions: those of
-    # + and - are constants (_ADD_DA... below), / calls its rule. The two hottest, * and relu,
-    # have theirs written out (a call costs 5-10% of a training step); a test checks that they
-    # record exactly what their rules give (test_functions.py).
-    def __add__(self, other: Operand) -> Value:
+    # Each operation's local derivatives are its rule's, in microgrid.functions. The hottest
+    # (+ - * neg, and relu below) have theirs written out, as the comment beside each says: a
+    # call of the rule costs 5-10% of a training step. A test checks that they record exactly
+    # what their rules give (tests/test_functions.py); every other operation calls its rule.
+    def __add__(self, other: Operand) -> Value:  # d(a+b)/da = d(a+b)/db = 1
         if isinstance(other, Value):
-            return _node(self.data + other.data, "+", self, _ADD_DA, other, _ADD_DB)
-        return _node(self.data + _check_number(other, "+"), "+", self, _ADD_DA, other)
+            return _node(self.data + other.data, "+", self, 1.0, other, 1.0)
+        return _node(self.data + _check_number(other, "+"), "+", self, 1.0, other)
 
     def __radd__(self, other: Number) -> Value:
-        return _node(_check_number(other, "+") + self.data, "+", other, None, self, _ADD_DB)
+        return _node(_check_number(other, "+") + self.data, "+", other, None, self, 1.0)
 
-    def __sub__(self, other: Operand) -> Value:
+    def __sub__(self, other: Operand) -> Value:  # d(a-b)/da = 1, d(a-b)/db = -1
         if isinstance(other, Value):
-            return _node(self.data - other.data, "-", self, _SUB_DA, other, _SUB_DB)
-        return _node(self.data - _check_number(other, "-"), "-", self, _SUB_DA, other)
+            return _node(self.data - other.data, "-", self, 1.0, other, -1.0)
+        return _node(self.data - _check_number(other, "-"), "-", self, 1.0, other)
 
     def __rsub__(self, other: Number) -> Value:
-        return _node(_check_number(other, "-") - self.data, "-", other, None, self, _SUB_DB)
+        return _node(_check_number(other, "-") - self.data, "-", other, None, self, -1.0)
 
     def __mul__(self, other: Operand) -> Value:  # d(ab)/da = b, d(ab)/db = a
         if isinstance(other, Value):
@@ -232,7 +229,7 @@ class Value:
         return _node(a / b, "/", other, None, self, div_derivatives(a, b)[1])
 
     def __neg__(self) -> Value:
-        return _node(-self.data, "neg", self, NEG_DERIVATIVE)
+        return _node(-self.data, "neg", self, -1.0)  # d(-x)/dx = -1
 
     def __pos__(self) -> Value:
         return self
@@ -389,10 +386,6 @@ def _nonzero(x: float, op: str, numerator: object) -> float:
     if x == 0:
         raise ZeroDivisionError(f"{op}: division by zero ({numerator!r} / 0)")
     return x
-
-
-_ADD_DA, _ADD_DB = ADD_DERIVATIVES
-_SUB_DA, _SUB_DB = SUB_DERIVATIVES
 
 
 def _pow(base: Operand, a: float, exponent: Operand, b: float) -> Value:
