@@ -3,15 +3,23 @@
 Every operation creates a `Value` that records, at forward time, its operands and the local
 derivative of its result with respect to each of them. `backward()` walks the graph in reverse
 topological order and applies the chain rule: each operand receives
-``consumer.grad * local_derivative``.
+``consumer.grad * local_derivative``. `reference_backward` is that definition in ten plain lines;
+`Value.backward` is a faster version of it.
+
+Each operation's rule, its forward computation and its local derivatives, is written once in
+`microgrid.functions`, with arithmetic that works on floats and on Values alike: the engine
+records the derivatives as floats at forward time, and `microgrid.grad(create_graph=True)`
+evaluates the same rules on Values to build a graph of the gradient. `apply` makes the node of
+any rule, a learner's own `Function` included.
 
 A node holds at most two operands, in the slots ``_a``/``_b``, with their local derivatives in
 ``_da``/``_db``. An operand that is a plain number (the ``2`` in ``2 * x``) is kept for display
 but is not a node, and its derivative slot is ``None``: no gradient flows to a constant. Keeping
 operands in slots instead of tuples, and constants out of the graph, keeps a node small and the
 engine fast; there are no reference cycles, so a graph is freed as soon as its output is dropped.
-The one n-ary operation, `dot` (a neuron's weighted sum), keeps tuples instead: its parents in
-``_a``, their local derivatives in ``_da`` and all its operands, constants included, in ``_b``.
+A node of more than two operands (`dot`, a neuron's weighted sum, or ``clamp(x, low, high)``)
+keeps tuples instead: its parents in ``_a``, their local derivatives in ``_da`` and all its
+operands, constants included, in ``_b``.
 """
 
 from __future__ import annotations

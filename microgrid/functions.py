@@ -50,7 +50,9 @@ class Function:
     Then an instance is the operation: ``mul = MulLayer(); z = mul(x, y)``. Operands are
     `Value`s or numbers; a number is a constant (no gradient flows to it). Wrong use fails at
     the first call: a forward result or derivative that is not a finite number, or a wrong
-    number of derivatives; a name that is a built-in operation's fails when the class is made.
+    number of derivatives; a name that is a built-in operation's, or another Function's,
+    fails when the class is made (the same class defined again, as when a notebook cell is run
+    twice, replaces the earlier definition).
     """
 
     name: ClassVar[str] = ""
@@ -70,6 +72,10 @@ class Function:
                              "operation's; choose another name")
         if not _builtins_done:
             _BUILTIN.add(cls.name)
+        previous = _RULES.get(cls.name)
+        if previous is not None and _where(type(previous)) != _where(cls):
+            raise ValueError(f"Function {cls.__name__}: the name {cls.name!r} is already "
+                             f"{_where(type(previous))}'s; choose another name")
         _RULES[cls.name] = cls()
         _SYMBOLS[cls.name] = cls.symbol
 
@@ -87,6 +93,12 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<Function {self.name!r}>"
+
+
+def _where(cls: type) -> str:
+    """Where a class is defined: a class defined again there (a notebook cell run twice)
+    replaces the earlier one's rule; another class may not take its name."""
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 _RULES: dict[str, Function] = {}  # every operation's rule, by the name nodes record

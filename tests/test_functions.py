@@ -260,6 +260,23 @@ def test_wrong_uses_of_function_fail_at_the_first_call():
         class MyTanh(Function):
             name = "tanh"
 
+    with pytest.raises(ValueError, match="'Cube' is already .*test_functions.Cube's"):
+        class Cube2(Function):
+            name = "Cube"
+
+    class Again(Function):  # the same class defined twice (a notebook cell run again)
+        def forward(self, x):
+            return x
+
+    class Again(Function):  # type: ignore[no-redef]  # noqa: F811
+        def forward(self, x):
+            return 2 * x
+
+        def derivatives(self, x, out):
+            return 2.0
+
+    assert Again()(Value(1.0)).data == 2.0
+
     with pytest.raises(TypeError, match="expected a real number"):
         mul_layer(Value(1.0), "x")
     with pytest.raises(TypeError, match="needs at least one operand"):
