@@ -285,7 +285,7 @@ class Exp(Function):
             raise OverflowError(f"exp: exp({x!r}) overflows a float") from None
 
     def derivatives(self, x: Any, out: Any) -> Any:
-        return out
+        return out  # d(e^x)/dx = e^x
 
 
 class Log(Function):
@@ -297,7 +297,7 @@ class Log(Function):
         return math.log(x)
 
     def derivatives(self, x: Any, out: Any) -> Any:
-        return 1.0 / x
+        return 1.0 / x  # d(ln x)/dx = 1/x
 
 
 class Sqrt(Function):
@@ -311,7 +311,7 @@ class Sqrt(Function):
     def derivatives(self, x: Any, out: Any) -> Any:
         if _number(out) == 0:
             raise ValueError("sqrt: the derivative of sqrt at 0 is infinite")
-        return 0.5 / out
+        return 0.5 / out  # d(sqrt x)/dx = 1 / (2 sqrt x)
 
 
 class Tanh(Function):
@@ -321,7 +321,7 @@ class Tanh(Function):
         return math.tanh(x)
 
     def derivatives(self, x: Any, out: Any) -> Any:
-        return 1.0 - out * out
+        return 1.0 - out * out  # d(tanh x)/dx = 1 - tanh^2 x
 
 
 class Sigmoid(Function):
@@ -331,7 +331,7 @@ class Sigmoid(Function):
         return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
     def derivatives(self, x: Any, out: Any) -> Any:
-        return out * (1.0 - out)
+        return out * (1.0 - out)  # dσ/dx = σ (1 - σ)
 
 
 class Sin(Function):
@@ -341,7 +341,7 @@ class Sin(Function):
         return math.sin(x)
 
     def derivatives(self, x: Any, out: Any) -> Any:
-        return cos(x)
+        return cos(x)  # d(sin x)/dx = cos x
 
 
 class Cos(Function):
@@ -351,7 +351,7 @@ class Cos(Function):
         return math.cos(x)
 
     def derivatives(self, x: Any, out: Any) -> Any:
-        return -sin(x)
+        return -sin(x)  # d(cos x)/dx = -sin x
 
 
 class Relu(Function):
@@ -383,7 +383,7 @@ class LeakyRelu(Function):
         return x if x > 0 else slope * x
 
     def derivatives(self, x: Any, slope: Any, out: Any) -> tuple[Any, None]:
-        return (1.0 if x > 0 else slope), None
+        return (1.0 if x > 0 else slope), None  # 1 or slope; none for the constant slope
 
 
 class Clamp(Function):
@@ -395,7 +395,7 @@ class Clamp(Function):
         return min(max(x, low), high)
 
     def derivatives(self, x: Any, low: Any, high: Any, out: Any) -> tuple[float, None, None]:
-        return (1.0 if low <= x <= high else 0.0), None, None
+        return (1.0 if low <= x <= high else 0.0), None, None  # 1 inside, 0 outside
 
 
 class Maximum(Function):
