@@ -193,7 +193,7 @@ def test_random_graphs_grad_equals_backward_and_reference(program):
     for x in xs:
         x.grad = 0.0
     reference_backward(out)
-    assert [x.grad for x in xs] == pytest.approx(fast, rel=1e-12, abs=1e-300)
+    assert [x.grad for x in xs] == fast  # the same visits in the same order: identical
 
 
 @settings(max_examples=150, deadline=None)
