@@ -284,3 +284,11 @@ def test_random_graphs_of_the_new_operations_grad_equals_backward(program):
         assert all(math.isfinite(v) for v in second)
     out.backward()
     assert got == [x.grad for x in xs]
+
+
+def test_detach_stops_grad_too():
+    x = Value(3.0)
+    (g,) = grad(x.detach() * x, [x], create_graph=True)
+    assert g.data == 3.0  # d/dx (c * x) with c = x's data, a constant
+    (g2,) = grad(g, [x])
+    assert g2.data == 0.0
