@@ -70,7 +70,7 @@ def local_derivatives(node: Value) -> tuple[Any, ...]:
     operands and itself: `Value`s where they depend on the operands (1 - out * out for tanh),
     numbers where they are constants (1 for +). Their data equal ``node.local_grads``."""
     operands = node.operands
-    ds = rule(node.op).derivatives(*operands, out=node)
+    ds = rule(node._op).derivatives(*operands, out=node)  # _op: a name, or the Function
     if not isinstance(ds, tuple | list):
         ds = (ds,)
     return tuple(d for x, d in zip(operands, ds, strict=True) if isinstance(x, Value))

@@ -79,7 +79,7 @@ def _data(x: Operand, where: str) -> float:
 _new = object.__new__
 
 
-def _node(data: float, op: str, a: Any, da: float | None, b: Operand | None = None,
+def _node(data: float, op: str | Function, a: Any, da: float | None, b: Operand | None = None,
           db: float | None = None) -> Value:
     """The engine's own constructor: no argument checks, only a check of the result."""
     if data - data:  # inf - inf and nan - nan are nan, which is truthy; finite - itself is 0.0
@@ -102,7 +102,7 @@ def _node(data: float, op: str, a: Any, da: float | None, b: Operand | None = No
     return out
 
 
-def _describe(op: str, a: object, b: object) -> str:
+def _describe(op: object, a: object, b: object) -> str:
     def show(x: object) -> str:
         return repr(x.data) if isinstance(x, Value) else repr(x)
     if isinstance(a, tuple):
@@ -119,7 +119,7 @@ class Value:
     data: float
     grad: float
     label: str
-    _op: str
+    _op: str | Function  # a built-in operation's name, or a user-defined Function itself
     _a: Any  # an operand: a Value whenever _da is not None, else a constant or None
     _da: Any  # its local derivative: a float, or None for a constant operand
     _b: Any
@@ -142,7 +142,8 @@ class Value:
     @property
     def op(self) -> str:
         """The name of the operation that made this value ('' for a leaf)."""
-        return self._op
+        op = self._op
+        return op if op.__class__ is str else cast(Function, op).name
 
     @property
     def operands(self) -> tuple[Operand, ...]:
@@ -434,9 +435,12 @@ def apply(fn: Function, operands: Sequence[Operand]) -> Value:
     """The node of `fn` (a `Function`) applied to `operands` (Values or numbers).
 
     The general way to make a node, which user-defined functions use: forward on the numbers,
-    then the local derivatives, each checked, since a learner's rule may be wrong.
+    then the local derivatives, each checked, since a learner's rule may be wrong. A built-in
+    operation's node records its name; a user-defined one's records the Function itself, so
+    that two of them with the same name never mix up their rules.
     """
     name = fn.name
+    op: str | Function = name if fn.builtin else fn
     if not operands:
         raise TypeError(f"{name}: needs at least one operand")
     xs = [_data(x, name) for x in operands]
@@ -446,7 +450,7 @@ def apply(fn: Function, operands: Sequence[Operand]) -> Value:
                         f"{out!r}")
     out = float(out)
     if not _grad_enabled:
-        return _node(out, name, tuple(operands) if len(operands) > 2 else operands[0], None,
+        return _node(out, op, tuple(operands) if len(operands) > 2 else operands[0], None,
                      operands[1] if len(operands) == 2 else None)
     ds = fn.derivatives(*xs, out=out)
     if not isinstance(ds, tuple | list):
@@ -466,12 +470,12 @@ def apply(fn: Function, operands: Sequence[Operand]) -> Value:
         else:
             local.append(float(d))
     if len(operands) > 2:
-        return _nary_node(out, name, tuple(operands), tuple(local))
+        return _nary_node(out, op, tuple(operands), tuple(local))
     b = operands[1] if len(operands) == 2 else None
-    return _node(out, name, operands[0], local[0], b, local[1] if b is not None else None)
+    return _node(out, op, operands[0], local[0], b, local[1] if b is not None else None)
 
 
-def _nary_node(data: float, op: str, operands: tuple[Operand, ...],
+def _nary_node(data: float, op: str | Function, operands: tuple[Operand, ...],
                local: tuple[float | None, ...]) -> Value:
     """A node of more than two operands: its parents in ``_a``, their local derivatives in
     ``_da`` and all its operands in ``_b`` (see the module's docstring)."""

@@ -55,13 +55,14 @@ class Function:
     Then an instance is the operation: ``mul = MulLayer(); z = mul(x, y)``. Operands are
     `Value`s or numbers; a number is a constant (no gradient flows to it). Wrong use fails at
     the first call: a forward result or derivative that is not a finite number, or a wrong
-    number of derivatives; a name that is a built-in operation's, or another Function's,
-    fails when the class is made (the same class defined again, as when a notebook cell is run
-    twice, replaces the earlier definition).
+    number of derivatives; a name that is a built-in operation's fails when the class is made.
+    Each node of a user-defined operation records the Function that made it, so two Functions
+    may share a name (a class defined again, as when a notebook cell is run twice).
     """
 
     name: ClassVar[str] = ""
     symbol: ClassVar[str] = ""  # what drawings show; the name by default
+    builtin: ClassVar[bool] = False  # one of this module's operations
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -72,16 +73,12 @@ class Function:
                             f"got {cls.name!r}")
         if "symbol" not in cls.__dict__:
             cls.symbol = cls.name
-        if cls.name in _BUILTIN and _builtins_done:
+        if cls.name in _RULES:
             raise ValueError(f"Function {cls.__name__}: the name {cls.name!r} is a built-in "
                              "operation's; choose another name")
-        if not _builtins_done:
-            _BUILTIN.add(cls.name)
-        previous = _RULES.get(cls.name)
-        if previous is not None and _where(type(previous)) != _where(cls):
-            raise ValueError(f"Function {cls.__name__}: the name {cls.name!r} is already "
-                             f"{_where(type(previous))}'s; choose another name")
-        _RULES[cls.name] = cls()
+        if not _builtins_done:  # this module's own: looked up by the name their nodes record
+            cls.builtin = True
+            _RULES[cls.name] = cls()
         _SYMBOLS[cls.name] = cls.symbol
 
     def forward(self, *xs: Any, **unused: Any) -> Any:
@@ -99,26 +96,25 @@ class Function:
     def __repr__(self) -> str:
         return f"<Function {self.name!r}>"
 
-
-def _where(cls: type) -> str:
-    """Where a class is defined: a class defined again there (a notebook cell run twice)
-    replaces the earlier one's rule; another class may not take its name."""
-    return f"{cls.__module__}.{cls.__qualname__}"
+    def __str__(self) -> str:  # error messages name the operation
+        return self.name
 
 
-_RULES: dict[str, Function] = {}  # every operation's rule, by the name nodes record
-_BUILTIN: set[str] = set()
+_RULES: dict[str, Function] = {}  # the built-in operations' rules, by name
 _SYMBOLS: dict[str, str] = {}
 SYMBOLS: Mapping[str, str] = MappingProxyType(_SYMBOLS)  # what drawings show, by op name
 _builtins_done = False
 
 
-def rule(op: str) -> Function:
-    """The rule of the operation named `op` (a node's ``op``)."""
+def rule(op: str | Function) -> Function:
+    """The rule of a built-in operation named `op` (a node's ``op``), or `op` itself if it is a
+    `Function` (what a user-defined operation's node records)."""
+    if isinstance(op, Function):
+        return op
     try:
         return _RULES[op]
     except KeyError:
-        raise KeyError(f"no operation named {op!r}") from None
+        raise KeyError(f"no built-in operation named {op!r}") from None
 
 
 # --- helpers that work on floats and on Values alike --------------------------------------
