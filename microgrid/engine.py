@@ -228,6 +228,9 @@ class Value:
         if isinstance(other, Value):
             b = _nonzero(other.data, "/", a)
             da, db = div_derivatives(a, b)
+            if db - db:  # not finite: -a/b^2 overflows a float
+                raise OverflowError(f"/: d(a/b)/db = -a/b^2 overflows a float at a = {a!r}, "
+                                    f"b = {b!r}")
             return _node(a / b, "/", self, da, other, db)
         b = _nonzero(_check_number(other, "/"), "/", a)
         return _node(a / b, "/", self, div_derivatives(a, b)[0], other)
@@ -235,7 +238,10 @@ class Value:
     def __rtruediv__(self, other: Number) -> Value:
         a = _check_number(other, "/")
         b = _nonzero(self.data, "/", a)
-        return _node(a / b, "/", other, None, self, div_derivatives(a, b)[1])
+        db = div_derivatives(a, b)[1]
+        if db - db:  # not finite
+            raise OverflowError(f"/: d(a/b)/db = -a/b^2 overflows a float at a = {a!r}, b = {b!r}")
+        return _node(a / b, "/", other, None, self, db)
 
     def __neg__(self) -> Value:
         return _node(-self.data, "neg", self, -1.0)  # d(-x)/dx = -1

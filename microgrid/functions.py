@@ -172,7 +172,7 @@ def mul_derivatives(a: Any, b: Any) -> tuple[Any, Any]:
 
 
 def div_derivatives(a: Any, b: Any) -> tuple[Any, Any]:
-    return 1.0 / b, -a / (b * b)  # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
+    return 1.0 / b, -a / b / b  # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 (b*b could underflow)
 
 
 def relu_derivative(x: Any) -> float:

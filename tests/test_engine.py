@@ -525,3 +525,12 @@ def test_comparisons_compare_data_and_equality_is_identity():
     assert a != Value(1.0) and a == a
     with pytest.raises(TypeError, match="<: expected a real number"):
         _ = a < "2"  # type: ignore[operator]
+
+
+def test_division_by_a_tiny_number():
+    assert (Value(1.0) / 1e-200).data == 1e200  # d/db is not needed for a constant b
+    assert grad_of(lambda x: x / 1e-200, 1.0) == [1e200]
+    with pytest.raises(OverflowError, match=r"/: d\(a/b\)/db = -a/b\^2 overflows"):
+        Value(1.0) / Value(1e-200)
+    with pytest.raises(OverflowError, match=r"/: d\(a/b\)/db = -a/b\^2 overflows"):
+        2.0 / Value(1e-200)
