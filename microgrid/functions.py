@@ -188,6 +188,11 @@ SUB_DERIVATIVES = (1.0, -1.0)
 NEG_DERIVATIVE = -1.0
 
 
+def _power(a: Any, b: Any) -> Any:
+    """a ** b, with `power`'s errors for floats."""
+    return power(a, b) if _is_number(a) and _is_number(b) else a ** b
+
+
 # --- arithmetic -------------------------------------------------------------------------------
 class Add(Function):
     name = "+"
@@ -251,7 +256,7 @@ class Pow(Function):
         """d/da a^b = b a^(b-1); d/db a^b = a^b ln a, 0 at a = 0 < b (its limit).
         None where a derivative does not exist: an error if that operand is a Value."""
         an, bn = _number(a), _number(b)
-        da = None if an == 0 and 0 < bn < 1 else b * a ** (b - 1) if bn else 0.0
+        da = None if an == 0 and 0 < bn < 1 else b * _power(a, b - 1) if bn else 0.0
         db = out * log(a) if an > 0 else 0.0 if an == 0 and bn > 0 else None
         return da, db
 

@@ -534,3 +534,8 @@ def test_division_by_a_tiny_number():
         Value(1.0) / Value(1e-200)
     with pytest.raises(OverflowError, match=r"/: d\(a/b\)/db = -a/b\^2 overflows"):
         2.0 / Value(1e-200)
+
+
+def test_an_overflowing_derivative_of_power_names_it():
+    with pytest.raises(OverflowError, match=r"\*\*: 1e-320 \*\* -0.99 overflows"):
+        Value(1e-320) ** 0.01
