@@ -427,7 +427,12 @@ def _unary(fn: Function, x: Value) -> Value:
     """fn(x) for a built-in function of one Value: its forward, then its derivative."""
     data = x.data
     out = fn.forward(data)
-    return _node(out, fn.name, x, fn.derivatives(data, out=out) if _grad_enabled else None)
+    if not _grad_enabled:
+        return _node(out, fn.name, x, None)
+    d = fn.derivatives(data, out=out)
+    if d - d:  # not finite (1/x at a tiny x)
+        raise OverflowError(f"{fn.name}: its derivative at {data!r} is {d!r}, not a finite number")
+    return _node(out, fn.name, x, d)
 
 
 def _constant(x: Any, op: str, what: str) -> float:

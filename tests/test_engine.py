@@ -539,3 +539,10 @@ def test_division_by_a_tiny_number():
 def test_an_overflowing_derivative_of_power_names_it():
     with pytest.raises(OverflowError, match=r"\*\*: 1e-320 \*\* -0.99 overflows"):
         Value(1e-320) ** 0.01
+
+
+def test_an_infinite_derivative_is_an_error_at_forward_time():
+    with pytest.raises(OverflowError, match=r"log: its derivative at 1e-320 is inf"):
+        Value(1e-320).log()
+    with no_grad():
+        assert Value(1e-320).log().data == math.log(1e-320)
