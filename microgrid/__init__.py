@@ -1,6 +1,7 @@
 """microgrid: a scalar autograd engine for learning and teaching backpropagation."""
 
 from microgrid.animate import BackwardSteps, backward_steps
+from microgrid.autograd import grad
 from microgrid.drawing import Diagram, draw, format_number
 from microgrid.engine import (
     Edge,
@@ -11,10 +12,14 @@ from microgrid.engine import (
     edges,
     gradcheck,
     is_grad_enabled,
+    maximum,
+    minimum,
     no_grad,
+    reference_backward,
     topological_order,
 )
 from microgrid.explain import Explanation, explain, tree
+from microgrid.functions import Function
 from microgrid.groups import Group, current_group, group
 
 __all__ = [
@@ -22,6 +27,7 @@ __all__ = [
     "Diagram",
     "Edge",
     "Explanation",
+    "Function",
     "GradcheckError",
     "GradcheckRow",
     "Group",
@@ -33,10 +39,14 @@ __all__ = [
     "edges",
     "explain",
     "format_number",
+    "grad",
     "gradcheck",
     "group",
     "is_grad_enabled",
+    "maximum",
+    "minimum",
     "no_grad",
+    "reference_backward",
     "topological_order",
     "tree",
 ]

@@ -31,13 +31,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from microgrid.collapse import View, view
 from microgrid.engine import Value, check_fields, topological_order
 from microgrid.explain import (
-    SYMBOLS,
     Check,
     check_leaves,
     formula_value,
     local_formula,
     with_number,
 )
+from microgrid.functions import SYMBOLS  # each operation's symbol, from its rule
 from microgrid.render import (
     DPI,
     FONT,

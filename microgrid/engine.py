@@ -3,15 +3,23 @@
 Every operation creates a `Value` that records, at forward time, its operands and the local
 derivative of its result with respect to each of them. `backward()` walks the graph in reverse
 topological order and applies the chain rule: each operand receives
-``consumer.grad * local_derivative``.
+``consumer.grad * local_derivative``. `reference_backward` is that definition in ten plain lines;
+`Value.backward` is a faster version of it.
+
+Each operation's rule, its forward computation and its local derivatives, is written once in
+`microgrid.functions`, with arithmetic that works on floats and on Values alike: the engine
+records the derivatives as floats at forward time, and `microgrid.grad(create_graph=True)`
+evaluates the same rules on Values to build a graph of the gradient. `apply` makes the node of
+any rule, a learner's own `Function` included.
 
 A node holds at most two operands, in the slots ``_a``/``_b``, with their local derivatives in
 ``_da``/``_db``. An operand that is a plain number (the ``2`` in ``2 * x``) is kept for display
 but is not a node, and its derivative slot is ``None``: no gradient flows to a constant. Keeping
 operands in slots instead of tuples, and constants out of the graph, keeps a node small and the
 engine fast; there are no reference cycles, so a graph is freed as soon as its output is dropped.
-The one n-ary operation, `dot` (a neuron's weighted sum), keeps tuples instead: its parents in
-``_a``, their local derivatives in ``_da`` and all its operands, constants included, in ``_b``.
+A node of more than two operands (`dot`, a neuron's weighted sum, or ``clamp(x, low, high)``)
+keeps tuples instead: its parents in ``_a``, their local derivatives in ``_da`` and all its
+operands, constants included, in ``_b``.
 """
 
 from __future__ import annotations
@@ -25,7 +33,13 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Any, TypeAlias, cast
 
+from microgrid import functions as F
 from microgrid import groups as _groups
+from microgrid.functions import (
+    Function,
+    div_derivatives,
+    dot_derivatives,
+)
 
 Number: TypeAlias = int | float
 Operand: TypeAlias = "Value | int | float"
@@ -100,7 +114,7 @@ def _data(x: Operand, where: str) -> float:
 _new = object.__new__
 
 
-def _node(data: float, op: str, a: Any, da: float | None, b: Operand | None = None,
+def _node(data: float, op: str | Function, a: Any, da: float | None, b: Operand | None = None,
           db: float | None = None) -> Value:
     """The engine's own constructor: no argument checks, only a check of the result."""
     if data - data:  # inf - inf and nan - nan are nan, which is truthy; finite - itself is 0.0
@@ -124,7 +138,7 @@ def _node(data: float, op: str, a: Any, da: float | None, b: Operand | None = No
     return out
 
 
-def _describe(op: str, a: object, b: object) -> str:
+def _describe(op: object, a: object, b: object) -> str:
     def show(x: object) -> str:
         return repr(x.data) if isinstance(x, Value) else repr(x)
     if isinstance(a, tuple):
@@ -141,7 +155,7 @@ class Value:
     data: float
     grad: float
     label: str
-    _op: str
+    _op: str | Function  # a built-in operation's name, or a user-defined Function itself
     _a: Any  # an operand: a Value whenever _da is not None, else a constant or None
     _da: Any  # its local derivative: a float, or None for a constant operand
     _b: Any
@@ -166,7 +180,8 @@ class Value:
     @property
     def op(self) -> str:
         """The name of the operation that made this value ('' for a leaf)."""
-        return self._op
+        op = self._op
+        return op if op.__class__ is str else cast(Function, op).name
 
     @property
     def operands(self) -> tuple[Operand, ...]:
@@ -238,7 +253,11 @@ class Value:
         return self.data >= _data(other, ">=")
 
     # --- arithmetic ----------------------------------------------------------------------
-    def __add__(self, other: Operand) -> Value:
+    # Each operation's local derivatives are its rule's, in microgrid.functions. The hottest
+    # (+ - * neg, and relu below) have theirs written out, as the comment beside each says: a
+    # call of the rule costs 5-10% of a training step. A test checks that they record exactly
+    # what their rules give (tests/test_functions.py); every other operation calls its rule.
+    def __add__(self, other: Operand) -> Value:  # d(a+b)/da = d(a+b)/db = 1
         if isinstance(other, Value):
             return _node(self.data + other.data, "+", self, 1.0, other, 1.0)
         try:
@@ -252,7 +271,7 @@ class Value:
     def __radd__(self, other: Number) -> Value:
         return _node(_check_number(other, "+") + self.data, "+", other, None, self, 1.0)
 
-    def __sub__(self, other: Operand) -> Value:
+    def __sub__(self, other: Operand) -> Value:  # d(a-b)/da = 1, d(a-b)/db = -1
         if isinstance(other, Value):
             return _node(self.data - other.data, "-", self, 1.0, other, -1.0)
         try:
@@ -266,7 +285,7 @@ class Value:
     def __rsub__(self, other: Number) -> Value:
         return _node(_check_number(other, "-") - self.data, "-", other, None, self, -1.0)
 
-    def __mul__(self, other: Operand) -> Value:
+    def __mul__(self, other: Operand) -> Value:  # d(ab)/da = b, d(ab)/db = a
         if isinstance(other, Value):
             return _node(self.data * other.data, "*", self, other.data, other, self.data)
         try:
@@ -282,32 +301,30 @@ class Value:
         return _node(c * self.data, "*", other, None, self, c)
 
     def __truediv__(self, other: Operand) -> Value:
+        a = self.data
         if isinstance(other, Value):
-            b = _nonzero(other.data, "/", self.data)
-            return _node(self.data / b, "/", self, 1.0 / b, other, -(self.data / b) / b)
+            b = _nonzero(other.data, "/", a)
+            da, db = div_derivatives(a, b)
+            return _node(a / b, "/", self, da, other, _finite_db(a, b, db))
         try:
             c = _check_number(other, "/")
         except TypeError:
             if _defers(other, "__rtruediv__"):
                 return NotImplemented  # Python then asks other (a numpy array, say)
             raise
-        c = _nonzero(c, "/", self.data)
-        return _node(self.data / c, "/", self, 1.0 / c, other)
+        b = _nonzero(c, "/", a)
+        return _node(a / b, "/", self, div_derivatives(a, b)[0], other)
 
     def __rtruediv__(self, other: Number) -> Value:
-        c = _check_number(other, "/")
-        b = _nonzero(self.data, "/", c)
-        return _node(c / b, "/", other, None, self, -(c / b) / b)
+        a = _check_number(other, "/")
+        b = _nonzero(self.data, "/", a)
+        return _node(a / b, "/", other, None, self, _finite_db(a, b, div_derivatives(a, b)[1]))
 
     def __neg__(self) -> Value:
-        return _node(-self.data, "neg", self, -1.0)
+        return _node(-self.data, "neg", self, -1.0)  # d(-x)/dx = -1
 
     def __pos__(self) -> Value:
         return self
-
-    def __abs__(self) -> Value:
-        x = self.data  # d|x|/dx = sign(x), and 0 at 0 as in PyTorch
-        return _node(abs(x), "abs", self, 1.0 if x > 0 else -1.0 if x < 0 else 0.0)
 
     def __pow__(self, other: Operand) -> Value:
         if isinstance(other, Value):
@@ -323,40 +340,53 @@ class Value:
     def __rpow__(self, other: Number) -> Value:
         return _pow(other, _check_number(other, "**"), self, self.data)
 
-    # --- functions -----------------------------------------------------------------------
+    # --- functions: each one's rule (forward, derivative) is in microgrid.functions -------
     def exp(self) -> Value:
-        try:
-            out = math.exp(self.data)
-        except OverflowError:
-            raise OverflowError(f"exp: exp({self.data!r}) overflows a float") from None
-        return _node(out, "exp", self, out)
+        return _unary(F.EXP, self)
 
     def log(self) -> Value:
-        x = self.data
-        if x <= 0:
-            raise ValueError(f"log: log({x!r}) is undefined; log needs a positive argument")
-        return _node(math.log(x), "log", self, 1.0 / x)
+        return _unary(F.LOG, self)
 
     def sqrt(self) -> Value:
-        x = self.data
-        if x < 0:
-            raise ValueError(f"sqrt: sqrt({x!r}) is undefined; sqrt needs a non-negative argument")
-        out = math.sqrt(x)
-        return _node(out, "sqrt", self, 0.5 / out if out else
-                     _no_derivative("sqrt: the derivative of sqrt at 0 is infinite"))
+        return _unary(F.SQRT, self)
 
     def tanh(self) -> Value:
-        t = math.tanh(self.data)
-        return _node(t, "tanh", self, 1.0 - t * t)
+        return _unary(F.TANH, self)
 
     def sigmoid(self) -> Value:
-        x = self.data
-        s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
-        return _node(s, "sigmoid", self, s * (1.0 - s))
+        return _unary(F.SIGMOID, self)
 
-    def relu(self) -> Value:
+    def sin(self) -> Value:
+        return _unary(F.SIN, self)
+
+    def cos(self) -> Value:
+        return _unary(F.COS, self)
+
+    def relu(self) -> Value:  # d/dx = 1 for x > 0, else 0 (also at the kink)
         x = self.data
         return _node(x if x > 0 else 0.0, "relu", self, 1.0 if x > 0 else 0.0)
+
+    def abs(self) -> Value:
+        """|x|; its derivative at 0 is taken as 0."""
+        return _unary(F.ABS, self)
+
+    def __abs__(self) -> Value:
+        return _unary(F.ABS, self)
+
+    def leaky_relu(self, slope: Number = 0.01) -> Value:
+        """x for x > 0, else slope * x (derivative at 0: slope). The slope is a constant."""
+        return apply(F.LEAKY_RELU, (self, _constant(slope, "leaky_relu", "slope")))
+
+    def clamp(self, low: Number, high: Number) -> Value:
+        """x limited to [low, high] (constants); derivative 1 inside, bounds included, else 0."""
+        lo, hi = _constant(low, "clamp", "low"), _constant(high, "clamp", "high")
+        if lo > hi:
+            raise ValueError(f"clamp: low must be at most high, got low={lo!r}, high={hi!r}")
+        return apply(F.CLAMP, (self, lo, hi))
+
+    def detach(self) -> Value:
+        """A new leaf with the same data: the graph stops here (DeZero's unchain)."""
+        return Value(self.data)
 
     # --- backpropagation -----------------------------------------------------------------
     def backward(self, grad: Number = 1.0) -> None:
@@ -402,6 +432,26 @@ class Value:
                         ready.append(b)
 
 
+def reference_backward(root: Value, grad: Number = 1.0) -> None:
+    """Backpropagation in its plainest form: the definition that `Value.backward` implements.
+
+    Visit the nodes from `root` back to the leaves, each after every node that uses it, and
+    pass each node's gradient to its parents times the local derivatives recorded at forward
+    time (the chain rule). Same effect as ``root.backward(grad)``; `backward` gets there faster,
+    by counting uses instead of sorting and by reading the operand slots directly.
+    """
+    if root.is_leaf:
+        raise ValueError(f"reference_backward: {root!r} is a leaf; nothing to backpropagate")
+    order = topological_order(root)  # every node after the nodes it depends on
+    for node in order:
+        if not node.is_leaf:
+            node.grad = 0.0  # intermediate nodes hold this pass's gradient; leaves accumulate
+    root.grad = _check_number(grad, "reference_backward")
+    for node in reversed(order):
+        for parent, local in zip(node.parents, node.local_grads, strict=True):
+            parent.grad += node.grad * local
+
+
 def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0.0) -> Value:
     """``sum(w * x for w, x in zip(weights, inputs)) + bias`` as one node: a neuron's sum.
 
@@ -421,7 +471,7 @@ def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0
     ws, xs = data[:n], data[n:-1]
     node = _node(sum(map(operator.mul, ws, xs), data[-1]), "dot", operands, None)
     if _all_recording or _mode.enabled:
-        local = (*xs, *ws, 1.0)
+        local = dot_derivatives(ws, xs)
         node._a, node._b = parents, operands
         node._da = local if parents is operands else tuple(
             d for x, d in zip(operands, local, strict=True) if isinstance(x, Value))
@@ -438,42 +488,118 @@ def _nonzero(x: float, op: str, numerator: object) -> float:
     return x
 
 
+def _finite_db(a: float, b: float, db: float) -> float:
+    """d(a/b)/db = -a/b², checked: it can overflow where a/b itself is finite (a result that
+    overflows is reported as such when its node is made)."""
+    if not math.isfinite(db) and math.isfinite(a / b):
+        raise OverflowError(f"/: d(a/b)/db = -a/b^2 overflows a float at a = {a!r}, b = {b!r}")
+    return db
+
+
 def _pow(base: Operand, a: float, exponent: Operand, b: float) -> Value:
-    """a ** b, with d/da = b a^(b-1) and d/db = a^b ln a for whichever operands are Values."""
-    out = _power(a, b)
-    da = db = None
-    if isinstance(base, Value):
-        if a == 0 and 0 < b < 1:
-            da = _no_derivative(f"**: the derivative of x ** {b!r} at x = 0 is infinite")
-        else:
-            da = b * _power(a, b - 1) if b else 0.0
-    if isinstance(exponent, Value):
-        if a > 0:
-            db = out * math.log(a)
-        elif a == 0 and b > 0:
-            db = 0.0  # the limit of a^b ln a as a -> 0+
-        else:
-            db = _no_derivative(f"**: d/db a ** b = a ** b ln a is undefined for the base "
-                                f"a = {a!r}; use a positive base or a constant exponent")
+    """a ** b; its derivatives (the rule's) are recorded for whichever operands are Values."""
+    out = F.power(a, b)
+    if not (_all_recording or _mode.enabled):
+        return _node(out, "**", None, None)
+    da, db = F.POW.derivatives(a, b, out=out)
+    if not isinstance(base, Value):
+        da = None
+    elif da is None:
+        raise ValueError(f"**: the derivative of x ** {b!r} at x = 0 is infinite")
+    if not isinstance(exponent, Value):
+        db = None
+    elif db is None:
+        raise ValueError(f"**: d/db a ** b = a ** b ln a is undefined for the base a = {a!r}; "
+                         "use a positive base or a constant exponent")
     return _node(out, "**", base, da, exponent, db)
 
 
-def _no_derivative(message: str) -> float | None:
-    """A derivative that does not exist is an error only when it would be recorded."""
+def _unary(fn: Function, x: Value) -> Value:
+    """fn(x) for a built-in function of one Value: its forward, then its derivative."""
+    data = x.data
+    out = fn.forward(data)
+    if not (_all_recording or _mode.enabled):
+        return _node(out, fn.name, x, None)
+    d = fn.derivatives(data, out=out)
+    if d - d:  # not finite (1/x at a tiny x)
+        raise OverflowError(f"{fn.name}: its derivative at {data!r} is {d!r}, not a finite number")
+    return _node(out, fn.name, x, d)
+
+
+def _constant(x: Any, op: str, what: str) -> float:
+    if isinstance(x, Value):
+        raise TypeError(f"{op}: {what} must be a number (a constant), got {x!r}; "
+                        "use maximum/minimum for a bound that is a Value")
+    return _check_number(x, f"{op} {what}")
+
+
+def apply(fn: Function, operands: Sequence[Operand]) -> Value:
+    """The node of `fn` (a `Function`) applied to `operands` (Values or numbers).
+
+    The general way to make a node, which user-defined functions use: forward on the numbers,
+    then the local derivatives, each checked, since a learner's rule may be wrong. A built-in
+    operation's node records its name; a user-defined one's records the Function itself, so
+    that two of them with the same name never mix up their rules.
+    """
+    name = fn.name
+    op: str | Function = name if fn.builtin else fn
+    if not operands:
+        raise TypeError(f"{name}: needs at least one operand")
+    xs = [_data(x, name) for x in operands]
+    out = fn.forward(*xs)
+    if isinstance(out, bool) or not isinstance(out, Real):
+        raise TypeError(f"{name}: forward must return a number, got {type(out).__name__} "
+                        f"{out!r}")
+    out = float(out)
+    if not (_all_recording or _mode.enabled):
+        return _node(out, op, tuple(operands) if len(operands) > 2 else operands[0], None,
+                     operands[1] if len(operands) == 2 else None)
+    ds = fn.derivatives(*xs, out=out)
+    if not isinstance(ds, tuple | list):
+        ds = (ds,)
+    if len(ds) != len(operands):
+        raise ValueError(f"{name}: derivatives returned {len(ds)} values for {len(operands)} "
+                         f"operands; return one local derivative per operand, in order")
+    local: list[float | None] = []
+    for i, (x, d) in enumerate(zip(operands, ds, strict=True)):
+        if not isinstance(x, Value):
+            local.append(None)
+        elif isinstance(d, Value):
+            raise TypeError(f"{name}: derivative {i} is a Value; at forward time derivatives "
+                            "get floats and must return numbers")
+        elif d is None or isinstance(d, bool) or not isinstance(d, Real) or not math.isfinite(d):
+            raise ValueError(f"{name}: derivative {i} is {d!r} at {xs}, not a finite number")
+        else:
+            local.append(float(d))
+    if len(operands) > 2:
+        return _nary_node(out, op, tuple(operands), tuple(local))
+    b = operands[1] if len(operands) == 2 else None
+    return _node(out, op, operands[0], local[0], b, local[1] if b is not None else None)
+
+
+def _nary_node(data: float, op: str | Function, operands: tuple[Operand, ...],
+               local: tuple[float | None, ...]) -> Value:
+    """A node of more than two operands: its parents in ``_a``, their local derivatives in
+    ``_da`` and all its operands in ``_b`` (see the module's docstring)."""
+    node = _node(data, op, operands, None)
     if _all_recording or _mode.enabled:
-        raise ValueError(message)
-    return None
+        node._b = operands
+        node._a = tuple(x for x in operands if isinstance(x, Value))
+        node._da = tuple(d for x, d in zip(operands, local, strict=True) if isinstance(x, Value))
+    return node
 
 
-def _power(a: float, b: float) -> float:
-    if a == 0 and b < 0:
-        raise ZeroDivisionError(f"**: {a!r} ** {b!r} is a division by zero")
-    if a < 0 and not b.is_integer():
-        raise ValueError(f"**: {a!r} ** {b!r} is undefined: a negative base needs an integer power")
-    try:
-        return a ** b
-    except OverflowError:
-        raise OverflowError(f"**: {a!r} ** {b!r} overflows a float") from None
+def maximum(a: Operand, b: Operand) -> Value:
+    """The larger of `a` and `b`, with a gradient path to both (at a tie, half to each).
+
+    Builtin ``max(a, b)`` returns one of the two objects, so the other gets no gradient.
+    """
+    return apply(F.MAXIMUM, (a, b))
+
+
+def minimum(a: Operand, b: Operand) -> Value:
+    """The smaller of `a` and `b`, with a gradient path to both (at a tie, half to each)."""
+    return apply(F.MINIMUM, (a, b))
 
 
 # --- graph helpers --------------------------------------------------------------------------

@@ -23,12 +23,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from microgrid.engine import Value, topological_order
+from microgrid.functions import SYMBOLS, rule
 
 __all__ = ["FORMULAS", "Explanation", "Path", "PathStep", "Tree", "check_leaves", "explain",
            "formula_value", "local_formula", "numeric_grads", "tree", "with_number"]
 
-SYMBOLS = {"+": "+", "-": "−", "*": "×", "/": "÷", "**": "^", "neg": "−x", "dot": "Σwx",
-           "sigmoid": "σ"}  # as the drawing writes each operation
 
 # Each operation's local derivative for each operand, as text and as Python: the text names the
 # operands {a} and {b} (binary), {x} (unary) and the result {out}; the Python, which the tests
@@ -46,15 +45,18 @@ FORMULAS: dict[str, tuple[tuple[str, str], ...]] = {
     "tanh": (("1 − tanh²", "1 - out ** 2"),),
     "sigmoid": (("σ(1 − σ)", "out * (1 - out)"),),
     "relu": (("1 if {x} > 0 else 0", "1.0 if x > 0 else 0.0"),),
+    "sin": (("cos {x}", "cos(x)"),),
+    "cos": (("−sin {x}", "-sin(x)"),),
+    "abs": (("sign {x}", "(x > 0) - (x < 0)"),),
+    "leaky_relu": (("1 if {a} > 0 else {b}", "1.0 if a > 0 else b"), ("", "0")),
+    "maximum": (("1 if {a} > {b} else 0 (½ at a tie)", "1.0 if a > b else 0.5 if a == b else 0.0"),
+                ("1 if {b} > {a} else 0 (½ at a tie)", "1.0 if b > a else 0.5 if a == b else 0.0")),
+    "minimum": (("1 if {a} < {b} else 0 (½ at a tie)", "1.0 if a < b else 0.5 if a == b else 0.0"),
+                ("1 if {b} < {a} else 0 (½ at a tie)", "1.0 if b < a else 0.5 if a == b else 0.0")),
+    "clamp": (("1 if {low} ≤ {x} ≤ {high} else 0", "1.0 if low <= x <= high else 0.0"),
+              ("", "0"), ("", "0")),
 }
-
-# Each operation's forward rule on plain numbers, to replay a graph with an input nudged.
-FORWARD: dict[str, Callable[..., float]] = {
-    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b, "**": lambda a, b: a ** b, "neg": lambda x: -x,
-    "exp": math.exp, "log": math.log, "sqrt": math.sqrt, "tanh": math.tanh,
-    "sigmoid": lambda x: 1.0 / (1.0 + math.exp(-x)), "relu": lambda x: x if x > 0 else 0.0,
-}
+GENERIC = {1: ("x",), 2: ("a", "b"), 3: ("x", "low", "high")}  # the operands' names, by count
 
 MAX_PATHS = 10  # paths listed in full; past this many, the largest ones
 LONG_PATH = 12  # a path of more edges is written shortened
@@ -90,12 +92,13 @@ def local_formula(node: Value, k: int, names: Callable[[object, str], str] | Non
     rules = FORMULAS.get(node.op)
     if rules is None or k >= len(rules) or len(operands) != len(rules):
         return None
-    generic = ("x",) if len(operands) == 1 else ("a", "b")
+    generic = GENERIC[len(operands)]
     fill = {g: _parenthesized(name(x, g)) for g, x in zip(generic, operands, strict=True)}
     return f"∂/∂{fill[generic[k]]} = " + rules[k][0].format(**fill)
 
 
-_MATH = {"exp": math.exp, "log": math.log, "sqrt": math.sqrt, "__builtins__": {}}
+_MATH = {"exp": math.exp, "log": math.log, "sqrt": math.sqrt, "sin": math.sin, "cos": math.cos,
+         "__builtins__": {}}
 
 
 def formula_value(node: Value, k: int) -> float | None:
@@ -113,7 +116,7 @@ def formula_value(node: Value, k: int) -> float | None:
     if rules is None or k >= len(rules) or len(operands) != len(rules):
         return None
     numbers = [x.data if isinstance(x, Value) else float(x) for x in operands]
-    names = dict(zip(("x",) if len(numbers) == 1 else ("a", "b"), numbers, strict=True))
+    names = dict(zip(GENERIC[len(numbers)], numbers, strict=True))
     try:
         return float(eval(rules[k][1], _MATH, {**names, "out": node.data}))  # our own text
     except (ArithmeticError, ValueError, TypeError):
@@ -442,23 +445,16 @@ def explain(root: Value, wrt: Value | str, *, max_paths: int = MAX_PATHS, digits
 # --- numerical gradients --------------------------------------------------------------------
 def replay(order: list[Value], data: dict[Value, float]) -> dict[Value, float] | None:
     """Every node's value recomputed from its operands' (a leaf's from `data`, or its own),
-    with each operation's forward rule; None if an operation has no known rule or fails."""
+    with each operation's forward rule; None if an operation fails there."""
     values: dict[Value, float] = {}
     for v in order:
         if v.is_leaf:
             values[v] = data.get(v, v.data)
             continue
         args = [values[x] if isinstance(x, Value) else float(x) for x in v.operands]
-        try:
-            if v.op == "dot":
-                n = (len(args) - 1) // 2
-                values[v] = math.fsum(w * x for w, x in zip(args[:n], args[n:2 * n],
-                                                            strict=True)) + args[-1]
-            elif v.op in FORWARD:
-                values[v] = FORWARD[v.op](*args)
-            else:
-                return None
-        except (ArithmeticError, ValueError, TypeError):
+        try:  # each operation's forward, from its rule (a user's Function's too)
+            values[v] = float(rule(v._op).forward(*args))
+        except (ArithmeticError, ValueError, TypeError, KeyError):  # KeyError: no such rule
             return None
         if isinstance(values[v], complex) or not math.isfinite(values[v]):
             return None

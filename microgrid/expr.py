@@ -1,10 +1,11 @@
 """A safe parser for expressions such as ``(a*b + c).tanh()``, for `microgrid draw`.
 
 The expression is parsed with `ast` and built from a whitelist: numbers, variable names,
-``+ - * / **``, unary ``-``/``+``, the functions ``exp log sqrt tanh sigmoid relu`` called as
-``tanh(x)`` or as methods ``x.tanh()``. Nothing is ever evaluated by Python: anything else
-(other names or calls, attribute access, strings, comprehensions, lambdas, ...) is an
-`ExpressionError` that names what is not allowed and where. A part without variables
+``+ - * / **``, unary ``-``/``+``, the functions ``exp log sqrt tanh sigmoid relu sin cos abs``
+called as ``tanh(x)`` or as methods ``x.tanh()``, and ``maximum(a, b)``, ``minimum(a, b)``.
+Nothing is ever evaluated by Python: anything else (other names or calls, attribute access,
+strings, comprehensions, lambdas, ...) is an `ExpressionError` that names what is not allowed
+and where. A part without variables
 (``2*3``, ``exp(1)``) is folded into one constant, drawn as a dashed input edge; an expression
 without any variable has no graph to draw and is refused.
 """
@@ -18,9 +19,10 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from microgrid.engine import Value, no_grad
+from microgrid.engine import Value, maximum, minimum, no_grad
 
-FUNCTIONS = ("exp", "log", "sqrt", "tanh", "sigmoid", "relu")
+FUNCTIONS = ("exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sin", "cos", "abs")
+PAIRS: dict[str, Callable[[Any, Any], Value]] = {"maximum": maximum, "minimum": minimum}
 BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
     ast.Div: operator.truediv, ast.Pow: operator.pow,
@@ -61,7 +63,7 @@ def _check_name(name: str, where: str) -> None:
     if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
         raise ExpressionError(f"{where}: {name!r} is not allowed as a variable name "
                               "(use letters, digits and _, not starting with _ or a digit)")
-    if name in FUNCTIONS:
+    if name in FUNCTIONS or name in PAIRS:
         raise ExpressionError(f"{where}: {name!r} is a function, not a variable name")
 
 
@@ -135,6 +137,9 @@ class _Builder:
                 if node.id in FUNCTIONS:
                     raise _refuse(node, f"the function {node.id!r} without a call",
                                   f"write {node.id}(x) or x.{node.id}(); only calls are")
+                if node.id in PAIRS:
+                    raise _refuse(node, f"the function {node.id!r} without a call",
+                                  f"write {node.id}(a, b); only calls are")
                 raise ExpressionError(f"unknown variable {node.id!r} at column "
                                       f"{node.col_offset + 1}; give its value as {node.id}=NUMBER")
             self.used.add(node.id)
@@ -155,10 +160,12 @@ class _Builder:
             raise _refuse(node, f"attribute access '.{node.attr}'",
                           f"only method calls .{'(), .'.join(FUNCTIONS)}() are")
         raise _refuse(node, _describe(node), "only numbers, variables, + - * / **, and calls "
-                      f"of {', '.join(FUNCTIONS)} are")
+                      f"of {', '.join([*FUNCTIONS, *PAIRS])} are")
 
     def call(self, node: ast.Call, depth: int) -> Value | float:
         func = node.func
+        if isinstance(func, ast.Name) and func.id in PAIRS:
+            return self.pair(node, func.id, depth)
         if isinstance(func, ast.Name) and func.id in FUNCTIONS:
             name, args = func.id, node.args
         elif isinstance(func, ast.Attribute) and func.attr in FUNCTIONS:
@@ -166,7 +173,8 @@ class _Builder:
         else:
             what = (f"'{func.id}'" if isinstance(func, ast.Name) else
                     f"'.{func.attr}'" if isinstance(func, ast.Attribute) else "this")
-            raise _refuse(node, f"calling {what}", f"only {', '.join(FUNCTIONS)} are")
+            raise _refuse(node, f"calling {what}",
+                          f"only {', '.join([*FUNCTIONS, *PAIRS])} are")
         if node.keywords or len(args) != 1 or any(isinstance(a, ast.Starred) for a in args):
             form = f"{name}(x) or x.{name}()"
             raise _refuse(node, f"this call of {name}", f"{name} takes one argument: {form} is")
@@ -177,6 +185,18 @@ class _Builder:
                 return folded().data
         method: Callable[[], Value] = getattr(x, name)
         return method()
+
+    def pair(self, node: ast.Call, name: str, depth: int) -> Value | float:
+        """maximum(a, b) or minimum(a, b): one node with a gradient path to both operands."""
+        args = node.args
+        if node.keywords or len(args) != 2 or any(isinstance(a, ast.Starred) for a in args):
+            raise _refuse(node, f"this call of {name}",
+                          f"{name} takes two arguments: {name}(a, b) is")
+        a, b = self.build(args[0], depth), self.build(args[1], depth)
+        if not isinstance(a, Value) and not isinstance(b, Value):  # a constant: fold it
+            with no_grad():
+                return PAIRS[name](Value(a), b).data
+        return PAIRS[name](a, b)
 
 
 def _refuse(node: ast.AST, what: str, allowed: str) -> ExpressionError:

@@ -248,3 +248,28 @@ def test_train_bad_arguments_exit_2(capsys):
         train.main(["--steps", "0"])
     assert e.value.code == 2
     assert "--steps must be at least 1" in capsys.readouterr().err
+
+
+def test_newton_iterates_are_dezeros_and_a_mismatch_fails(capsys, monkeypatch):
+    from microgrid.demos import newton
+    status, root = newton.run([])
+    assert status == 0 and root.label == "f'(x)" and root.data == 0.0  # f'(1) = 0
+    monkeypatch.setattr(newton, "BOOK", [*newton.BOOK[:-1], 1.0 + 1e-14])
+    assert newton.run([])[0] == 1
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_derivatives_returns_the_graph_of_the_nth_derivative(capsys, monkeypatch):
+    import math
+
+    from microgrid.demos import derivatives
+    for order in (1, 3):
+        status, root = derivatives.run(["--order", str(order)])
+        assert status == 0 and root.grad == 1.0
+        assert root.data == derivatives.closed_forms(0.5)[order - 1] or math.isclose(
+            root.data, derivatives.closed_forms(0.5)[order - 1], rel_tol=1e-12)
+        assert all(v.label != "x" or v.grad == derivatives.closed_forms(0.5)[order]
+                   or math.isclose(v.grad, derivatives.closed_forms(0.5)[order], rel_tol=1e-12)
+                   for v in topological_order(root) if v.is_leaf)
+    monkeypatch.setattr(derivatives, "closed_forms", lambda x: [0.0] * 4)
+    assert derivatives.run([])[0] == 1

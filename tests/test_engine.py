@@ -525,3 +525,24 @@ def test_comparisons_compare_data_and_equality_is_identity():
     assert a != Value(1.0) and a == a
     with pytest.raises(TypeError, match="<: expected a real number"):
         _ = a < "2"  # type: ignore[operator]
+
+
+def test_division_by_a_tiny_number():
+    assert (Value(1.0) / 1e-200).data == 1e200  # d/db is not needed for a constant b
+    assert grad_of(lambda x: x / 1e-200, 1.0) == [1e200]
+    with pytest.raises(OverflowError, match=r"/: d\(a/b\)/db = -a/b\^2 overflows"):
+        Value(1.0) / Value(1e-200)
+    with pytest.raises(OverflowError, match=r"/: d\(a/b\)/db = -a/b\^2 overflows"):
+        2.0 / Value(1e-200)
+
+
+def test_an_overflowing_derivative_of_power_names_it():
+    with pytest.raises(OverflowError, match=r"\*\*: 1e-320 \*\* -0.99 overflows"):
+        Value(1e-320) ** 0.01
+
+
+def test_an_infinite_derivative_is_an_error_at_forward_time():
+    with pytest.raises(OverflowError, match=r"log: its derivative at 1e-320 is inf"):
+        Value(1e-320).log()
+    with no_grad():
+        assert Value(1e-320).log().data == math.log(1e-320)

@@ -202,15 +202,22 @@ def test_the_largest_paths_are_the_largest(seed, size, k):
 
 # --- formulas -------------------------------------------------------------------------------
 def every_operation() -> list[Value]:
+    from microgrid import maximum, minimum
+
     a, b = Value(1.3, label="a"), Value(-0.7, label="b")
     return [a + b, a - b, a * b, a / b, a ** b, a ** 3, 2.0 ** a, -a, a.exp(), a.log(),
             a.sqrt(), a.tanh(), a.sigmoid(), a.relu(), b.relu(), 3 - a, 2 / b, 4 * a,
-            dot([a, b], [b, 2.0], a)]
+            dot([a, b], [b, 2.0], a), a.sin(), b.cos(), abs(a), abs(b), a.leaky_relu(),
+            b.leaky_relu(0.1), maximum(a, b), maximum(a, a), minimum(a, b), minimum(b, 2.0),
+            a.clamp(-1, 2), a.clamp(2, 3)]
 
 
 def test_every_operation_has_a_formula_that_agrees_with_its_number():
+    from microgrid.functions import _RULES
+
     nodes = every_operation()
-    assert {v.op for v in nodes} == set(FORMULAS) | {"dot"}
+    assert {v.op for v in nodes} == set(_RULES)  # every built-in operation
+    assert set(FORMULAS) | {"dot"} == set(_RULES)
     for v in nodes:
         values = [k for k, x in enumerate(v.operands) if isinstance(x, Value)]
         for k, d in zip(values, v.local_grads, strict=True):
@@ -456,3 +463,26 @@ def test_every_operations_formula_on_the_drawing_agrees_with_the_number_on_its_e
             assert html.unescape(shown[1]) == with_number(local_formula(v, k), number), (v.op, k)
             # the rule's own value, evaluated, is the number on the edge
             assert format_number(formula_value(v, k)) == number, (v.op, k)
+
+
+def test_check_replays_every_operation_from_its_rule_a_users_function_too():
+    from microgrid import Function, maximum
+
+    class MulLayer(Function):
+        name = "mul layer (check)"
+
+        def forward(self, a, b):
+            return a * b
+
+        def derivatives(self, a, b, out):
+            return b, a
+
+    x, w = Value(0.5, "x"), Value(2.0, "w")
+    y = (MulLayer()(x.sin(), w) + maximum(x, w).cos() + x.clamp(0, 1) + abs(x)
+         + x.leaky_relu() + (x ** w).log())
+    y.backward()
+    checks = check_leaves(y, lambda v: v.grad)
+    for leaf in (x, w):
+        assert checks[leaf].numeric == pytest.approx(leaf.grad, rel=1e-6), leaf.label
+        assert checks[leaf].ok
+    assert "cannot replay" not in draw(y, check=True).source

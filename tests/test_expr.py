@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from test_cli import run
 
@@ -51,3 +53,20 @@ def test_constant_calls_fold_like_constant_arithmetic(capsys):
         parse("x + log(-1)", {"x": 1.0})  # folding keeps the engine's checks and messages
     with pytest.raises(ExpressionError, match="exp.*overflows"):
         parse("x * exp(1000)", {"x": 1.0})
+
+
+def test_sin_cos_and_abs_are_allowed():
+    y = parse("abs(sin(x)) + x.cos()", {"x": -1.0})
+    assert y.op == "+" and [p.op for p in y.parents] == ["abs", "cos"]
+    assert y.data == pytest.approx(abs(math.sin(-1.0)) + math.cos(-1.0))
+
+
+def test_maximum_and_minimum_take_two_arguments():
+    y = parse("maximum(x, 2) + minimum(x * x, y)", {"x": 3.0, "y": 4.0})
+    assert [p.op for p in y.parents] == ["maximum", "minimum"]
+    assert y.data == 3.0 + 4.0
+    assert parse("x * maximum(1, 2)", {"x": 1.0}).operands[1] == 2.0  # folded, as 2*3 is
+    with pytest.raises(ExpressionError, match="maximum takes two arguments"):
+        parse("maximum(x)", {"x": 1.0})
+    with pytest.raises(ExpressionError, match="'minimum' without a call"):
+        parse("x + minimum", {"x": 1.0})

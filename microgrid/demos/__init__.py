@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-DEMOS = ["apple", "apple_orange", "perceptron", "mlp_backprop", "notation", "train"]
+DEMOS = ["apple", "apple_orange", "perceptron", "mlp_backprop", "notation", "train", "newton",
+         "derivatives"]
 
 
 def load(name: str) -> ModuleType:

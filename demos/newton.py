@@ -1,0 +1,8 @@
+"""Newton's method with the second derivative from grad(). Same as `microgrid demo newton`."""
+
+import sys
+
+from microgrid.cli import main
+
+if __name__ == "__main__":  # `microgrid demo newton`, with its options (-o FILE, --style)
+    raise SystemExit(main(["demo", "newton", *sys.argv[1:]]))

@@ -1,0 +1,294 @@
+import math
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from test_engine import _all_nodes, build, expressions
+
+from microgrid import Value, dot, grad, maximum, minimum, no_grad, reference_backward
+
+
+def derivative(f, order, x0, create_graph=False):
+    """The `order`-th derivative of f at x0, by grad applied `order` times."""
+    x = Value(x0)
+    y = f(x)
+    for k in range(order):
+        (y,) = grad(y, [x], create_graph=create_graph or k < order - 1)
+    return y.data
+
+
+# (f, [f', f'', f'''] as closed forms), each on points inside its domain
+t = math.tanh
+s = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+CLOSED_FORMS = {
+    "tanh": (lambda v: v.tanh(),
+             [lambda x: 1 - t(x) ** 2, lambda x: -2 * t(x) * (1 - t(x) ** 2),
+              lambda x: -2 * (1 - t(x) ** 2) ** 2 + 4 * t(x) ** 2 * (1 - t(x) ** 2)]),
+    "sin": (lambda v: v.sin(), [math.cos, lambda x: -math.sin(x), lambda x: -math.cos(x)]),
+    "cos": (lambda v: v.cos(), [lambda x: -math.sin(x), lambda x: -math.cos(x), math.sin]),
+    "exp": (lambda v: v.exp(), [math.exp] * 3),
+    "log": (lambda v: v.log(), [lambda x: 1 / x, lambda x: -1 / x**2, lambda x: 2 / x**3]),
+    "sqrt": (lambda v: v.sqrt(), [lambda x: 0.5 * x**-0.5, lambda x: -0.25 * x**-1.5,
+                                  lambda x: 0.375 * x**-2.5]),
+    "sigmoid": (lambda v: v.sigmoid(),
+                [lambda x: s(x) * (1 - s(x)), lambda x: s(x) * (1 - s(x)) * (1 - 2 * s(x)),
+                 lambda x: s(x) * (1 - s(x)) * (1 - 6 * s(x) + 6 * s(x) ** 2)]),
+    "x**3": (lambda v: v ** 3, [lambda x: 3 * x**2, lambda x: 6 * x, lambda x: 6.0]),
+    "2**x": (lambda v: 2 ** v, [lambda x: 2**x * math.log(2), lambda x: 2**x * math.log(2) ** 2,
+                                lambda x: 2**x * math.log(2) ** 3]),
+    "x**x": (lambda v: v ** v, [lambda x: x**x * (math.log(x) + 1),
+                                lambda x: x**x * ((math.log(x) + 1) ** 2 + 1 / x),
+                                lambda x: x**x * ((math.log(x) + 1) ** 3 + 3 * (math.log(x) + 1) / x
+                                                  - 1 / x**2)]),
+    "1/x": (lambda v: 1 / v, [lambda x: -1 / x**2, lambda x: 2 / x**3, lambda x: -6 / x**4]),
+    "x/(x+2)": (lambda v: v / (v + 2), [lambda x: 2 / (x + 2) ** 2, lambda x: -4 / (x + 2) ** 3,
+                                        lambda x: 12 / (x + 2) ** 4]),
+    "x*x*x-x": (lambda v: v * v * v - v, [lambda x: 3 * x * x - 1, lambda x: 6 * x, lambda x: 6.0]),
+    "-x": (lambda v: -v, [lambda x: -1.0, lambda x: 0.0, lambda x: 0.0]),
+    "dot": (lambda v: dot([v, v], [v, 3.0], v), [lambda x: 2 * x + 4, lambda x: 2.0,
+                                                 lambda x: 0.0]),
+    # piecewise linear: the first derivative is a step, the higher ones 0
+    "relu": (lambda v: v.relu() * v, [lambda x: 2 * x if x > 0 else 0.0,
+                                      lambda x: 2.0 if x > 0 else 0.0, lambda x: 0.0]),
+    "abs": (lambda v: abs(v) * v, [lambda x: 2 * abs(x), lambda x: math.copysign(2, x),
+                                   lambda x: 0.0]),
+    "leaky_relu": (lambda v: v.leaky_relu(0.1), [lambda x: 1.0 if x > 0 else 0.1,
+                                                 lambda x: 0.0, lambda x: 0.0]),
+    "clamp": (lambda v: v.clamp(-1, 1) * v,
+              [lambda x: 2 * x if abs(x) <= 1 else math.copysign(1, x),
+               lambda x: 2.0 if abs(x) <= 1 else 0.0, lambda x: 0.0]),
+    "maximum": (lambda v: maximum(v * v, 2 * v), [lambda x: 2 * x if x * x > 2 * x else 2.0,
+                                                  lambda x: 2.0 if x * x > 2 * x else 0.0,
+                                                  lambda x: 0.0]),
+    "minimum": (lambda v: minimum(v * v, 2 * v), [lambda x: 2 * x if x * x < 2 * x else 2.0,
+                                                  lambda x: 2.0 if x * x < 2 * x else 0.0,
+                                                  lambda x: 0.0]),
+}
+POINTS = [0.3, 0.7, 1.3, 2.5]
+
+
+@pytest.mark.parametrize("name", CLOSED_FORMS)
+@pytest.mark.parametrize("x0", POINTS)
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_grad_against_closed_forms_to_third_order(name, x0, order):
+    f, forms = CLOSED_FORMS[name]
+    assert derivative(f, order, x0) == pytest.approx(forms[order - 1](x0), rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", CLOSED_FORMS)
+@pytest.mark.parametrize("x0", POINTS)
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_grad_against_central_differences_of_grad_itself(name, x0, order):
+    f = CLOSED_FORMS[name][0]
+    h = 1e-5
+    lower = lambda x: derivative(f, order - 1, x) if order > 1 else f(Value(x)).data  # noqa: E731
+    numeric = (lower(x0 + h) - lower(x0 - h)) / (2 * h)
+    assert derivative(f, order, x0) == pytest.approx(numeric, rel=1e-5, abs=1e-6)
+
+
+def test_first_order_grad_equals_backward_and_touches_no_grad():
+    x, y = Value(0.5), Value(-1.5)
+    z = (x * y).tanh() + x.exp() / y
+    gx, gy = grad(z, [x, y])
+    assert x.grad == y.grad == z.grad == 0.0
+    z.backward()
+    assert (gx.data, gy.data) == (x.grad, y.grad)
+    assert gx.is_leaf and gy.is_leaf
+
+
+def test_grad_of_an_unused_input_is_zero_and_of_the_output_is_the_seed():
+    x, y, unused = Value(2.0), Value(3.0), Value(7.0)
+    z = x * y
+    gx, gu, gz = grad(z, [x, unused, z], grad_output=0.5)
+    assert (gx.data, gu.data, gz.data) == (1.5, 0.0, 0.5)
+    assert grad(x, [x])[0].data == 1.0 and grad(x, [y])[0].data == 0.0  # a leaf as output
+
+
+def test_grad_with_respect_to_an_intermediate_node():
+    x = Value(2.0)
+    h = x * x
+    y = h.sin()
+    (gh,) = grad(y, [h])
+    assert gh.data == math.cos(4.0)
+
+
+def test_create_graph_results_are_graphs_of_their_own():
+    x = Value(0.5)
+    (d1,) = grad(x.tanh(), [x], create_graph=True)
+    assert not d1.is_leaf and d1.data == pytest.approx(1 - math.tanh(0.5) ** 2)
+    d1.backward()  # backward works on a gradient's graph too
+    assert x.grad == pytest.approx(-2 * math.tanh(0.5) * (1 - math.tanh(0.5) ** 2))
+
+
+def test_grad_output_may_be_a_value():
+    x, w = Value(2.0), Value(3.0)
+    (gx,) = grad(x * x, [x], grad_output=w, create_graph=True)
+    (gw,) = grad(gx, [w])
+    assert gx.data == 12.0 and gw.data == 4.0
+
+
+def test_newton_method_matches_dezero():
+    expected = [2.0, 1.4545454545454546, 1.1510467893775467, 1.0253259289766978,
+                1.0009084519430513, 1.0000012353089454, 1.000000000002289, 1.0]
+    x = Value(2.0)
+    got = []
+    for _ in range(8):
+        got.append(x.data)
+        y = x**4 - 2 * x**2
+        (g,) = grad(y, [x], create_graph=True)
+        (g2,) = grad(g, [x])
+        assert g2.data == pytest.approx(12 * x.data**2 - 4, rel=1e-15)
+        x = Value(x.data - g.data / g2.data)
+    assert got == pytest.approx(expected, rel=1e-15)
+
+
+def test_grad_rejects_bad_arguments():
+    x = Value(1.0)
+    with pytest.raises(TypeError, match="grad: output must be a Value"):
+        grad(1.0, [x])  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="inputs must be a sequence of Values"):
+        grad(x * x, x)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="grad: input 1 must be a Value, got float"):
+        grad(x * x, [x, 2.0])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="grad: grad_output: expected a finite number"):
+        grad(x * x, [x], grad_output=math.nan)
+
+
+def test_reference_backward_is_backward():
+    x, y = Value(0.5), Value(-1.5)
+    z = (x * y).tanh() * x + dot([x, y], [y, 2.0], 1.0)
+    z.backward()
+    first = (x.grad, y.grad)
+    x.grad = y.grad = 0.0
+    reference_backward(z)
+    assert (x.grad, y.grad) == first
+    with pytest.raises(ValueError, match="is a leaf"):
+        reference_backward(x)
+
+
+# --- property-based: random graphs with shared sub-expressions ---------------------------
+def _usable(steps, inputs):
+    try:
+        with no_grad():
+            values = [v.data for v in _all_nodes(steps, inputs)]
+    except (ValueError, OverflowError, ZeroDivisionError):
+        return False
+    return all(1e-4 < abs(v) < 1e6 for v in values)
+
+
+@settings(max_examples=200, deadline=None)
+@given(expressions())
+def test_random_graphs_grad_equals_backward_and_reference(program):
+    steps, inputs = program
+    assume(_usable(steps, inputs))
+    xs = [Value(x) for x in inputs]
+    out = build(steps, *xs)
+    assume(not out.is_leaf)
+    got = [g.data for g in grad(out, xs)]
+    with_graph = [g.data for g in grad(out, xs, create_graph=True)]
+    out.backward()
+    assert got == [x.grad for x in xs]
+    assert with_graph == pytest.approx(got, rel=1e-12, abs=1e-12)
+    fast = [x.grad for x in xs]
+    for x in xs:
+        x.grad = 0.0
+    reference_backward(out)
+    assert [x.grad for x in xs] == fast  # the same visits in the same order: identical
+
+
+@settings(max_examples=150, deadline=None)
+@given(expressions())
+def test_random_graphs_second_derivatives_match_differences_of_the_first(program):
+    steps, inputs = program
+    assume(_usable(steps, inputs))
+
+    def first(values):
+        xs = [Value(x) for x in values]
+        return [g.data for g in grad(build(steps, *xs), xs)]
+
+    xs = [Value(x) for x in inputs]
+    out = build(steps, *xs)
+    grads = grad(out, xs, create_graph=True)
+    for i in range(len(xs)):
+        row = [g.data for g in grad(grads[i], xs)]  # d/dx_j of d out/dx_i
+        for j in range(len(xs)):
+            h = 1e-6 * max(1.0, abs(inputs[j]))
+            up, down = list(inputs), list(inputs)
+            up[j] += h
+            down[j] -= h
+            if not (_usable(steps, up) and _usable(steps, down)):
+                continue
+            numeric = (first(up)[i] - first(down)[i]) / (2 * h)
+            assert row[j] == pytest.approx(numeric, rel=1e-3, abs=1e-4)
+
+
+def test_against_pytorch_when_installed():
+    torch = pytest.importorskip("torch")  # skipped where PyTorch is not installed
+    for x0 in POINTS:
+        xt = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+        yt = torch.tanh(xt) * torch.sin(xt)
+        (g1,) = torch.autograd.grad(yt, [xt], create_graph=True)
+        (g2,) = torch.autograd.grad(g1, [xt])
+        x = Value(x0)
+        (d1,) = grad(x.tanh() * x.sin(), [x], create_graph=True)
+        (d2,) = grad(d1, [x])
+        assert (d1.data, d2.data) == pytest.approx((g1.item(), g2.item()), rel=1e-12)
+
+
+# the new operations in random graphs too (their kinks do not matter here: grad, backward and
+# the reference read the same recorded derivatives, and create_graph the same rules)
+NEW_UNARY = [
+    lambda a: a.sin(), lambda a: a.cos(), lambda a: abs(a) + a * 0.5, lambda a: a.leaky_relu(0.1),
+    lambda a: a.clamp(-1.0, 1.0) + a, lambda a: (a * 0.3).sin().exp(),
+]
+NEW_BINARY = [
+    lambda a, b: maximum(a, b), lambda a, b: minimum(a, b * 2), lambda a, b: maximum(a, 0.5) * b,
+    lambda a, b: dot([a, b], [b, 2.0], a),
+]
+
+
+@st.composite
+def new_op_programs(draw):
+    n_inputs = draw(st.integers(1, 3))
+    steps = []
+    for i in range(draw(st.integers(1, 10))):
+        pool = n_inputs + i
+        if draw(st.booleans()):
+            steps.append((draw(st.sampled_from(NEW_UNARY)), draw(st.integers(0, pool - 1)),
+                          None))
+        else:
+            steps.append((draw(st.sampled_from(NEW_BINARY)), draw(st.integers(0, pool - 1)),
+                          draw(st.integers(0, pool - 1))))
+    return steps, draw(st.lists(st.floats(-2, 2), min_size=n_inputs, max_size=n_inputs))
+
+
+def _run(steps, xs):
+    nodes = list(xs)
+    for f, i, j in steps:
+        nodes.append(f(nodes[i]) if j is None else f(nodes[i], nodes[j]))
+    return nodes[-1] + nodes[-2] if len(nodes) > 1 else nodes[-1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(new_op_programs())
+def test_random_graphs_of_the_new_operations_grad_equals_backward(program):
+    steps, inputs = program
+    xs = [Value(x) for x in inputs]
+    out = _run(steps, xs)
+    assume(not out.is_leaf)
+    got = [g.data for g in grad(out, xs)]
+    with_graph = grad(out, xs, create_graph=True)
+    assert [g.data for g in with_graph] == pytest.approx(got, rel=1e-12, abs=1e-12)
+    for g in with_graph:  # and a second time, through the gradients' own graphs
+        second = [h.data for h in grad(g, xs)]
+        assert all(math.isfinite(v) for v in second)
+    out.backward()
+    assert got == [x.grad for x in xs]
+
+
+def test_detach_stops_grad_too():
+    x = Value(3.0)
+    (g,) = grad(x.detach() * x, [x], create_graph=True)
+    assert g.data == 3.0  # d/dx (c * x) with c = x's data, a constant
+    (g2,) = grad(g, [x])
+    assert g2.data == 0.0
