@@ -40,6 +40,7 @@ from microgrid.drawing import (
     _check_options,
     build_digraph,
     diagram,
+    fan_out,
     format_number,
 )
 from microgrid.engine import Value, topological_order
@@ -201,7 +202,8 @@ class BackwardSteps:
             build_digraph, self.root, self.order, style=self.style, rankdir=self.rankdir,
             grad_of=self.grads.get, title=self.title, digits=self.digits, names=names,
             show_local=self.local, checks=checks)
-        return diagram(build, len(self.order), self.renderer, self.time_budget).svg()
+        return diagram(build, len(self.order), self.renderer, self.time_budget,
+                       fan_out(self.order)).svg()
 
     def frame_svgs(self) -> list[str]:
         """Each step's frame as an SVG of its own (one Graphviz layout for all)."""

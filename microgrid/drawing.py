@@ -24,6 +24,7 @@ import math
 import re
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -64,6 +65,7 @@ Style = Literal["values", "book"]
 GRAD_COLOR = "#d62728"  # the gradient's colour: red, as in the book
 CONSTANT_COLOR = "#555555"
 FAST_LAYOUT_NODES = 500  # past this many values, Graphviz lays the graph out more roughly
+MANY_USES = 20  # and past this many uses of one value
 # Graphviz's settings for the rough layout: few passes of crossing reduction and of network
 # simplex (nslimit is what tames long edges, such as a leaf used at every step of a chain).
 FAST_LAYOUT = {"mclimit": "0.01", "remincross": "false", "nslimit": "1", "nslimit1": "1"}
@@ -147,15 +149,23 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
                               checks=checks)
     if clusters:
         return diagram(functools.partial(_with_clusters, build, order), len(order), renderer,
-                       time_budget)
-    return diagram(build, len(order), renderer, time_budget)
+                       time_budget, fan_out(order))
+    return diagram(build, len(order), renderer, time_budget, fan_out(order))
+
+
+def fan_out(order: list[Value]) -> int:
+    """The most uses of one value in the graph `order` (0 for a leaf alone)."""
+    uses = Counter(p for v in order for p in v.parents)
+    return max(uses.values(), default=0)
 
 
 def diagram(build: Callable[..., graphviz.Digraph], size: int, renderer: Renderer,
-            time_budget: float) -> Diagram:
-    """The `Diagram` of ``build(fast=...)``, a graph of `size` values: the full layout with
-    the fast one to fall back on, or, past `FAST_LAYOUT_NODES`, the fast one from the start."""
-    if size > FAST_LAYOUT_NODES:
+            time_budget: float, fan_out: int = 0) -> Diagram:
+    """The `Diagram` of ``build(fast=...)``, a graph of `size` values in which one value is
+    used at most `fan_out` times: the full layout with the fast one to fall back on, or the
+    fast one from the start past `FAST_LAYOUT_NODES` values or `MANY_USES` uses of one value
+    (a leaf used at every step of a chain: its long edges take Graphviz's full layout minutes)."""
+    if size > FAST_LAYOUT_NODES or fan_out > MANY_USES:
         return Diagram(build(fast=True), renderer, time_budget=time_budget, layout="fast")
     return Diagram(build(fast=False), renderer, time_budget=time_budget,
                    fast=functools.partial(build, fast=True))

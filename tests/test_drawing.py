@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from microgrid import Value, draw, drawing, format_number
+from microgrid import Value, draw, drawing, format_number, topological_order
 from microgrid import render as rendering
 from microgrid.demos.apple_orange import build
 from microgrid.drawing import GRAD_COLOR, RenderError, render
@@ -476,3 +476,26 @@ def test_every_label_line_is_nearer_its_own_edge_than_any_other(demo, style, cap
             own = min(math.dist(xy, p) for p in points)
             other = min(math.dist(xy, p) for k, (q, _) in edges.items() if k != edge for p in q)
             assert own < other, (edge, xy)
+
+
+def test_a_value_used_many_times_is_laid_out_fast_from_the_start(monkeypatch):
+    # A leaf used at every step of a chain has long edges, which take Graphviz's full layout
+    # minutes: such a graph goes to the fast layout at once, without trying the full one.
+    a, y = Value(0.5, "a"), Value(0.0, "y0")
+    for _ in range(drawing.MANY_USES + 1):
+        y = (y * 0.9 + a).tanh()
+    calls = []
+    real_render = drawing.render
+
+    def counting(source, fmt, *args, **kwargs):
+        calls.append(source)
+        return real_render(source, fmt, *args, **kwargs)
+    monkeypatch.setattr(drawing, "render", counting)
+    diagram = draw(y)
+    assert diagram.layout == "fast" and drawing.fan_out(topological_order(y)) == 21
+    diagram.svg()
+    assert len(calls) == 1 and "nslimit=1" in calls[0]
+    b, z = Value(0.5, "b"), Value(0.0, "z0")
+    for _ in range(drawing.MANY_USES):
+        z = (z * 0.9 + b).tanh()
+    assert draw(z).layout == "full"
