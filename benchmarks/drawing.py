@@ -90,10 +90,12 @@ def chains(count: int, steps: int) -> Value:
 
 
 def drawn_or_refused(root: Value) -> float:
-    """Seconds until `draw(root)` has drawn, or refused with a RenderError."""
+    """Seconds until the render of `draw(root)` has drawn, or refused with a RenderError: the
+    time budget bounds Graphviz's part (building the DOT, before it, is timed on its own)."""
+    diagram = draw(root)
     start = time.perf_counter()
     try:
-        draw(root).svg()
+        diagram.svg()
     except RenderError:
         pass
     return time.perf_counter() - start
@@ -121,6 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     model, net = readme_network()
     weight = model.layers[0].neurons[2].w[0]
     diagram45 = draw(chain45)
+    big = chains(25, 32)
     rows = [
         ("first SVG of the apple graph, new process", median(first_svg), "s", 0.3),
         ("PNG of the apple graph, warm", median(lambda: timed(draw(apple).png)), "s", 0.05),
@@ -137,8 +140,9 @@ def main(argv: list[str] | None = None) -> None:
         ("PNG of the README's MLP, collapse=2: long side",
          png_long_side(draw(net, collapse=2).png()), "px", 1600),
         ("SVG of the 45-step recurrent chain", timed(diagram45.svg), "s", 5.0),
-        ("2,500 values in 25 chains: drawn or refused in", drawn_or_refused(chains(25, 32)),
-         "s", TIME_BUDGET + 0.5),
+        ("2,476 values in 25 chains: DOT built in", timed(lambda: draw(big)), "s", 2.0),
+        ("2,476 values in 25 chains: drawn or refused in", drawn_or_refused(big),
+         "s", TIME_BUDGET + 0.2),
         ("step-by-step page of 290 nodes: written in", page_seconds, "s", 3.0),
         ("step-by-step page of 290 nodes: size", page_mb, "MB", 5.0),
     ]
