@@ -20,6 +20,7 @@ import builtins
 import inspect
 import keyword
 import math
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -234,7 +235,7 @@ class _Template:
         raising_forward = f"{forward_name}({call_args})"
         try:
             tree = _explore(lambda: fn.forward(*syms), [])
-            self.forward = _strip(_expression(tree, _code, raising_forward))
+            self.forward = _expression(tree, _code, raising_forward)
         except _Unsupported:
             self.forward = raising_forward
         self.derivatives: list[str | None] = []
@@ -430,6 +431,14 @@ class _Variant:
         self.run = self.namespace["step"]
 
 
+def _placeholders(template: str) -> list[int]:
+    return [int(m) for m in _PLACEHOLDER.findall(template)]
+
+
+_PLACEHOLDER = re.compile(r"\{(\d+)\}")
+INLINE = 16  # at most this many operations in one generated expression
+
+
 def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
               nodes: list[Value], backward_order: list[Value], out: Value,
               guards: list[tuple[Value, str, Any, bool]], chunk: int
@@ -442,65 +451,119 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
     for i, v in enumerate(nodes):
         name[v] = names.value(v.label, i)
     templates: dict[Any, _Template] = {}
-    # statements: (code, written, read) with the variable names each writes and reads
-    statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
-    position = {v: i for i, v in enumerate(nodes)}
-    pending: dict[int, list[tuple[str, str, Any, bool]]] = {}
-    for v, op, other, result in guards:
-        last = max(position[v], position[other] if isinstance(other, Value) else -1)
-        pending.setdefault(last, []).append((name[v], op, other, result))
-
-    value_names = set(name.values())
-    derivative_code: dict[Value, list[str | None]] = {}
-    for i, v in enumerate(nodes):
+    template: dict[Value, _Template] = {}
+    for v in nodes:
         if not v.is_leaf:
             fn = rule(v._op)
-            operands = v.operands
-            constants = tuple(None if isinstance(x, Value) else float(x) for x in operands)
+            constants = tuple(None if isinstance(x, Value) else float(x) for x in v.operands)
             key = (id(fn), constants)
             t = templates.get(key)
             if t is None:
                 t = templates[key] = _Template(fn, constants, names)
-            operand_names = [name[x] if isinstance(x, Value) else "" for x in operands]
-            reads = tuple(n for n in operand_names if n)
-            statements.append((f"{name[v]} = {t.forward.format(*operand_names)}",
-                               (name[v],), reads))
-            derivative_code[v] = [None if d is None else d.format(*operand_names, name[v])
-                                  for d in t.derivatives]
-        for vname, op, other, result in pending.get(i, ()):
-            other_code = name[other] if isinstance(other, Value) else _code(other)
-            test = f"{vname} {op} {other_code}"
-            statements.append((f"if {'not ' if result else ''}{test}: return True", (),
-                               (vname, *([other_code] if isinstance(other, Value) else []))))
+            template[v] = t
 
-    # Which nodes' gradients lead to a parameter: only those are computed.
-    needs: set[Value] = set(grad_params)
+    # --- backward: reverse topological order, as Value.backward; a gradient that is a copy
+    # of another (through + and leaves' 1.0) is that other variable, not a new line
+    needs: set[Value] = set(grad_params)  # the nodes whose gradient leads to a parameter
     for v in backward_order:  # parents before children
         if not v.is_leaf and any(p in needs for p in v.parents):
             needs.add(v)
-    initial = {f"d_{name[p]}" for p in grad_params}
-    assigned: set[str] = set(initial)
-    statements.append(("# backward", (), ()))
+    backward: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+    read_by_backward: set[Value] = set()
+    gvar: dict[Value, str] = {p: f"d_{name[p]}" for p in grad_params}  # current variable
     root = name[out]
-    statements.append((f"d_{root} = 1.0", (f"d_{root}",), ()))
+    backward.append((f"d_{root} = 1.0", (f"d_{root}",), ()))
+    gvar[out] = f"d_{root}"
     for v in reversed(backward_order):
         if v.is_leaf or v not in needs:
             continue
-        g = f"d_{name[v]}"
-        ds = [d for x, d in zip(v.operands, derivative_code[v], strict=True)
-              if isinstance(x, Value)]
-        for p, d in zip(v.parents, ds, strict=True):
-            if p not in needs:
+        g = gvar[v]
+        t = template[v]
+        operands = v.operands
+        for i, x in enumerate(operands):
+            if not isinstance(x, Value) or x not in needs:
                 continue
+            d = t.derivatives[i]
             assert d is not None
-            term = g if d == "1.0" else f"-{g}" if d == "(-1.0)" else f"{g} * {d}"
-            target = f"d_{name[p]}"
-            reads = (*(n for n in _identifiers(d) if n in value_names), g)
-            if target in assigned:
-                statements.append((f"{target} += {term}", (target,), (target, *reads)))
-            else:
-                assigned.add(target)
-                statements.append((f"{target} = {term}", (target,), reads))
+            used = [operands[k] if k < len(operands) else v for k in _placeholders(d)]
+            read_by_backward.update(used)
+            code = d.format(*(name[x] if isinstance(x, Value) else "" for x in operands),
+                            name[v])
+            term = g if code == "1.0" else f"-{g}" if code == "(-1.0)" else f"{g} * {code}"
+            reads = (*(name[u] for u in used), g)
+            target = f"d_{name[x]}"
+            current = gvar.get(x)
+            if current is None:
+                if term == g:
+                    gvar[x] = g  # an alias: no line
+                    continue
+                gvar[x] = target
+                backward.append((f"{target} = {term}", (target,), reads))
+            elif current == target:
+                backward.append((f"{target} += {term}", (target,), (target, *reads)))
+            else:  # an alias until now: the sum gets a variable of its own
+                gvar[x] = target
+                backward.append((f"{target} = {current} + {term}", (target,),
+                                 (current, *reads)))
+    final_grads = [gvar[p] for p in grad_params]
+
+    # --- forward: each node once, in order; a value used once, and not by backward or a
+    # guard, is written into the expression that uses it (up to INLINE operations)
+    uses: dict[Value, int] = {}
+    for v in nodes:
+        for p in v.parents:
+            uses[p] = uses.get(p, 0) + 1
+    guarded = {g[0] for g in guards} | {g[2] for g in guards if isinstance(g[2], Value)}
+    statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+    pending: dict[Value, tuple[str, int, tuple[str, ...]]] = {}  # code, size, reads
+
+    def emit(v: Value) -> None:
+        code, _, reads = pending.pop(v)
+        statements.append((f"{name[v]} = {_strip(code)}", (name[v],), reads))
+
+    position = {v: i for i, v in enumerate(nodes)}
+    guards_after: dict[int, list[tuple[Value, str, Any, bool]]] = {}
+    for guard in guards:
+        v, _, other, _ = guard
+        last = max(position[v], position[other] if isinstance(other, Value) else -1)
+        guards_after.setdefault(last, []).append(guard)
+    for i, v in enumerate(nodes):
+        if not v.is_leaf:
+            t = template[v]
+            operands = v.operands
+            counts = _placeholders(t.forward)
+            codes: list[str] = []
+            size = 1
+            reads: list[str] = []
+            for k, x in enumerate(operands):
+                if not isinstance(x, Value):
+                    codes.append("")
+                elif x in pending:
+                    code, n, r = pending[x]
+                    if counts.count(k) == 1 and size + n <= INLINE:
+                        del pending[x]
+                        codes.append(code)
+                        size += n
+                        reads.extend(r)
+                    else:
+                        emit(x)
+                        codes.append(name[x])
+                        reads.append(name[x])
+                else:
+                    codes.append(name[x])
+                    reads.append(name[x])
+            code = t.forward.format(*codes)
+            pending[v] = (code, size, tuple(reads))
+            if v is out or v in read_by_backward or v in guarded or uses.get(v, 0) != 1:
+                emit(v)
+        for v, op, other, result in guards_after.get(i, ()):
+            other_code = name[other] if isinstance(other, Value) else _code(other)
+            test = f"{name[v]} {op} {other_code}"
+            statements.append((f"if {'not ' if result else ''}{test}: return True", (),
+                               (name[v], *([other_code] if isinstance(other, Value) else []))))
+    assert not pending, "a value computed but never used"
+    statements.append(("# backward", (), ()))
+    statements.extend(backward)
 
     n_args = len(args)
     slots: dict[str, int] = {}
@@ -511,21 +574,9 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
         slots[name[p]] = n_args + i
     for i, p in enumerate(grad_params):
         slots[f"d_{name[p]}"] = n_args + len(params) + i
-    results = [root, *(f"d_{name[p]}" for p in grad_params)]
+    results = [root, *final_grads]
     source = _chunks(statements, slots, results, chunk, n_args + len(params) + len(grad_params))
     return source, names.namespace
-
-
-def _identifiers(code: str) -> list[str]:
-    out, word = [], []
-    for c in code + " ":
-        if c.isalnum() or c == "_":
-            word.append(c)
-        else:
-            if word:
-                out.append("".join(word))
-            word = []
-    return out
 
 
 def _chunks(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]],
