@@ -611,6 +611,8 @@ def _chunks(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]],
                 next_slot += 1
     lines: list[str] = []
     for k, group in enumerate(groups):
+        loads[k].sort(key=slots.__getitem__)
+        stores[k].sort(key=slots.__getitem__)
         lines.append(f"def _part{k}(S):")
         if loads[k]:
             lines.append(f"    {', '.join(loads[k])}, = " +
