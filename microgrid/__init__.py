@@ -2,8 +2,11 @@
 
 from microgrid.animate import BackwardSteps, backward_steps
 from microgrid.autograd import grad
-from microgrid.compile import CompiledStep, GuardError
-from microgrid.compile import compile  # noqa: A004 (microgrid.compile, as the issue names it)
+from microgrid.compile import (
+    CompiledStep,
+    GuardError,
+    compile,  # noqa: A004 (microgrid.compile, as the issue names it)
+)
 from microgrid.drawing import Diagram, draw, format_number
 from microgrid.engine import (
     Edge,

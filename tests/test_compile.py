@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import microgrid
 from microgrid import Function, Value, dot, maximum, minimum, no_grad
 from microgrid import functions as F
-from microgrid.compile import GuardError, _code, _Sym, _Template, _Names
+from microgrid.compile import GuardError, _code, _Names, _Sym, _Template
 from microgrid.compile import compile as mgcompile
 from microgrid.nn import MLP
 from microgrid.optim import SGD
