@@ -259,6 +259,10 @@ class _Template:
                 self.derivatives.append(_expression(tree, local(i), f"{calling}[{i}]"))
             else:
                 self.derivatives.append(None)
+        slots = _placeholders(self.forward)
+        self.inlinable = [slots.count(i) == 1 for i in range(n)]  # operand used once
+        self.wrapped = _strip(self.forward) != self.forward  # in parentheses as a whole
+        self.reads = [() if d is None else tuple(_placeholders(d)) for d in self.derivatives]
 
 
 def _undefined(op: str, i: int, operands: tuple[float, ...]) -> float:
@@ -452,10 +456,15 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
         name[v] = names.value(v.label, i)
     templates: dict[Any, _Template] = {}
     template: dict[Value, _Template] = {}
+    operands_of: dict[Value, tuple[Any, ...]] = {}
+    parents_of: dict[Value, tuple[Value, ...]] = {}
     for v in nodes:
         if not v.is_leaf:
             fn = rule(v._op)
-            constants = tuple(None if isinstance(x, Value) else float(x) for x in v.operands)
+            operands_of[v] = v.operands
+            parents_of[v] = v.parents
+            constants = tuple(None if isinstance(x, Value) else float(x)
+                              for x in operands_of[v])
             key = (id(fn), constants)
             t = templates.get(key)
             if t is None:
@@ -466,7 +475,7 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
     # of another (through + and leaves' 1.0) is that other variable, not a new line
     needs: set[Value] = set(grad_params)  # the nodes whose gradient leads to a parameter
     for v in backward_order:  # parents before children
-        if not v.is_leaf and any(p in needs for p in v.parents):
+        if not v.is_leaf and any(p in needs for p in parents_of[v]):
             needs.add(v)
     backward: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
     read_by_backward: set[Value] = set()
@@ -479,14 +488,13 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
             continue
         g = gvar[v]
         t = template[v]
-        operands = v.operands
+        operands = operands_of[v]
         for i, x in enumerate(operands):
             if not isinstance(x, Value) or x not in needs:
                 continue
             d = t.derivatives[i]
             assert d is not None
-            used = [cast(Value, operands[k]) if k < len(operands) else v
-                    for k in _placeholders(d)]
+            used = [cast(Value, operands[k]) if k < len(operands) else v for k in t.reads[i]]
             read_by_backward.update(used)
             code = d.format(*(name[x] if isinstance(x, Value) else "" for x in operands),
                             name[v])
@@ -512,7 +520,7 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
     # guard, is written into the expression that uses it (up to INLINE operations)
     uses: dict[Value, int] = {}
     for v in nodes:
-        for p in v.parents:
+        for p in parents_of.get(v, ()):
             uses[p] = uses.get(p, 0) + 1
     guarded = {g[0] for g in guards} | {g[2] for g in guards if isinstance(g[2], Value)}
     statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
@@ -520,7 +528,9 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
 
     def emit(v: Value) -> None:
         code, _, reads = pending.pop(v)
-        statements.append((f"{name[v]} = {_strip(code)}", (name[v],), reads))
+        if template[v].wrapped:
+            code = code[1:-1]
+        statements.append((f"{name[v]} = {code}", (name[v],), reads))
 
     position = {v: i for i, v in enumerate(nodes)}
     guards_after: dict[int, list[tuple[Value, str, Any, bool]]] = {}
@@ -531,8 +541,8 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
     for i, v in enumerate(nodes):
         if not v.is_leaf:
             t = template[v]
-            operands = v.operands
-            counts = _placeholders(t.forward)
+            operands = operands_of[v]
+            inlinable = t.inlinable
             codes: list[str] = []
             size = 1
             reading: list[str] = []
@@ -541,7 +551,7 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
                     codes.append("")
                 elif x in pending:
                     code, n, r = pending[x]
-                    if counts.count(k) == 1 and size + n <= INLINE:
+                    if inlinable[k] and size + n <= INLINE:
                         del pending[x]
                         codes.append(code)
                         size += n
