@@ -409,7 +409,6 @@ class _Variant:
         if out.is_leaf:
             raise ValueError(f"compile: fn returned a leaf ({out!r}), not the result of an "
                              "operation, so there is nothing to differentiate")
-        self.output = out
         self.n_args = len(made)
         backward_order = topological_order(out)
         nodes, seen = [], set()
