@@ -21,10 +21,13 @@ import inspect
 import keyword
 import math
 import re
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
+from microgrid import autograd as _autograd
 from microgrid import engine as _engine
+from microgrid import functions as _functions
 from microgrid.engine import Value, topological_order
 from microgrid.functions import Function, rule
 
@@ -348,6 +351,36 @@ def _argument_names(fn: Callable[..., Any], n: int) -> list[str]:
 _COMPARISONS = {"__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">="}
 
 
+class _TracedData(float):
+    """A Value's `.data` as `fn` reads it during the trace: a float whose comparisons are
+    guards, as those of the Value are (``if z.data >= 0:`` in a loss)."""
+
+    value: Value
+    trace: _Trace
+
+    def __new__(cls, x: float, value: Value, trace: _Trace) -> _TracedData:
+        self = super().__new__(cls, x)
+        self.value, self.trace = value, trace
+        return self
+
+    def _compare(self, op: str, other: Any, result: bool) -> bool:
+        other = other.value if isinstance(other, _TracedData) else other
+        self.trace.guards.append((self.value, op, other, result))
+        return result
+
+    def __lt__(self, o: Any) -> bool:
+        return self._compare("<", o, float(self) < o)
+
+    def __le__(self, o: Any) -> bool:
+        return self._compare("<=", o, float(self) <= o)
+
+    def __gt__(self, o: Any) -> bool:
+        return self._compare(">", o, float(self) > o)
+
+    def __ge__(self, o: Any) -> bool:
+        return self._compare(">=", o, float(self) >= o)
+
+
 class _Trace:
     """Records, while `fn` runs, its comparisons of Values (the guards) and refuses what
     the generated code could not reproduce (no_grad, detach)."""
@@ -378,13 +411,25 @@ class _Trace:
                 self.refused = self.refused or "no_grad()"
             set_recording(enabled)
 
+        data = Value.__dict__["data"]  # the slot's descriptor
+        inside = {id(vars(m)) for m in (_engine, _functions, _autograd)}
+        trace = self
+
+        def read(self_: Value) -> float:
+            x = data.__get__(self_)
+            if id(sys._getframe(1).f_globals) in inside:
+                return x
+            return _TracedData(x, self_, trace)  # fn's own code reads a number
+
         try:
+            setattr(Value, "data", property(read, data.__set__))  # noqa: B010
             for name, op in _COMPARISONS.items():
                 setattr(Value, name, compare(name, op))
             setattr(Value, "detach", refuse_detach)  # noqa: B010 (mypy: a method)
             _engine._set_recording = refuse_no_grad
             return fn(*args)
         finally:
+            setattr(Value, "data", data)  # noqa: B010
             for name, method in saved.items():
                 setattr(Value, name, method)
             _engine._set_recording = set_recording
@@ -462,6 +507,10 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
             fn = rule(v._op)
             operands_of[v] = v.operands
             parents_of[v] = v.parents
+            if any(isinstance(x, _TracedData) for x in operands_of[v]):
+                raise NotImplementedError(
+                    "compile: fn uses a Value's .data as a constant operand; the generated "
+                    "code would keep the traced number instead of recomputing it")
             constants = tuple(None if isinstance(x, Value) else float(x)
                               for x in operands_of[v])
             key = (id(fn), constants)

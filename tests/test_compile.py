@@ -371,3 +371,39 @@ def test_errors_of_the_forward_and_infinities_are_reported():
     with pytest.raises(ZeroDivisionError):
         step(0.0)
     assert dot  # imported for the random graphs
+
+
+def test_a_comparison_of_data_is_a_guard_too():
+    w = Value(1.0, "w")
+
+    def f(x):
+        z = w * x
+        if z.data >= 0:  # as bce_with_logits does
+            return z * 2.0
+        return z.exp()
+    step = mgcompile(f, 1.0)
+    w.grad = 0.0
+    assert step(3.0) == 6.0 and w.grad == 6.0
+    w.grad = 0.0
+    assert step(-1.0) == math.exp(-1.0) and w.grad == -math.exp(-1.0)
+    assert step.traces == 2
+    assert type(Value.__dict__["data"]).__name__ == "member_descriptor"  # restored
+    with pytest.raises(NotImplementedError, match="constant"):
+        mgcompile(lambda x: w * (w * x).data, 1.0)
+
+
+def test_bce_with_logits_training_matches_uncompiled():
+    from microgrid.losses import bce_with_logits
+    model, twin = MLP(2, [4, 1], seed=5), MLP(2, [4, 1], seed=5)
+    X, y = [[0.5, -0.5], [-2.0, 1.0], [1.5, 1.5]], [1, 0, 1]
+    step = mgcompile(lambda: bce_with_logits([model(x) for x in X], y))
+    opt, twin_opt = SGD(model.parameters(), lr=0.5), SGD(twin.parameters(), lr=0.5)
+    for _ in range(20):
+        opt.zero_grad()
+        twin_opt.zero_grad()
+        loss = bce_with_logits([twin(x) for x in X], y)
+        loss.backward()
+        assert step() == loss.data
+        assert [p.grad for p in model.parameters()] == [p.grad for p in twin.parameters()]
+        opt.step()
+        twin_opt.step()
