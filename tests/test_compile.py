@@ -407,3 +407,19 @@ def test_bce_with_logits_training_matches_uncompiled():
         assert [p.grad for p in model.parameters()] == [p.grad for p in twin.parameters()]
         opt.step()
         twin_opt.step()
+
+
+def test_demo_train_compile_trains_the_same_network(capsys):
+    from microgrid.demos import train
+    assert train.main(["--fast", "--no-plot", "--compile"]) == 0
+    out = capsys.readouterr().out
+    assert "faster" in out and "compile included" in out
+
+
+def test_branch_free_bce_equals_bce_with_logits():
+    from microgrid.demos.train import branch_free_bce
+    from microgrid.losses import bce_with_logits
+    zs, ys = [-3.0, -0.5, 0.25, 4.0], [0, 1, 1, 0]
+    a = branch_free_bce([Value(z) for z in zs], ys)
+    b = bce_with_logits([Value(z) for z in zs], ys)
+    assert a.data == pytest.approx(b.data, rel=1e-12)
