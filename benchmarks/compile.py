@@ -8,7 +8,9 @@ Every engine runs the benchmarks' MLP step (`workloads.mlp_step`: zero the gradi
 backward, SGD update, drop the graph) on the same weights; the compiled engine runs
 ``microgrid.compile`` of that step's loss on plain Values. The engines take turns, one step
 each, for `--rounds` rounds (this machine has slow spells: interleaving spreads them over
-every engine), after a warm-up of ten steps each; the table gives medians. Before timing,
+every engine), after a warm-up of ten steps each, with a full collection (untimed) before each
+step, so that no engine pays for the garbage of another (micrograd's graphs are cycles); the
+table gives medians. Before timing,
 the compiled step's loss and gradients are checked against backward()'s: identical.
 """
 
@@ -107,6 +109,7 @@ def steps(rounds: int, chunk: int) -> None:
     times: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(rounds):
         for name, run in runners.items():
+            gc.collect()  # untimed: no engine pays for another's garbage (micrograd's cycles)
             t = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - t)
