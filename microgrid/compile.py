@@ -224,6 +224,11 @@ def _strip(code: str) -> str:
     return code[1:-1]
 
 
+# From Python 3.12 on, sum() of floats is compensated (Neumaier), so a rule's forward that calls
+# sum (dot) is called, not written out as the chain of + that sum does on symbols.
+_SUMS_COMPENSATED = sys.version_info >= (3, 12)
+
+
 class _Template:
     """The code of one kind of node: a rule applied to Values and given constants. Its
     forward and derivatives are format strings over ``{0}``, ``{1}``, ... (the operands),
@@ -238,6 +243,9 @@ class _Template:
         forward_name, derivatives_name = names.of_rule(fn)
         raising_forward = f"{forward_name}({call_args})"
         try:
+            code = getattr(fn.forward, "__code__", None)
+            if _SUMS_COMPENSATED and code is not None and "sum" in code.co_names:
+                raise _Unsupported("sum")  # floats' sum is not a chain of + from 3.12 on
             tree = _explore(lambda: fn.forward(*syms), [])
             self.forward = _expression(tree, _code, raising_forward)
         except _Unsupported:

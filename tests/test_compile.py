@@ -423,3 +423,14 @@ def test_branch_free_bce_equals_bce_with_logits():
     a = branch_free_bce([Value(z) for z in zs], ys)
     b = bce_with_logits([Value(z) for z in zs], ys)
     assert a.data == pytest.approx(b.data, rel=1e-12)
+
+
+def test_dot_forward_is_called_where_sum_is_compensated(monkeypatch):
+    import sys
+    module = sys.modules["microgrid.compile"]
+    ws = [Value(0.1 * i) for i in range(5)]
+    f = lambda xs: dot(ws, xs, 0.5).tanh()  # noqa: E731
+    assert "_dot_forward" not in mgcompile(f, [1.0] * 5).source or module._SUMS_COMPENSATED
+    monkeypatch.setattr(module, "_SUMS_COMPENSATED", True)
+    step = check_same(f, ws, [0.3, -1.0, 2.0, 0.7, 1e-3])
+    assert "_dot_forward(" in step.source
