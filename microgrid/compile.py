@@ -17,7 +17,6 @@ something a symbol cannot follow (``math.exp(x)`` in a forward) is called instea
 from __future__ import annotations
 
 import builtins
-import gc
 import inspect
 import keyword
 import math
@@ -481,17 +480,10 @@ class _Variant:
         self.params = [v for v in nodes if v.is_leaf and id(v) not in arg_ids]
         in_graph = set(backward_order)
         self.grad_params = [p for p in self.params if p in in_graph]
-        collecting = gc.isenabled()
-        gc.disable()  # everything made from here on stays alive: collections would find nothing
-        try:
-            self.source, self.namespace = _generate(made, self.params, self.grad_params,
-                                                    nodes, backward_order, out, trace.guards,
-                                                    chunk)
-            for part in self.source.split("\n\n"):  # one function at a time: a bounded AST
-                exec(_compile_source(part, "<microgrid.compile>", "exec"), self.namespace)
-        finally:
-            if collecting:
-                gc.enable()
+        self.source, self.namespace = _generate(made, self.params, self.grad_params, nodes,
+                                                backward_order, out, trace.guards, chunk)
+        for part in self.source.split("\n\n"):  # one function at a time: a bounded AST
+            exec(_compile_source(part, "<microgrid.compile>", "exec"), self.namespace)
         self.run = self.namespace["step"]
 
 
