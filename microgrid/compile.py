@@ -572,14 +572,14 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
                                  (current, *reads)))
     final_grads = [gvar[p] for p in grad_params]
 
-    # --- forward: each node once, in order; a value used once, and not by backward or a
-    # guard, is written into the expression that uses it (up to INLINE operations)
+    # --- forward: each node once, in order; a value used once, unlabelled, and not read by
+    # backward or a guard, is written into the expression that uses it (up to INLINE ops)
     uses: dict[Value, int] = {}
     for v in nodes:
         for p in parents_of.get(v, ()):
             uses[p] = uses.get(p, 0) + 1
     guarded = {g[0] for g in guards} | {g[2] for g in guards if isinstance(g[2], Value)}
-    statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+    statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [("# forward", (), ())]
     pending: dict[Value, tuple[str, int, tuple[str, ...]]] = {}  # code, size, reads
 
     def emit(v: Value) -> None:
@@ -621,7 +621,8 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
                     reading.append(name[x])
             code = t.forward.format(*codes)
             pending[v] = (code, size, tuple(reading))
-            if v is out or v in read_by_backward or v in guarded or uses.get(v, 0) != 1:
+            if (v is out or v.label or v in read_by_backward or v in guarded
+                    or uses.get(v, 0) != 1):  # a labelled value keeps its line, for reading
                 emit(v)
         for v, op, other, result in guards_after.get(i, ()):
             other_code = name[other] if isinstance(other, Value) else _code(other)

@@ -23,6 +23,7 @@ def test_the_public_name_is_compile_and_the_builtin_still_works():
 APPLE_SOURCE = '''\
 def _part0(S):
     apple, apple_num, tax, d_apple, d_apple_num, d_tax, = S[0], S[1], S[2], S[3], S[4], S[5]
+    # forward
     apple_price = apple * apple_num
     price = apple_price * tax
     # backward
