@@ -788,5 +788,9 @@ def compile(fn: Callable[..., Value], *example_args: Any, retrace: bool = True,
     with ``retrace=False``, a `GuardError` is raised). relu, abs, maximum and the like need no
     guard: they are compiled as conditional expressions. The intermediate Values of the trace
     are not updated by calls of the step.
+
+    While `fn` is traced, `Value`'s comparisons, ``data`` and ``detach`` are replaced by
+    recording versions (restored afterwards): do not trace while another thread computes
+    with Values. ``no_grad()`` and ``detach()`` inside `fn` are refused (NotImplementedError).
     """
     return CompiledStep(fn, example_args, retrace, chunk)
