@@ -2,6 +2,11 @@
 
 from microgrid.animate import BackwardSteps, backward_steps
 from microgrid.autograd import grad
+from microgrid.compile import (
+    CompiledStep,
+    GuardError,
+    compile,  # noqa: A004 (microgrid.compile, as the issue names it)
+)
 from microgrid.drawing import Diagram, draw, format_number
 from microgrid.engine import (
     Edge,
@@ -24,15 +29,18 @@ from microgrid.groups import Group, current_group, group
 
 __all__ = [
     "BackwardSteps",
+    "CompiledStep",
     "Diagram",
     "Edge",
     "Explanation",
     "Function",
     "GradcheckError",
     "GradcheckRow",
+    "GuardError",
     "Group",
     "Value",
     "backward_steps",
+    "compile",
     "current_group",
     "dot",
     "draw",

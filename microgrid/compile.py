@@ -1,0 +1,796 @@
+"""Compile a traced graph to straight-line Python: `compile(fn, *example_args)`.
+
+The trace calls `fn` once on its example arguments made into leaves, and records the graph it
+builds. The generated code computes that graph's forward pass (``v7 = v3 * v5``) and its
+backward pass (``d_v3 += d_v7 * v5``) with plain floats: no `Value` objects, no dispatch, no
+garbage collector. CPython compiles it once; each call of the compiled step then runs it.
+
+No derivative is written here. Each line of code comes from the operation's rule in
+`microgrid.functions`, evaluated once per kind of node on symbols instead of numbers: a
+symbol's arithmetic writes code (``b * a`` gives ``"(b * a)"``), and a comparison (relu's
+``x > 0``) is a branch point, whose two sides are explored in turn and written as a
+conditional expression. So the generated code computes what the rules compute, operation for
+operation, and gives the same numbers as `Value.backward()` to the last bit. A rule that does
+something a symbol cannot follow (``math.exp(x)`` in a forward) is called instead.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import keyword
+import math
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+from microgrid import autograd as _autograd
+from microgrid import engine as _engine
+from microgrid import functions as _functions
+from microgrid.engine import Value, topological_order
+from microgrid.functions import Function, rule
+
+__all__ = ["CompiledStep", "GuardError", "compile"]
+
+_compile_source = builtins.compile  # this module's `compile` is the public one below
+CHUNK = 4000  # statements per generated function (see benchmarks/compile.py)
+
+
+class GuardError(RuntimeError):
+    """New inputs would take another branch (or have another shape) than the trace, and the
+    step was compiled with ``retrace=False``."""
+
+
+# --- symbolic evaluation of the rules ------------------------------------------------------
+class _Unsupported(Exception):
+    pass
+
+
+class _Branch(BaseException):  # BaseException: a rule's `except Exception` must not catch it
+    def __init__(self, condition: str) -> None:
+        self.condition = condition
+
+
+class _Oracle:
+    """Answers a rule's comparisons of symbols from a list of decisions made so far; the
+    first comparison past them stops the rule with `_Branch`, to explore both answers."""
+
+    decisions: list[bool] = []
+    position = 0
+
+
+def _decide(condition: str) -> bool:
+    o = _Oracle
+    if o.position < len(o.decisions):
+        o.position += 1
+        return o.decisions[o.position - 1]
+    raise _Branch(condition)
+
+
+def _code(x: Any) -> str:
+    if isinstance(x, _Sym):
+        return x.code
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        raise _Unsupported(repr(x))
+    x = float(x)
+    if not math.isfinite(x):
+        raise _Unsupported(repr(x))
+    return f"({x!r})" if x < 0 or (x == 0 and math.copysign(1.0, x) < 0) else repr(x)
+
+
+class _Sym:
+    """A number known by the code that computes it. Arithmetic writes code; comparisons are
+    decisions (see `_Oracle`); anything else (``math.exp(sym)``) is a TypeError."""
+
+    __slots__ = ("code",)
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def __repr__(self) -> str:
+        return self.code
+
+    def _bin(self, op: str, other: Any, reflected: bool = False) -> _Sym:
+        a, b = (_code(other), self.code) if reflected else (self.code, _code(other))
+        return _Sym(f"({a} {op} {b})")
+
+    def __add__(self, o: Any) -> _Sym:
+        return self._bin("+", o)
+
+    def __radd__(self, o: Any) -> _Sym:
+        return self._bin("+", o, True)
+
+    def __sub__(self, o: Any) -> _Sym:
+        return self._bin("-", o)
+
+    def __rsub__(self, o: Any) -> _Sym:
+        return self._bin("-", o, True)
+
+    def __mul__(self, o: Any) -> _Sym:
+        return self._bin("*", o)
+
+    def __rmul__(self, o: Any) -> _Sym:
+        return self._bin("*", o, True)
+
+    def __truediv__(self, o: Any) -> _Sym:
+        return self._bin("/", o)
+
+    def __rtruediv__(self, o: Any) -> _Sym:
+        return self._bin("/", o, True)
+
+    def __pow__(self, o: Any) -> _Sym:
+        return self._bin("**", o)
+
+    def __rpow__(self, o: Any) -> _Sym:
+        return self._bin("**", o, True)
+
+    def __neg__(self) -> _Sym:
+        return _Sym(f"(-{self.code})")
+
+    def __pos__(self) -> _Sym:
+        return self
+
+    def _cmp(self, op: str, o: Any) -> bool:
+        return _decide(f"{self.code} {op} {_code(o)}")
+
+    def __lt__(self, o: Any) -> bool:
+        return self._cmp("<", o)
+
+    def __le__(self, o: Any) -> bool:
+        return self._cmp("<=", o)
+
+    def __gt__(self, o: Any) -> bool:
+        return self._cmp(">", o)
+
+    def __ge__(self, o: Any) -> bool:
+        return self._cmp(">=", o)
+
+    def __eq__(self, o: Any) -> bool:
+        return self._cmp("==", o)
+
+    def __ne__(self, o: Any) -> bool:
+        return self._cmp("!=", o)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __bool__(self) -> bool:
+        return _decide(f"{self.code} != 0.0")
+
+    # microgrid.functions' sin, cos, ... call these on what is not a number (as on a Value)
+    def _call(self, name: str) -> _Sym:
+        return _Sym(f"_{name}({self.code})")
+
+    def sin(self) -> _Sym:
+        return self._call("sin")
+
+    def cos(self) -> _Sym:
+        return self._call("cos")
+
+    def exp(self) -> _Sym:
+        return self._call("exp")
+
+    def log(self) -> _Sym:
+        return self._call("log")
+
+    def sqrt(self) -> _Sym:
+        return self._call("sqrt")
+
+    def tanh(self) -> _Sym:
+        return self._call("tanh")
+
+
+_MATH = {"_sin": math.sin, "_cos": math.cos, "_exp": math.exp, "_log": math.log,
+         "_sqrt": math.sqrt, "_tanh": math.tanh}
+
+# A decision tree: ("if", condition, if_true, if_false), ("value", result) or ("raise",)
+_Tree = tuple[Any, ...]
+
+
+def _explore(f: Callable[[], Any], decisions: list[bool]) -> _Tree:
+    _Oracle.decisions, _Oracle.position = decisions, 0
+    try:
+        result = f()
+    except _Branch as b:
+        return ("if", b.condition, _explore(f, [*decisions, True]),
+                _explore(f, [*decisions, False]))
+    except (TypeError, AttributeError, _Unsupported) as e:  # a symbol cannot follow the rule
+        raise _Unsupported(str(e)) from None
+    except Exception:  # the rule raises on this branch: its call will, with the numbers
+        return ("raise",)
+    return ("value", result)
+
+
+def _expression(tree: _Tree, pick: Callable[[Any], str], fallback: str) -> str:
+    """The code of `tree`'s results, one conditional expression per branch point."""
+    if tree[0] == "if":
+        yes = _expression(tree[2], pick, fallback)
+        no = _expression(tree[3], pick, fallback)
+        return yes if yes == no else f"({yes} if {tree[1]} else {no})"
+    return pick(tree[1]) if tree[0] == "value" else fallback
+
+
+def _strip(code: str) -> str:
+    """`code` without the parentheses around the whole of it, if it has them."""
+    if not (code.startswith("(") and code.endswith(")")):
+        return code
+    depth = 0
+    for i, c in enumerate(code):
+        depth += c == "("
+        depth -= c == ")"
+        if depth == 0 and i < len(code) - 1:
+            return code
+    return code[1:-1]
+
+
+# From Python 3.12 on, sum() of floats is compensated (Neumaier), so a rule's forward that calls
+# sum (dot) is called, not written out as the chain of + that sum does on symbols.
+_SUMS_COMPENSATED = sys.version_info >= (3, 12)
+
+
+class _Template:
+    """The code of one kind of node: a rule applied to Values and given constants. Its
+    forward and derivatives are format strings over ``{0}``, ``{1}``, ... (the operands),
+    ``{n}`` (the output, n the number of operands)."""
+
+    def __init__(self, fn: Function, constants: tuple[float | None, ...], names: _Names
+                 ) -> None:
+        n = len(constants)
+        syms = [_Sym(f"{{{i}}}") if c is None else c for i, c in enumerate(constants)]
+        call_args = ", ".join(f"{{{i}}}" if c is None else _code(c)
+                              for i, c in enumerate(constants))
+        forward_name, derivatives_name = names.of_rule(fn)
+        raising_forward = f"{forward_name}({call_args})"
+        try:
+            code = getattr(fn.forward, "__code__", None)
+            if _SUMS_COMPENSATED and code is not None and "sum" in code.co_names:
+                raise _Unsupported("sum")  # floats' sum is not a chain of + from 3.12 on
+            tree = _explore(lambda: fn.forward(*syms), [])
+            self.forward = _expression(tree, _code, raising_forward)
+        except _Unsupported:
+            self.forward = raising_forward
+        self.derivatives: list[str | None] = []
+        out = _Sym(f"{{{n}}}")
+
+        def local(i: int) -> Callable[[Any], str]:
+            def pick(ds: Any) -> str:
+                d = ds[i] if isinstance(ds, tuple | list) else ds if n == 1 else None
+                if d is None:
+                    return f"_undefined({fn.name!r}, {i}, ({call_args},))"
+                return _code(d)
+            return pick
+
+        calling = f"{derivatives_name}({call_args}, out={{{n}}})"
+        try:
+            tree = _explore(lambda: fn.derivatives(*syms, out=out), [])
+        except _Unsupported:
+            tree = ("raise",)
+        for i, c in enumerate(constants):
+            if c is None:
+                self.derivatives.append(_expression(tree, local(i), f"{calling}[{i}]"))
+            else:
+                self.derivatives.append(None)
+        slots = _placeholders(self.forward)
+        self.inlinable = [slots.count(i) == 1 for i in range(n)]  # operand used once
+        self.wrapped = _strip(self.forward) != self.forward  # in parentheses as a whole
+        self.reads = [() if d is None else tuple(_placeholders(d)) for d in self.derivatives]
+
+
+def _undefined(op: str, i: int, operands: tuple[float, ...]) -> float:
+    raise ValueError(f"{op}: derivative {i} is undefined at {list(operands)}")
+
+
+def _tuple(fn: Function) -> Callable[..., tuple[Any, ...]]:
+    def derivatives(*xs: float, out: float) -> tuple[Any, ...]:
+        ds = fn.derivatives(*xs, out=out)
+        return tuple(ds) if isinstance(ds, tuple | list) else (ds,)
+    return derivatives
+
+
+class _Names:
+    """Unique names: of values (after their labels), of their gradients, of rules' calls."""
+
+    def __init__(self) -> None:
+        self.used = {"S", "_undefined", *_MATH}
+        self.namespace: dict[str, Any] = {"_undefined": _undefined, **_MATH}
+        self.rules: dict[int, tuple[str, str]] = {}
+
+    def value(self, label: str, i: int) -> str:
+        name = label if (label.isidentifier() and not keyword.iskeyword(label)
+                         and not label.startswith(("_", "d_")) and label != "S") else f"v{i}"
+        base, k = name, 1
+        while name in self.used or f"d_{name}" in self.used:
+            name, k = f"{base}_{k}", k + 1
+        self.used.add(name)
+        return name
+
+    def of_rule(self, fn: Function) -> tuple[str, str]:
+        key = id(fn)
+        if key not in self.rules:
+            base = fn.name if fn.name.isidentifier() else f"op{len(self.rules)}"
+            f, d, k = f"_{base}_forward", f"_{base}_derivatives", 1
+            while f in self.used:
+                f, d, k = f"_{base}{k}_forward", f"_{base}{k}_derivatives", k + 1
+            self.used.update((f, d))
+            self.namespace[f] = fn.forward
+            self.namespace[d] = _tuple(fn)
+            self.rules[key] = (f, d)
+        return self.rules[key]
+
+
+# --- arguments ----------------------------------------------------------------------------
+def _shape(x: Any, where: str) -> Any:
+    if isinstance(x, list | tuple):
+        return (type(x), tuple(_shape(e, where) for e in x))
+    if isinstance(x, bool) or not isinstance(x, int | float):
+        raise TypeError(f"compile: {where}: expected numbers or lists of numbers, got "
+                        f"{type(x).__name__} {x!r}")
+    return None
+
+
+def _flatten(x: Any, out: list[float]) -> None:
+    if isinstance(x, list | tuple):
+        for e in x:
+            _flatten(e, out)
+    else:
+        out.append(float(x))
+
+
+def _leaves(x: Any, label: str, made: list[Value]) -> Any:
+    if isinstance(x, list | tuple):
+        items = [_leaves(e, f"{label}_{i}", made) for i, e in enumerate(x)]
+        return items if isinstance(x, list) else tuple(items)
+    v = Value(x, label=label)
+    made.append(v)
+    return v
+
+
+def _argument_names(fn: Callable[..., Any], n: int) -> list[str]:
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    names = [p.name for p in params
+             if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][:n]
+    return names + [f"x{i}" for i in range(len(names), n)]
+
+
+# --- tracing ------------------------------------------------------------------------------
+_COMPARISONS = {"__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">="}
+
+
+class _TracedData(float):
+    """A Value's `.data` as `fn` reads it during the trace: a float whose comparisons are
+    guards, as those of the Value are (``if z.data >= 0:`` in a loss)."""
+
+    value: Value
+    trace: _Trace
+
+    def __new__(cls, x: float, value: Value, trace: _Trace) -> _TracedData:
+        self = super().__new__(cls, x)
+        self.value, self.trace = value, trace
+        return self
+
+    def _compare(self, op: str, other: Any, result: bool) -> bool:
+        other = other.value if isinstance(other, _TracedData) else other
+        self.trace.guards.append((self.value, op, other, result))
+        return result
+
+    def __lt__(self, o: Any) -> bool:
+        return self._compare("<", o, float(self) < o)
+
+    def __le__(self, o: Any) -> bool:
+        return self._compare("<=", o, float(self) <= o)
+
+    def __gt__(self, o: Any) -> bool:
+        return self._compare(">", o, float(self) > o)
+
+    def __ge__(self, o: Any) -> bool:
+        return self._compare(">=", o, float(self) >= o)
+
+
+class _Trace:
+    """Records, while `fn` runs, its comparisons of Values (the guards) and refuses what
+    the generated code could not reproduce (no_grad, detach)."""
+
+    def __init__(self) -> None:
+        self.guards: list[tuple[Value, str, Any, bool]] = []
+        self.refused = ""
+
+    def run(self, fn: Callable[..., Any], args: Sequence[Any]) -> Any:
+        saved = {name: Value.__dict__[name] for name in (*_COMPARISONS, "detach")}
+        set_recording = _engine._set_recording
+
+        def compare(name: str, op: str) -> Callable[[Value, Any], bool]:
+            original = saved[name]
+
+            def comparison(self_: Value, other: Any) -> bool:
+                result = original(self_, other)
+                self.guards.append((self_, op, other, result))
+                return result
+            return comparison
+
+        def refuse_detach(self_: Value) -> Value:
+            self.refused = self.refused or "detach()"
+            return saved["detach"](self_)
+
+        def refuse_no_grad(enabled: bool) -> None:
+            if not enabled:
+                self.refused = self.refused or "no_grad()"
+            set_recording(enabled)
+
+        data = Value.__dict__["data"]  # the slot's descriptor
+        inside = {id(vars(m)) for m in (_engine, _functions, _autograd)}
+        trace = self
+
+        def read(self_: Value) -> float:
+            x = data.__get__(self_)
+            if id(sys._getframe(1).f_globals) in inside:
+                return x
+            return _TracedData(x, self_, trace)  # fn's own code reads a number
+
+        try:
+            setattr(Value, "data", property(read, data.__set__))  # noqa: B010
+            for name, op in _COMPARISONS.items():
+                setattr(Value, name, compare(name, op))
+            setattr(Value, "detach", refuse_detach)  # noqa: B010 (mypy: a method)
+            _engine._set_recording = refuse_no_grad
+            return fn(*args)
+        finally:
+            setattr(Value, "data", data)  # noqa: B010
+            for name, method in saved.items():
+                setattr(Value, name, method)
+            _engine._set_recording = set_recording
+
+
+class _Variant:
+    """One trace's generated code: for one shape of arguments and one side of each guard."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], chunk: int) -> None:
+        made: list[Value] = []
+        names = _argument_names(fn, len(args))
+        leaves = [_leaves(a, name, made) for a, name in zip(args, names, strict=True)]
+        trace = _Trace()
+        out = trace.run(fn, leaves)
+        if trace.refused:
+            raise NotImplementedError(
+                f"compile: fn uses {trace.refused}, which compile does not support yet: the "
+                "generated code would keep the traced number instead of recomputing it")
+        if not isinstance(out, Value):
+            raise TypeError(f"compile: fn must return a Value, got {type(out).__name__} "
+                            f"{out!r}")
+        if out.is_leaf:
+            raise ValueError(f"compile: fn returned a leaf ({out!r}), not the result of an "
+                             "operation, so there is nothing to differentiate")
+        self.n_args = len(made)
+        backward_order = topological_order(out)
+        nodes, seen = [], set()
+        for root in [g[0] for g in trace.guards] + [g[2] for g in trace.guards
+                                                    if isinstance(g[2], Value)]:
+            if root not in seen:
+                for v in topological_order(root):
+                    if v not in seen:
+                        seen.add(v)
+                        nodes.append(v)
+        for v in backward_order:
+            if v not in seen:
+                seen.add(v)
+                nodes.append(v)
+        arg_ids = {id(v) for v in made}
+        self.params = [v for v in nodes if v.is_leaf and id(v) not in arg_ids]
+        in_graph = set(backward_order)
+        self.grad_params = [p for p in self.params if p in in_graph]
+        self.source, self.namespace = _generate(made, self.params, self.grad_params, nodes,
+                                                backward_order, out, trace.guards, chunk)
+        for part in self.source.split("\n\n"):  # one function at a time: a bounded AST
+            exec(_compile_source(part, "<microgrid.compile>", "exec"), self.namespace)
+        self.run = self.namespace["step"]
+
+
+def _placeholders(template: str) -> list[int]:
+    return [int(m) for m in _PLACEHOLDER.findall(template)]
+
+
+_PLACEHOLDER = re.compile(r"\{(\d+)\}")
+INLINE = 16  # at most this many operations in one generated expression
+
+
+def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
+              nodes: list[Value], backward_order: list[Value], out: Value,
+              guards: list[tuple[Value, str, Any, bool]], chunk: int
+              ) -> tuple[str, dict[str, Any]]:
+    """The source of ``step(S)`` and its namespace. ``S`` is a list: the arguments, the
+    parameters' data and grads first, then the slots that pass values between the
+    generated functions (each at most `chunk` statements)."""
+    names = _Names()
+    name: dict[Value, str] = {}
+    for i, v in enumerate(nodes):
+        name[v] = names.value(v.label, i)
+    templates: dict[Any, _Template] = {}
+    template: dict[Value, _Template] = {}
+    operands_of: dict[Value, tuple[Any, ...]] = {}
+    parents_of: dict[Value, tuple[Value, ...]] = {}
+    for v in nodes:
+        if not v.is_leaf:
+            fn = rule(v._op)
+            operands_of[v] = v.operands
+            parents_of[v] = v.parents
+            if any(isinstance(x, _TracedData) for x in operands_of[v]):
+                raise NotImplementedError(
+                    "compile: fn uses a Value's .data as a constant operand; the generated "
+                    "code would keep the traced number instead of recomputing it")
+            constants = tuple(None if isinstance(x, Value) else float(x)
+                              for x in operands_of[v])
+            key = (id(fn), constants)
+            t = templates.get(key)
+            if t is None:
+                t = templates[key] = _Template(fn, constants, names)
+            template[v] = t
+
+    # --- backward: reverse topological order, as Value.backward; a gradient that is a copy
+    # of another (through + and leaves' 1.0) is that other variable, not a new line
+    needs: set[Value] = set(grad_params)  # the nodes whose gradient leads to a parameter
+    for v in backward_order:  # parents before children
+        if not v.is_leaf and any(p in needs for p in parents_of[v]):
+            needs.add(v)
+    backward: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+    read_by_backward: set[Value] = set()
+    gvar: dict[Value, str] = {p: f"d_{name[p]}" for p in grad_params}  # current variable
+    root = name[out]
+    backward.append((f"d_{root} = 1.0", (f"d_{root}",), ()))
+    gvar[out] = f"d_{root}"
+    for v in reversed(backward_order):
+        if v.is_leaf or v not in needs:
+            continue
+        g = gvar[v]
+        t = template[v]
+        operands = operands_of[v]
+        for i, x in enumerate(operands):
+            if not isinstance(x, Value) or x not in needs:
+                continue
+            d = t.derivatives[i]
+            assert d is not None
+            used = [cast(Value, operands[k]) if k < len(operands) else v for k in t.reads[i]]
+            read_by_backward.update(used)
+            code = d.format(*(name[x] if isinstance(x, Value) else "" for x in operands),
+                            name[v])
+            term = g if code == "1.0" else f"-{g}" if code == "(-1.0)" else f"{g} * {code}"
+            reads = (*(name[u] for u in used), g)
+            target = f"d_{name[x]}"
+            current = gvar.get(x)
+            if current is None:
+                if term == g:
+                    gvar[x] = g  # an alias: no line
+                    continue
+                gvar[x] = target
+                backward.append((f"{target} = {term}", (target,), reads))
+            elif current == target:
+                backward.append((f"{target} += {term}", (target,), (target, *reads)))
+            else:  # an alias until now: the sum gets a variable of its own
+                gvar[x] = target
+                backward.append((f"{target} = {current} + {term}", (target,),
+                                 (current, *reads)))
+    final_grads = [gvar[p] for p in grad_params]
+
+    # --- forward: each node once, in order; a value used once, unlabelled, and not read by
+    # backward or a guard, is written into the expression that uses it (up to INLINE ops)
+    uses: dict[Value, int] = {}
+    for v in nodes:
+        for p in parents_of.get(v, ()):
+            uses[p] = uses.get(p, 0) + 1
+    guarded = {g[0] for g in guards} | {g[2] for g in guards if isinstance(g[2], Value)}
+    statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [("# forward", (), ())]
+    pending: dict[Value, tuple[str, int, tuple[str, ...]]] = {}  # code, size, reads
+
+    def emit(v: Value) -> None:
+        code, _, reads = pending.pop(v)
+        if template[v].wrapped:
+            code = code[1:-1]
+        statements.append((f"{name[v]} = {code}", (name[v],), reads))
+
+    position = {v: i for i, v in enumerate(nodes)}
+    guards_after: dict[int, list[tuple[Value, str, Any, bool]]] = {}
+    for guard in guards:
+        v, _, other, _ = guard
+        last = max(position[v], position[other] if isinstance(other, Value) else -1)
+        guards_after.setdefault(last, []).append(guard)
+    for i, v in enumerate(nodes):
+        if not v.is_leaf:
+            t = template[v]
+            operands = operands_of[v]
+            inlinable = t.inlinable
+            codes: list[str] = []
+            size = 1
+            reading: list[str] = []
+            for k, x in enumerate(operands):
+                if not isinstance(x, Value):
+                    codes.append("")
+                elif x in pending:
+                    code, n, r = pending[x]
+                    if inlinable[k] and size + n <= INLINE:
+                        del pending[x]
+                        codes.append(code)
+                        size += n
+                        reading.extend(r)
+                    else:
+                        emit(x)
+                        codes.append(name[x])
+                        reading.append(name[x])
+                else:
+                    codes.append(name[x])
+                    reading.append(name[x])
+            code = t.forward.format(*codes)
+            pending[v] = (code, size, tuple(reading))
+            if (v is out or v.label or v in read_by_backward or v in guarded
+                    or uses.get(v, 0) != 1):  # a labelled value keeps its line, for reading
+                emit(v)
+        for v, op, other, result in guards_after.get(i, ()):
+            other_code = name[other] if isinstance(other, Value) else _code(other)
+            test = f"{name[v]} {op} {other_code}"
+            statements.append((f"if {'not ' if result else ''}{test}: return True", (),
+                               (name[v], *([other_code] if isinstance(other, Value) else []))))
+    assert not pending, "a value computed but never used"
+    statements.append(("# backward", (), ()))
+    statements.extend(backward)
+
+    n_args = len(args)
+    slots: dict[str, int] = {}
+    for i, a in enumerate(args):
+        if a in name:
+            slots[name[a]] = i
+    for i, p in enumerate(params):
+        slots[name[p]] = n_args + i
+    for i, p in enumerate(grad_params):
+        slots[f"d_{name[p]}"] = n_args + len(params) + i
+    results = [root, *final_grads]
+    source = _chunks(statements, slots, results, chunk, n_args + len(params) + len(grad_params))
+    return source, names.namespace
+
+
+def _chunks(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]],
+            slots: dict[str, int], results: list[str], chunk: int, initial: int) -> str:
+    """``step(S)``: the statements split into functions of at most `chunk` statements, each
+    loading from ``S`` what earlier ones computed and storing what later ones read."""
+    groups = [statements[i:i + chunk] for i in range(0, len(statements), chunk)] or [[]]
+    loads: list[list[str]] = []
+    writes: list[set[str]] = []
+    for group in groups:
+        written: set[str] = set()
+        load: list[str] = []
+        seen_load: set[str] = set()
+        for _, w, r in group:
+            for n in r:
+                if n not in written and n not in seen_load:
+                    seen_load.add(n)
+                    load.append(n)
+            written.update(w)
+        loads.append(load)
+        writes.append(written)
+    later: set[str] = set(results)
+    stores: list[list[str]] = [[] for _ in groups]
+    for k in range(len(groups) - 1, -1, -1):
+        stores[k] = sorted(writes[k] & later)
+        later = (later - writes[k]) | set(loads[k])
+    next_slot = max(slots.values(), default=-1) + 1
+    for k in range(len(groups)):
+        for n in stores[k]:
+            if n not in slots:
+                slots[n] = next_slot
+                next_slot += 1
+    lines: list[str] = []
+    for k, group in enumerate(groups):
+        loads[k].sort(key=slots.__getitem__)
+        stores[k].sort(key=slots.__getitem__)
+        lines.append(f"def _part{k}(S):")
+        if loads[k]:
+            lines.append(f"    {', '.join(loads[k])}, = " +
+                         ", ".join(f"S[{slots[n]}]" for n in loads[k]))
+        for code, _, _ in group:
+            lines.append(f"    {code}")
+        if stores[k]:
+            lines.append(f"    {', '.join(f'S[{slots[n]}]' for n in stores[k])} = "
+                         f"{', '.join(stores[k])},")
+        lines.append("")
+    lines.append("def step(S):")
+    if next_slot > initial:
+        lines.append(f"    S.extend([0.0] * {next_slot - initial})")
+    for k in range(len(groups)):
+        lines.append(f"    if _part{k}(S): return None")
+    lines.append(f"    return S[{slots[results[0]]}], "
+                 f"[{', '.join(f'S[{slots[n]}]' for n in results[1:])}]")
+    return "\n".join(lines) + "\n"
+
+
+# --- the compiled step --------------------------------------------------------------------
+class CompiledStep:
+    """``step(*args)``: the output's value for `args`, its gradient added to each
+    parameter's ``.grad``. See `compile`."""
+
+    def __init__(self, fn: Callable[..., Any], example_args: tuple[Any, ...], retrace: bool,
+                 chunk: int) -> None:
+        self.fn = fn
+        self.retrace = retrace
+        self.chunk = chunk
+        self._variants: dict[Any, list[_Variant]] = {}
+        self.traces = 0
+        self._last = self._trace(example_args, _shape(example_args, "example_args"))
+
+    def _trace(self, args: tuple[Any, ...], shape: Any) -> _Variant:
+        variant = _Variant(self.fn, args, self.chunk)
+        self.traces += 1
+        variants = self._variants.setdefault(shape, [])
+        variants.insert(0, variant)
+        del variants[16:]
+        return variant
+
+    @property
+    def source(self) -> str:
+        """The generated Python of the latest trace."""
+        return self._last.source
+
+    @property
+    def parameters(self) -> list[Value]:
+        """The leaves `fn` read but did not create, whose ``.grad`` each call adds to."""
+        return list(self._last.grad_params)
+
+    def __call__(self, *args: Any) -> float:
+        shape = _shape(args, "arguments")
+        flat: list[float] = []
+        _flatten(args, flat)
+        for variant in self._variants.get(shape, ()):
+            result = self._run(variant, flat)
+            if result is not None:
+                self._last = variant
+                return result
+        if not self.retrace:
+            what = ("another branch than the trace at a comparison of Values"
+                    if shape in self._variants else "arguments of another shape than the trace's")
+            raise GuardError(f"compile: these arguments take {what}, and the step was "
+                             "compiled with retrace=False")
+        variant = self._trace(args, shape)
+        result = self._run(variant, flat)
+        if result is None:
+            raise RuntimeError("compile: the new trace's guards fail on its own arguments; "
+                               "is fn's graph random?")
+        self._last = variant
+        return result
+
+    @staticmethod
+    def _run(variant: _Variant, flat: list[float]) -> float | None:
+        S = flat
+        S += [p.data for p in variant.params]
+        grad_params = variant.grad_params
+        S += [p.grad for p in grad_params]
+        r = variant.run(S)
+        if r is None:
+            return None
+        out, grads = r
+        if not (math.isfinite(out) and all(map(math.isfinite, grads))):
+            raise OverflowError(f"compiled step: the output ({out!r}) or a gradient is not "
+                                "finite; run fn uncompiled to see where")
+        for p, g in zip(grad_params, grads, strict=True):
+            p.grad = g
+        return cast(float, out)
+
+
+def compile(fn: Callable[..., Value], *example_args: Any, retrace: bool = True,
+            chunk: int = CHUNK) -> CompiledStep:
+    """Trace ``fn(*example_args)`` once and compile its forward and backward pass.
+
+    `fn` takes numbers (or lists of numbers, nested) and returns a `Value`. The returned step,
+    called with arguments of the same shape, returns the output's value and adds its gradient
+    to the ``.grad`` of every leaf `fn` reads but did not create (the parameters), as
+    ``backward()`` would; it reads those leaves' ``.data`` at each call, so ``opt.step()``
+    between calls works. ``step.source`` is the generated code.
+
+    Comparisons of Values in `fn` (``if loss < 0.01``, builtin ``max``) are guards: when new
+    arguments would take another branch, or have another shape, `fn` is traced again (or,
+    with ``retrace=False``, a `GuardError` is raised). relu, abs, maximum and the like need no
+    guard: they are compiled as conditional expressions. The intermediate Values of the trace
+    are not updated by calls of the step.
+
+    While `fn` is traced, `Value`'s comparisons, ``data`` and ``detach`` are replaced by
+    recording versions (restored afterwards): do not trace while another thread computes
+    with Values. ``no_grad()`` and ``detach()`` inside `fn` are refused (NotImplementedError).
+    """
+    return CompiledStep(fn, example_args, retrace, chunk)

@@ -1,0 +1,437 @@
+import math
+import random
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import microgrid
+from microgrid import Function, Value, dot, maximum, minimum, no_grad
+from microgrid import functions as F
+from microgrid.compile import GuardError, _code, _Names, _Sym, _Template
+from microgrid.compile import compile as mgcompile
+from microgrid.nn import MLP
+from microgrid.optim import SGD
+
+
+def test_the_public_name_is_compile_and_the_builtin_still_works():
+    assert microgrid.compile is mgcompile
+    assert callable(compile) and compile("1 + 1", "<t>", "eval") is not None
+
+
+# --- the apple example: the book's forward and backward passes, named after the labels -----
+APPLE_SOURCE = '''\
+def _part0(S):
+    apple, apple_num, tax, d_apple, d_apple_num, d_tax, = S[0], S[1], S[2], S[3], S[4], S[5]
+    # forward
+    apple_price = apple * apple_num
+    price = apple_price * tax
+    # backward
+    d_price = 1.0
+    d_apple_price = d_price * tax
+    d_tax += d_price * apple_price
+    d_apple += d_apple_price * apple_num
+    d_apple_num += d_apple_price * apple
+    S[3], S[4], S[5], S[6] = d_apple, d_apple_num, d_tax, price,
+
+def step(S):
+    S.extend([0.0] * 1)
+    if _part0(S): return None
+    return S[6], [S[3], S[4], S[5]]
+'''
+
+
+def apple_graph():
+    apple, apple_num, tax = Value(100, "apple"), Value(2, "apple_num"), Value(1.1, "tax")
+
+    def price_of():
+        apple_price = apple * apple_num
+        apple_price.label = "apple_price"
+        price = apple_price * tax
+        price.label = "price"
+        return price
+    return price_of, (apple, apple_num, tax)
+
+
+def test_apple_source_is_golden_and_gives_the_books_numbers():
+    price_of, (apple, apple_num, tax) = apple_graph()
+    step = mgcompile(price_of)
+    assert step.source == APPLE_SOURCE
+    assert step.source == mgcompile(price_of).source  # deterministic
+    for v in (apple, apple_num, tax):
+        v.grad = 0.0
+    assert step() == pytest.approx(220)
+    assert (apple.grad, apple_num.grad, tax.grad) == pytest.approx((2.2, 110, 200))
+    assert step.parameters == [apple, apple_num, tax]
+
+
+# --- same numbers as backward(), to the last bit -----------------------------------------
+def check_same(fn, params, *args):
+    """The compiled step and backward() give identical outputs and gradients."""
+    step = mgcompile(fn, *args)
+    for p in params:
+        p.grad = 0.0
+    out = fn(*args)
+    out.backward()
+    expected = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    assert step(*args) == out.data
+    assert [p.grad for p in params] == expected
+    return step
+
+
+def test_mlp_step_identical_to_backward():
+    model = MLP(2, [8, 8, 1], activation="relu", seed=1)
+    params = model.parameters()
+    xs = [[random.Random(i).uniform(-1, 1), random.Random(i + 99).uniform(-1, 1)]
+          for i in range(20)]
+    ys = [1.0 if i % 2 else -1.0 for i in range(20)]
+
+    def loss(xs, ys):
+        scores = [model(x) for x in xs]
+        losses = [(1 + -y * s).relu() for y, s in zip(ys, scores, strict=True)]
+        return sum(losses) * (1.0 / len(losses)) + 1e-4 * sum(p * p for p in params)
+    step = check_same(loss, params, xs, ys)
+    # other data, same shape: the relus take other branches, without a guard
+    xs2 = [[-x for x in pair] for pair in xs]
+    for p in params:
+        p.grad = 0.0
+    out = loss(xs2, ys)
+    out.backward()
+    expected = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+    assert step(xs2, ys) == out.data
+    assert [p.grad for p in params] == expected
+    assert step.traces == 1
+
+
+def test_long_chain_is_split_into_parts():
+    a, b = Value(0.999, "a"), Value(0.001, "b")
+
+    def chain(x):
+        for _ in range(3000):
+            x = (x * a + b).relu()
+        return x
+    step = check_same(chain, [a, b], 1.0)
+    assert step.source.count("def _part") > 1
+
+
+def test_parameters_are_read_afresh_and_gradients_accumulate():
+    model = MLP(2, [4, 1], activation="tanh", seed=3)
+    params = model.parameters()
+    twin = MLP(2, [4, 1], activation="tanh", seed=3)
+    twin_params = twin.parameters()
+
+    def loss(x, y):
+        return (model(x) - y) ** 2
+
+    def twin_loss(x, y):
+        return (twin(x) - y) ** 2
+    step = mgcompile(loss, [0.5, -0.5], 1.0)
+    opt, twin_opt = SGD(params, lr=0.1), SGD(twin_params, lr=0.1)
+    data = [([0.5, -0.5], 1.0), ([0.1, 0.9], -1.0), ([-0.7, 0.2], 0.5)]
+    for x, y in data * 3:
+        opt.zero_grad()
+        twin_opt.zero_grad()
+        got = step(x, y)
+        out = twin_loss(x, y)
+        out.backward()
+        assert got == out.data
+        assert [p.grad for p in params] == [p.grad for p in twin_params]
+        opt.step()
+        twin_opt.step()
+    # no zero_grad: two calls add up, like two backward() calls
+    step([0.5, -0.5], 1.0)
+    step([0.1, 0.9], -1.0)
+    twin_loss([0.5, -0.5], 1.0).backward()
+    twin_loss([0.1, 0.9], -1.0).backward()
+    assert [p.grad for p in params] == [p.grad for p in twin_params]
+
+
+# --- every operation, in random graphs -------------------------------------------------------
+class Cube(Function):
+    def forward(self, x):
+        return x ** 3
+
+    def derivatives(self, x, out):
+        return 3 * x ** 2
+
+
+class Softplus(Function):  # its derivative uses math directly: called, not written out
+    def forward(self, x):
+        return math.log1p(math.exp(x))
+
+    def derivatives(self, x, out):
+        return 1 / (1 + math.exp(-x))
+
+
+CUBE, SOFTPLUS = Cube(), Softplus()
+UNARY = [
+    lambda a: a.exp() * 0.1, lambda a: (a * a + 0.5).log(), lambda a: (a * a + 0.25).sqrt(),
+    lambda a: a.tanh(), lambda a: a.sigmoid(), lambda a: a.sin(), lambda a: a.cos(),
+    lambda a: a.relu(), lambda a: abs(a), lambda a: a.leaky_relu(0.1),
+    lambda a: a.clamp(-0.5, 0.5), lambda a: -a, lambda a: a ** 2, lambda a: 2 ** a,
+    lambda a: 1.5 - a, lambda a: 3 / (a * a + 1), lambda a: a / 4, lambda a: CUBE(a),
+    lambda a: SOFTPLUS(a), lambda a: (a * a + 0.1) ** 0.5,
+]
+BINARY = [
+    lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b, lambda a, b: a / (b * b + 1),
+    lambda a, b: (a * a + 0.5) ** b, lambda a, b: maximum(a, b), lambda a, b: minimum(a, b),
+    lambda a, b: dot([a, b], [b, 2.0], a), lambda a, b: maximum(a, 0.5) * b,
+]
+
+
+@st.composite
+def programs(draw):
+    n_inputs = draw(st.integers(1, 3))
+    steps = []
+    for i in range(draw(st.integers(1, 10))):
+        pool = n_inputs + i
+        if draw(st.booleans()):
+            steps.append((draw(st.integers(0, len(UNARY) - 1)), draw(st.integers(0, pool - 1)),
+                          None))
+        else:
+            steps.append((draw(st.integers(0, len(BINARY) - 1)),
+                          draw(st.integers(0, pool - 1)), draw(st.integers(0, pool - 1))))
+    n = n_inputs
+    inputs = draw(st.lists(st.floats(-2, 2), min_size=n, max_size=n))
+    other = draw(st.lists(st.floats(-2, 2), min_size=n, max_size=n))
+    return steps, inputs, other
+
+
+def run(steps, xs):
+    nodes = list(xs)
+    for k, i, j in steps:
+        nodes.append(UNARY[k](nodes[i]) if j is None else BINARY[k](nodes[i], nodes[j]))
+    return nodes[-1] + nodes[-2] if len(nodes) > 1 else nodes[-1]
+
+
+def backward_at(steps, values):
+    xs = [Value(x) for x in values]
+    out = run(steps, xs)
+    out.backward()
+    return out.data, [x.grad for x in xs]
+
+
+@settings(max_examples=300, deadline=None)
+@given(programs())
+def test_random_graphs_of_every_operation_identical_to_backward(program):
+    steps, inputs, other = program
+    try:
+        expected = backward_at(steps, inputs)
+    except (ValueError, OverflowError, ZeroDivisionError):
+        assume(False)
+    params = [Value(x) for x in inputs]
+    step = mgcompile(lambda: run(steps, params))
+    assert step() == expected[0]
+    assert [p.grad for p in params] == expected[1]
+    # other numbers, without tracing again: relu, abs, max, ... branch in the generated code
+    try:
+        expected = backward_at(steps, other)
+    except (ValueError, OverflowError, ZeroDivisionError):
+        return
+    for p, x in zip(params, other, strict=True):
+        p.data, p.grad = x, 0.0
+    assert step() == expected[0]
+    assert [p.grad for p in params] == expected[1]
+    assert step.traces == 1
+
+
+# --- the code of each rule is the rule's, evaluated on symbols ---------------------------
+@pytest.mark.parametrize("fn", [F.rule(name) for name in (
+    "+", "-", "*", "/", "neg", "**", "exp", "log", "sqrt", "tanh", "sigmoid", "sin", "cos",
+    "relu", "abs", "maximum", "minimum")] + [CUBE])
+def test_each_rules_code_computes_its_forward_and_derivatives(fn):
+    rng = random.Random(0)
+    arity = 2 if fn.name in ("+", "-", "*", "/", "**", "maximum", "minimum") else 1
+    names = _Names()
+    t = _Template(fn, (None,) * arity, names)
+    namespace = dict(names.namespace)
+    for k in range(300):
+        xs = [rng.choice([0.0, 1.0, -1.0, rng.uniform(-3, 3), rng.uniform(0.1, 3)])
+              for _ in range(arity)]
+        if k % 7 == 0 and arity == 2:
+            xs[1] = xs[0]  # ties: maximum, minimum
+        if fn.name in ("log", "sqrt", "**"):
+            xs[0] = abs(xs[0]) + 0.5
+        if fn.name == "/" and xs[1] == 0:
+            continue
+        out = fn.forward(*xs)
+        ds = fn.derivatives(*xs, out=out)
+        ds = ds if isinstance(ds, tuple) else (ds,)
+        env = {**namespace, **{f"x{i}": x for i, x in enumerate(xs)}, "out": out}
+        names_ = [f"x{i}" for i in range(arity)]
+        assert eval(t.forward.format(*names_), env) == out
+        for i in range(arity):
+            assert eval(t.derivatives[i].format(*names_, "out"), env) == ds[i]
+
+
+def test_relu_is_a_conditional_expression_and_constants_are_folded():
+    names = _Names()
+    t = _Template(F.RELU, (None,), names)
+    assert t.forward == "({0} if {0} > 0.0 else 0.0)"
+    assert t.derivatives == ["(1.0 if {0} > 0.0 else 0.0)"]
+    t = _Template(F.POW, (None, 2.0), names)
+    assert t.derivatives == ["(2.0 * ({0} ** 1.0))", None]
+    assert _code(-1.0) == "(-1.0)" and _Sym("a").code == "a"
+
+
+# --- guards -------------------------------------------------------------------------------
+def test_a_data_dependent_if_is_guarded_and_retraced():
+    w = Value(0.5, "w")
+
+    def f(x):
+        y = w * x
+        if y < 1.0:
+            return y * 2.0
+        return y.exp()
+    step = mgcompile(f, 1.0)
+    assert "return True" in step.source
+    for x in (1.0, 4.0, 0.5, 3.0, -1.0):
+        w.grad = 0.0
+        got = step(x)
+        w2 = Value(0.5)
+        out = (w2 * x) * 2.0 if 0.5 * x < 1.0 else (w2 * x).exp()
+        out.backward()
+        assert got == out.data and w.grad == w2.grad
+    assert step.traces == 2  # one per side; later calls find their variant
+
+
+def test_builtin_max_is_guarded():
+    a, b = Value(1.0, "a"), Value(2.0, "b")
+
+    def f(x):
+        return max(a * x, b) * 3.0
+    step = mgcompile(f, 1.0)
+    a.grad = b.grad = 0.0
+    assert step(1.0) == 6.0 and (a.grad, b.grad) == (0.0, 3.0)
+    a.grad = b.grad = 0.0
+    assert step(5.0) == 15.0 and (a.grad, b.grad) == (15.0, 0.0)
+    assert step.traces == 2
+
+
+def test_retrace_false_raises_a_clear_error():
+    w = Value(0.5)
+
+    def f(x):
+        y = w * x
+        return y * 2.0 if y < 1.0 else y.exp()
+    step = mgcompile(f, 1.0, retrace=False)
+    assert step(1.5) == 1.5
+    with pytest.raises(GuardError, match="another branch"):
+        step(4.0)
+    with pytest.raises(GuardError, match="another shape"):
+        step([1.0, 2.0])
+
+
+def test_another_shape_retraces():
+    w = Value(2.0)
+
+    def f(xs):
+        return sum((w * x for x in xs), Value(0.0))
+    step = mgcompile(f, [1.0, 2.0])
+    assert step([1.0, 2.0]) == 6.0
+    assert step([1.0, 2.0, 3.0]) == 12.0
+    assert step.traces == 2
+    with pytest.raises(TypeError, match="numbers"):
+        step(["a"])
+
+
+def test_what_is_not_supported_says_so():
+    w = Value(1.0)
+
+    def uses_no_grad(x):
+        with no_grad():
+            s = w * x
+        return w * s
+
+    def uses_detach(x):
+        return w * (w * x).detach()
+    with pytest.raises(NotImplementedError, match="no_grad"):
+        mgcompile(uses_no_grad, 1.0)
+    with pytest.raises(NotImplementedError, match="detach"):
+        mgcompile(uses_detach, 1.0)
+    with pytest.raises(ValueError, match="leaf"):
+        mgcompile(lambda: w)
+    with pytest.raises(TypeError, match="Value"):
+        mgcompile(lambda: 1.0)
+    assert Value.__lt__(Value(1.0), 2.0)  # comparisons are restored after the trace
+
+
+def test_errors_of_the_forward_and_infinities_are_reported():
+    w = Value(1.0)
+    step = mgcompile(lambda x: (w * x).log(), 1.0)
+    with pytest.raises(ValueError, match="log"):
+        step(-1.0)
+    step = mgcompile(lambda x: (w * x).exp(), 1.0)
+    with pytest.raises(OverflowError):
+        step(1e6)
+    step = mgcompile(lambda x: w / x, 1.0)
+    with pytest.raises(ZeroDivisionError):
+        step(0.0)
+    assert dot  # imported for the random graphs
+
+
+def test_a_comparison_of_data_is_a_guard_too():
+    w = Value(1.0, "w")
+
+    def f(x):
+        z = w * x
+        if z.data >= 0:  # as bce_with_logits does
+            return z * 2.0
+        return z.exp()
+    step = mgcompile(f, 1.0)
+    w.grad = 0.0
+    assert step(3.0) == 6.0 and w.grad == 6.0
+    w.grad = 0.0
+    assert step(-1.0) == math.exp(-1.0) and w.grad == -math.exp(-1.0)
+    assert step.traces == 2
+    assert type(Value.__dict__["data"]).__name__ == "member_descriptor"  # restored
+    with pytest.raises(NotImplementedError, match="constant"):
+        mgcompile(lambda x: w * (w * x).data, 1.0)
+
+
+def test_bce_with_logits_training_matches_uncompiled():
+    from microgrid.losses import bce_with_logits
+    model, twin = MLP(2, [4, 1], seed=5), MLP(2, [4, 1], seed=5)
+    X, y = [[0.5, -0.5], [-2.0, 1.0], [1.5, 1.5]], [1, 0, 1]
+    step = mgcompile(lambda: bce_with_logits([model(x) for x in X], y))
+    opt, twin_opt = SGD(model.parameters(), lr=0.5), SGD(twin.parameters(), lr=0.5)
+    for _ in range(20):
+        opt.zero_grad()
+        twin_opt.zero_grad()
+        loss = bce_with_logits([twin(x) for x in X], y)
+        loss.backward()
+        assert step() == loss.data
+        assert [p.grad for p in model.parameters()] == [p.grad for p in twin.parameters()]
+        opt.step()
+        twin_opt.step()
+
+
+def test_demo_train_compile_trains_the_same_network(capsys):
+    from microgrid.demos import train
+    assert train.main(["--fast", "--no-plot", "--compile"]) == 0
+    out = capsys.readouterr().out
+    assert "faster" in out and "compile included" in out
+
+
+def test_branch_free_bce_equals_bce_with_logits():
+    from microgrid.demos.train import branch_free_bce
+    from microgrid.losses import bce_with_logits
+    zs, ys = [-3.0, -0.5, 0.25, 4.0], [0, 1, 1, 0]
+    a = branch_free_bce([Value(z) for z in zs], ys)
+    b = bce_with_logits([Value(z) for z in zs], ys)
+    assert a.data == pytest.approx(b.data, rel=1e-12)
+
+
+def test_dot_forward_is_called_where_sum_is_compensated(monkeypatch):
+    import sys
+    module = sys.modules["microgrid.compile"]
+    ws = [Value(0.1 * i) for i in range(5)]
+    f = lambda xs: dot(ws, xs, 0.5).tanh()  # noqa: E731
+    assert "_dot_forward" not in mgcompile(f, [1.0] * 5).source or module._SUMS_COMPENSATED
+    monkeypatch.setattr(module, "_SUMS_COMPENSATED", True)
+    step = check_same(f, ws, [0.3, -1.0, 2.0, 0.7, 1e-3])
+    assert "_dot_forward(" in step.source
