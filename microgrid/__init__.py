@@ -15,6 +15,7 @@ from microgrid.engine import (
     maximum,
     minimum,
     no_grad,
+    operand_uses,
     reference_backward,
     topological_order,
 )
@@ -46,6 +47,7 @@ __all__ = [
     "maximum",
     "minimum",
     "no_grad",
+    "operand_uses",
     "reference_backward",
     "topological_order",
     "tree",

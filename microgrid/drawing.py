@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from microgrid.collapse import View, view
-from microgrid.engine import Value, check_fields, topological_order
+from microgrid.engine import Value, check_fields, operand_uses, topological_order
 from microgrid.explain import (
     Check,
     check_leaves,
@@ -301,10 +301,9 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
             g.edge(tail, "out", id=f"out{i}",
                    **labelled([_named(name(v), num(v.data))], grad_of(v), key=edge_label))
         # one edge per operand use, constants included
-        parents = iter(zip(v.parents, v.local_grads, strict=True))
-        for k, operand in enumerate(v.operands):
+        for k, operand, parent, local in operand_uses(v):
             edge_id = f"e{i}_{k}"
-            if not isinstance(operand, Value):
+            if parent is None or local is None:
                 constant = num(float(operand))
                 g.node(f"c{i}_{k}", _html([constant]) if style == "values" else "",
                        id=f"c{i}_{k}", shape="plaintext" if style == "values" else "point",
@@ -313,7 +312,6 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
                        fontcolor=CONSTANT_COLOR, **{edge_label: _html([constant])},
                        **_port(v, k, rankdir))
                 continue
-            parent, local = next(parents)
             j = ids[parent]
             if style == "values":
                 tail, text = f"v{j}", num(parent.data)

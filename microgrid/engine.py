@@ -693,13 +693,31 @@ def topological_order(root: Value) -> list[Value]:
     return order
 
 
+def operand_uses(node: Value) -> Iterator[tuple[int, Operand, Value | None, float | None]]:
+    """Each operand of `node` as ``(k, operand, parent, local_grad)``, in order.
+
+    `k` is the operand's place among all of `node`'s operands, constants included (the 2 of
+    ``2 * x`` is operand 0, x operand 1), the index that `Edge.index` and the drawings' edge ids
+    ``e{i}_{k}`` use. For a `Value` operand, `parent` is that Value and `local_grad` is
+    d(node)/d(operand); for a constant, both are None: no gradient flows to it. The one walk of
+    a node's operands that edges(), the drawings, the player and `explain` share.
+    """
+    parents = iter(zip(node.parents, node.local_grads, strict=True))
+    for k, operand in enumerate(node.operands):
+        if isinstance(operand, Value):
+            parent, local = next(parents)
+            yield k, operand, parent, local
+        else:
+            yield k, operand, None, None
+
+
 @dataclass(frozen=True)
 class Edge:
     """One use of `parent` by `child`, and the gradient that flows back along it."""
 
     parent: Value
     child: Value
-    index: int  # the position of this use among child's parents
+    index: int  # the place of this use among child's operands, constants included
     local_grad: float
 
     @property
@@ -710,8 +728,8 @@ class Edge:
 
 def edges(root: Value) -> list[Edge]:
     """Every edge of the graph in topological order of its consumer, one per operand use."""
-    return [Edge(p, node, i, d) for node in topological_order(root)
-            for i, (p, d) in enumerate(zip(node.parents, node.local_grads, strict=True))]
+    return [Edge(p, node, k, d) for node in topological_order(root)
+            for k, _, p, d in operand_uses(node) if p is not None and d is not None]
 
 
 # --- gradient check -------------------------------------------------------------------------

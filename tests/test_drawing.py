@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from microgrid import Value, draw, drawing, format_number
+from microgrid import Value, backward_steps, dot, draw, drawing, edges, format_number
 from microgrid import render as rendering
 from microgrid.demos.apple_orange import build
 from microgrid.drawing import GRAD_COLOR, RenderError, render
+from microgrid.engine import operand_uses, topological_order
 
 GOLDEN = Path(__file__).parent / "golden"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -476,3 +477,46 @@ def test_every_label_line_is_nearer_its_own_edge_than_any_other(demo, style, cap
             own = min(math.dist(xy, p) for p in points)
             other = min(math.dist(xy, p) for k, (q, _) in edges.items() if k != edge for p in q)
             assert own < other, (edge, xy)
+
+
+# --- one meaning of an operand's index ------------------------------------------------------
+def graphs_with_constants() -> list[Value]:
+    x, w = Value(3.0, "x"), Value(-2.0, "w")
+    return [2 * x, x * 2, 1 - x, x - 1, x.clamp(-5, 5), x.leaky_relu(0.1), 2 ** x,
+            dot([w, 0.5], [x, x], 1.0), dot([2.0, w], [x, 4.0], w), (2 * x) * (x + 1) / w]
+
+
+def test_operand_uses_numbers_operands_among_all_operands():
+    x = Value(3.0, "x")
+    assert list(operand_uses(2 * x)) == [(0, 2, None, None), (1, x, x, 2.0)]
+    assert list(operand_uses(x * 2)) == [(0, x, x, 2.0), (1, 2, None, None)]
+    assert list(operand_uses(x.clamp(-5, 5))) == [(0, x, x, 1.0), (1, -5.0, None, None),
+                                                  (2, 5.0, None, None)]
+    assert list(operand_uses(x)) == []
+
+
+@pytest.mark.parametrize("style", ["values", "book"])
+@pytest.mark.parametrize("k", range(len(graphs_with_constants())))
+def test_edge_index_names_the_drawn_edge(style, k):
+    """edges()'s index k of a use of parent j by node i is the drawing's edge e{i}_{k}, which
+    goes from the parent (its box, or its operation in the book style) to node i's operation;
+    the player's terms name the same edges."""
+    root = graphs_with_constants()[k]
+    root.backward()
+    order = topological_order(root)
+    ids = {v: i for i, v in enumerate(order)}
+    drawn = {m["id"]: (m["tail"], m["head"]) for m in re.finditer(
+        r"^\t(?P<tail>\w+) -> (?P<head>\w+) \[.*\bid=(?P<id>\w+)", draw(root, style=style).source,
+        re.M)}
+    expected = {}
+    for e in edges(root):
+        i, j = ids[e.child], ids[e.parent]
+        tail = f"op{j}" if style == "book" and e.parent.op else f"v{j}"
+        expected[f"e{i}_{e.index}"] = (tail, f"op{i}")
+        assert e.child.operands[e.index] is e.parent
+    assert {gid: ends for gid, ends in drawn.items() if not ends[0].startswith("c")
+            and ends[1] != "out" and not gid.startswith("out")} == expected
+    steps = backward_steps(root, style=style)
+    terms = {t.edge_id: (ids[s.node], ids[t.consumer]) for s in steps for t in s.terms}
+    assert terms == {f"e{ids[e.child]}_{e.index}": (ids[e.parent], ids[e.child])
+                     for e in edges(root)}
