@@ -63,7 +63,8 @@ class Term:
     consumer: Value
     consumer_grad: float
     local_grad: float
-    edge_id: str  # the id of the edge in the drawing
+    edge_id: str  # the id of the edge in the drawing, e{i}_{index}
+    index: int  # the node's place among the consumer's operands (as `Edge.index`)
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class BackwardSteps:
                 if p is None or d is None:
                     continue  # a constant: no gradient flows to it
                 self.grads[p] = self.grads.get(p, 0.0) + grad * d
-                terms.setdefault(p, []).append(Term(node, grad, d, f"e{i}_{k}"))
+                terms.setdefault(p, []).append(Term(node, grad, d, f"e{i}_{k}", k))
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -151,7 +152,7 @@ class BackwardSteps:
         numbers = " + ".join(f"{num(t.consumer_grad)} × {num(t.local_grad)}"
                              for t in step.terms)
         if self.local:  # and the rule of each local derivative
-            rules = [local_formula(t.consumer, int(t.edge_id.rsplit("_", 1)[1]), self._called)
+            rules = [local_formula(t.consumer, t.index, self._called)
                      for t in step.terms]
             if any(rules):
                 numbers += " (" + "; ".join(

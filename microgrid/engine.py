@@ -95,7 +95,7 @@ def _check_number(x: Any, where: str) -> float:
             raise TypeError(
                 f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}")
         x = float(x)
-    if x - x:
+    if x - x:  # not finite (inf - inf and nan - nan are nan, which is truthy)
         raise ValueError(f"{where}: expected a finite number, got {x!r}")
     return x
 
@@ -409,7 +409,7 @@ class Value:
             while ready:
                 node = ready.pop()  # every consumer of node has passed its gradient on
                 g = node.grad
-                if g - g:
+                if g - g:  # not finite
                     raise OverflowError(f"backward: the gradient reaching {node!r} is not finite")
                 # parent.grad += node.grad * d for each use, as in reference_backward, read
                 # from the slots; a parent is ready when its last consumer is done
@@ -710,7 +710,7 @@ def check_fields(values: Iterable[Value], where: str,
             if x.__class__ is not float and (isinstance(x, bool) or not isinstance(x, Real)):
                 raise TypeError(f"{where}: the {field} of {v!r} is {type(x).__name__} {x!r}, "
                                 f"not a number; set it to a float")
-            if x - x:
+            if x - x:  # not finite
                 raise ValueError(f"{where}: the {field} of {v!r} is {x!r}, not a finite number")
         if not isinstance(v.label, str):
             raise TypeError(f"{where}: the label of {v!r} is {type(v.label).__name__} "
