@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import check_golden
 
 from microgrid import Value, backward_steps, dot, draw, drawing, edges, format_number
 from microgrid import render as rendering
@@ -183,9 +184,7 @@ def test_constants_are_drawn_as_inputs_without_gradient():
 def test_golden_dot_files(apple_orange, style):
     source = draw(apple_orange, style=style).source
     golden = GOLDEN / f"apple_orange_{style}.dot"
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.write_text(source, encoding="utf-8")
-    assert source.encode("utf-8") == golden.read_bytes()
+    check_golden(golden, source)
 
 
 def test_dot_is_deterministic():
