@@ -480,7 +480,7 @@ def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0
     local = dot_derivatives(ws, xs)
     if parents is not operands:  # keep the derivatives of the Value operands only
         local = tuple(d for x, d in zip(operands, local, strict=True) if isinstance(x, Value))
-    return _nary_node(out, "dot", operands, cast(tuple[Value, ...], parents), local)
+    return _nary_node(out, "dot", operands, parents, local)  # type: ignore[arg-type]
 
 
 def _only_values(xs: tuple[object, ...]) -> bool:
