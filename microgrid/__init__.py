@@ -20,6 +20,7 @@ from microgrid.engine import (
     maximum,
     minimum,
     no_grad,
+    operand_uses,
     reference_backward,
     topological_order,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "maximum",
     "minimum",
     "no_grad",
+    "operand_uses",
     "reference_backward",
     "topological_order",
     "tree",

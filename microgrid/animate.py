@@ -43,7 +43,7 @@ from microgrid.drawing import (
     fan_out,
     format_number,
 )
-from microgrid.engine import Value, topological_order
+from microgrid.engine import Value, operand_uses, topological_order
 from microgrid.explain import check_leaves, local_formula
 from microgrid.render import DPI, TIME_BUDGET, svg_size, write_atomically
 
@@ -64,7 +64,8 @@ class Term:
     consumer: Value
     consumer_grad: float
     local_grad: float
-    edge_id: str  # the id of the edge in the drawing
+    edge_id: str  # the id of the edge in the drawing, e{i}_{index}
+    index: int  # the node's place among the consumer's operands (as `Edge.index`)
 
 
 @dataclass(frozen=True)
@@ -117,10 +118,11 @@ class BackwardSteps:
             grad = self.grads[node]
             self.steps.append(Step(node, grad, tuple(terms.get(node, ()))))
             i = self.ids[node]
-            values = [k for k, x in enumerate(node.operands) if isinstance(x, Value)]
-            for k, p, d in zip(values, node.parents, node.local_grads, strict=True):
+            for k, _, p, d in operand_uses(node):
+                if p is None or d is None:
+                    continue  # a constant: no gradient flows to it
                 self.grads[p] = self.grads.get(p, 0.0) + grad * d
-                terms.setdefault(p, []).append(Term(node, grad, d, f"e{i}_{k}"))
+                terms.setdefault(p, []).append(Term(node, grad, d, f"e{i}_{k}", k))
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -151,7 +153,7 @@ class BackwardSteps:
         numbers = " + ".join(f"{num(t.consumer_grad)} × {num(t.local_grad)}"
                              for t in step.terms)
         if self.local:  # and the rule of each local derivative
-            rules = [local_formula(t.consumer, int(t.edge_id.rsplit("_", 1)[1]), self._called)
+            rules = [local_formula(t.consumer, t.index, self._called)
                      for t in step.terms]
             if any(rules):
                 numbers += " (" + "; ".join(
@@ -188,7 +190,7 @@ class BackwardSteps:
             else:
                 node = (f"op{i}",) if v.op else (f"v{i}",)
                 reveals = [f"out{i}"] if v is self.root else []
-            reveals += [f"e{i}_{k}" for k, x in enumerate(v.operands) if isinstance(x, Value)]
+            reveals += [f"e{i}_{k}" for k, _, p, _ in operand_uses(v) if p is not None]
             frames.append(Frame(node, self.style == "values" or bool(v.op),
                                 tuple(t.edge_id for t in step.terms), tuple(reveals)))
         return frames

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from microgrid.engine import Edge, Value, topological_order
+from microgrid.engine import Edge, Value, operand_uses, topological_order
 
 __all__ = ["Block", "Bus", "Stub", "View", "ViewEdge", "view"]
 
@@ -172,8 +172,8 @@ def view(root: Value, collapse: int = 0, focus: Value | Iterable[Value] | None =
         head = node_of.get(v)
         if head is None:
             continue
-        uses = [Edge(p, v, i, d) for i, (p, d) in
-                enumerate(zip(v.parents, v.local_grads, strict=True))]
+        uses = [Edge(p, v, k, d) for k, _, p, d in operand_uses(v)
+                if p is not None and d is not None]
         if isinstance(head, Block):
             for e in uses:
                 tail = node_of.get(e.parent)
@@ -190,14 +190,14 @@ def view(root: Value, collapse: int = 0, focus: Value | Iterable[Value] | None =
                 edge.uses.append(e)
             continue
         # into a value: an edge per operand use, as in the full drawing
-        indices = [k for k, x in enumerate(v.operands) if isinstance(x, Value)]
-        off = [(k, e) for k, e in zip(indices, uses, strict=True) if e.parent not in node_of]
-        single = {k for k, _ in off}
-        if len(off) > MAX_STUBS:  # keep the operands that pair with on-path ones in a `dot`
-            single = _partners(v, indices, {k for k, e in zip(indices, uses, strict=True)
+        indices = [e.index for e in uses]
+        single = {e.index for e in uses if e.parent not in node_of}
+        if len(single) > MAX_STUBS:  # keep the operands that pair with on-path ones in a `dot`
+            single = _partners(v, indices, {e.index for e in uses
                                             if e.parent in node_of}) & single
         rest: ViewEdge | None = None
-        for k, e in zip(indices, uses, strict=True):
+        for e in uses:
+            k = e.index
             tail = node_of.get(e.parent)
             if tail is not None:
                 edges.append(ViewEdge(tail, v, [e], k))

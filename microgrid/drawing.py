@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from microgrid.collapse import View, view
-from microgrid.engine import Value, check_fields, topological_order
+from microgrid.engine import Value, check_fields, operand_uses, topological_order
 from microgrid.explain import (
     Check,
     check_leaves,
@@ -289,32 +289,36 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
         return {"color": WARN_COLOR, "penwidth": "2", "style": "rounded,filled",
                 "fillcolor": WARN_FILL}
 
-    for i, v in enumerate(order):
-        symbol = SYMBOLS.get(v.op, v.op)
-        if style == "values":
-            lines = [_text(name(v))] if name(v) else []
-            lines.append(f"data {num(v.data)}")
-            lines += check_line(v)
-            g.node(f"v{i}", id=f"v{i}", shape="box",
-                   **{"style": "rounded", **labelled(lines, grad_of(v), "grad "), **mismatch(v)})
-            if v.op:
-                g.node(f"op{i}", _html([_text(symbol)]), id=f"op{i}", **_op_attrs(0.4))
-                g.edge(f"op{i}", f"v{i}", id=f"out{i}",
-                       **labelled([num(v.data)], grad_of(v), key=edge_label))
-        elif v.op:
-            g.node(f"op{i}", _html([_text(symbol)]), id=f"op{i}", **_op_attrs(0.5))
+    def values_node(i: int, v: Value) -> None:
+        """The values style: v's box, and its operation's circle with an edge into the box."""
+        lines = [_text(name(v))] if name(v) else []
+        lines.append(f"data {num(v.data)}")
+        lines += check_line(v)
+        g.node(f"v{i}", id=f"v{i}", shape="box",
+               **{"style": "rounded", **labelled(lines, grad_of(v), "grad "), **mismatch(v)})
+        if v.op:
+            g.node(f"op{i}", _html([_text(SYMBOLS.get(v.op, v.op))]), id=f"op{i}",
+                   **_op_attrs(0.4))
+            g.edge(f"op{i}", f"v{i}", id=f"out{i}",
+                   **labelled([num(v.data)], grad_of(v), key=edge_label))
+
+    def book_node(i: int, v: Value) -> None:
+        """The book style: v's operation's circle (an input: a dot), the root's edge out."""
+        if v.op:
+            g.node(f"op{i}", _html([_text(SYMBOLS.get(v.op, v.op))]), id=f"op{i}",
+                   **_op_attrs(0.5))
         else:
             g.node(f"v{i}", "", id=f"v{i}", shape="point", width="0.06")
-        if v is root and style == "book":
+        if v is root:
             g.node("out", "", id="out", shape="point", width="0.06")
-            tail = f"op{i}" if v.op else f"v{i}"
-            g.edge(tail, "out", id=f"out{i}",
+            g.edge(f"op{i}" if v.op else f"v{i}", "out", id=f"out{i}",
                    **labelled([_named(name(v), num(v.data))], grad_of(v), key=edge_label))
-        # one edge per operand use, constants included
-        parents = iter(zip(v.parents, v.local_grads, strict=True))
-        for k, operand in enumerate(v.operands):
+
+    def operand_edges(i: int, v: Value) -> None:
+        """One edge per operand use into v's operation, constants included (dashed)."""
+        for k, operand, parent, local in operand_uses(v):
             edge_id = f"e{i}_{k}"
-            if not isinstance(operand, Value):
+            if parent is None or local is None:
                 constant = num(float(operand))
                 g.node(f"c{i}_{k}", _html([constant]) if style == "values" else "",
                        id=f"c{i}_{k}", shape="plaintext" if style == "values" else "point",
@@ -323,7 +327,6 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
                        fontcolor=CONSTANT_COLOR, **{edge_label: _html([constant])},
                        **_port(v, k, rankdir))
                 continue
-            parent, local = next(parents)
             j = ids[parent]
             if style == "values":
                 tail, text = f"v{j}", num(parent.data)
@@ -334,6 +337,11 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
             g.edge(tail, f"op{i}", id=edge_id,
                    **labelled([text, *extra], edge_grad(v, local), key=edge_label),
                    **_port(v, k, rankdir))
+
+    node = values_node if style == "values" else book_node
+    for i, v in enumerate(order):
+        node(i, v)
+        operand_edges(i, v)
     return g
 
 

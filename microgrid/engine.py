@@ -18,8 +18,8 @@ but is not a node, and its derivative slot is ``None``: no gradient flows to a c
 operands in slots instead of tuples, and constants out of the graph, keeps a node small and the
 engine fast; there are no reference cycles, so a graph is freed as soon as its output is dropped.
 A node of more than two operands (`dot`, a neuron's weighted sum, or ``clamp(x, low, high)``)
-keeps tuples instead: its parents in ``_a``, their local derivatives in ``_da`` and all its
-operands, constants included, in ``_b``.
+is a `NaryValue`, a `Value` with three tuples of its own: all its operands, the parents among
+them, and their local derivatives. `backward` tells the two kinds apart by their class.
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def _check_number(x: Any, where: str) -> float:
             raise TypeError(
                 f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}")
         x = float(x)
-    if x - x:
+    if x - x:  # not finite (inf - inf and nan - nan are nan, which is truthy)
         raise ValueError(f"{where}: expected a finite number, got {x!r}")
     return x
 
@@ -116,10 +116,11 @@ _new = object.__new__
 
 def _node(data: float, op: str | Function, a: Any, da: float | None, b: Operand | None = None,
           db: float | None = None) -> Value:
-    """The engine's own constructor: no argument checks, only a check of the result."""
-    if data - data:  # inf - inf and nan - nan are nan, which is truthy; finite - itself is 0.0
-        error = OverflowError if data == data else ValueError
-        raise error(f"{op}: result of {_describe(op, a, b)} is {data!r}, not a finite number")
+    """The engine's own constructor of a node of one operand `a` (local derivative `da`) or two
+    (`a`, `da`, `b`, `db`), positional for speed: no argument checks, only a check of the result.
+    A constant operand's derivative is None."""
+    if data - data:  # not finite: inf - inf and nan - nan are nan (truthy), finite - itself 0.0
+        _not_finite(data, op, a, b)
     out = _new(Value)
     out.data = data
     out.grad = 0.0
@@ -136,6 +137,11 @@ def _node(data: float, op: str | Function, a: Any, da: float | None, b: Operand 
         out._op = ""
         out._a = out._da = out._b = out._db = None
     return out
+
+
+def _not_finite(data: float, op: object, a: object, b: object) -> None:
+    error = OverflowError if data == data else ValueError  # nan is the one unequal to itself
+    raise error(f"{op}: result of {_describe(op, a, b)} is {data!r}, not a finite number")
 
 
 def _describe(op: object, a: object, b: object) -> str:
@@ -157,7 +163,7 @@ class Value:
     label: str
     _op: str | Function  # a built-in operation's name, or a user-defined Function itself
     _a: Any  # an operand: a Value whenever _da is not None, else a constant or None
-    _da: Any  # its local derivative: a float, or None for a constant operand
+    _da: float | None  # its local derivative: a float, or None for a constant operand
     _b: Any
     _db: float | None
     _uses: int  # during backward: uses by consumers whose gradient has not yet arrived
@@ -186,23 +192,17 @@ class Value:
     @property
     def operands(self) -> tuple[Operand, ...]:
         """All operands in order, constants included (the 2 of ``2 * x``)."""
-        if self._da.__class__ is tuple:
-            return self._b
         return tuple(x for x in (self._a, self._b) if x is not None)
 
     @property
     def parents(self) -> tuple[Value, ...]:
         """The `Value` operands in order, one entry per use (``x * x`` gives ``(x, x)``)."""
-        if self._da.__class__ is tuple:
-            return self._a
         pairs = ((self._a, self._da), (self._b, self._db))
         return tuple(cast(Value, p) for p, d in pairs if d is not None)
 
     @property
     def local_grads(self) -> tuple[float, ...]:
         """d(self)/d(parent) for each entry of `parents`, computed at forward time."""
-        if self._da.__class__ is tuple:
-            return self._da
         return tuple(d for d in (self._da, self._db) if d is not None)
 
     @property
@@ -409,27 +409,32 @@ class Value:
             while ready:
                 node = ready.pop()  # every consumer of node has passed its gradient on
                 g = node.grad
-                if g - g:
+                if g - g:  # not finite
                     raise OverflowError(f"backward: the gradient reaching {node!r} is not finite")
-                da = node._da
-                if da.__class__ is tuple:
-                    for p, d in zip(node._a, da, strict=True):
+                # parent.grad += node.grad * d for each use, as in reference_backward, read
+                # from the slots; a parent is ready when its last consumer is done
+                if node.__class__ is Value:  # one or two operands, in _a/_da and _b/_db
+                    da = node._da
+                    if da is not None:
+                        a = node._a
+                        a.grad += g * da
+                        a._uses -= 1
+                        if not a._uses:
+                            ready.append(a)
+                    db = node._db
+                    if db is not None:
+                        b = node._b
+                        b.grad += g * db
+                        b._uses -= 1
+                        if not b._uses:
+                            ready.append(b)
+                else:  # a NaryValue: its parents and their derivatives in tuples
+                    uses = zip(node._parents, node._local_grads, strict=True)  # type: ignore[attr-defined]
+                    for p, d in uses:
                         p.grad += g * d
                         p._uses -= 1
                         if not p._uses:
                             ready.append(p)
-                elif da is not None:
-                    a = node._a
-                    a.grad += g * da
-                    a._uses -= 1
-                    if not a._uses:
-                        ready.append(a)
-                if node._db is not None:
-                    b = node._b
-                    b.grad += g * node._db
-                    b._uses -= 1
-                    if not b._uses:
-                        ready.append(b)
 
 
 def reference_backward(root: Value, grad: Number = 1.0) -> None:
@@ -469,17 +474,17 @@ def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0
         data = [x.data if isinstance(x, Value) else _check_number(x, "dot") for x in operands]
         parents = tuple(x for x in operands if isinstance(x, Value))
     ws, xs = data[:n], data[n:-1]
-    node = _node(sum(map(operator.mul, ws, xs), data[-1]), "dot", operands, None)
-    if _all_recording or _mode.enabled:
-        local = dot_derivatives(ws, xs)
-        node._a, node._b = parents, operands
-        node._da = local if parents is operands else tuple(
-            d for x, d in zip(operands, local, strict=True) if isinstance(x, Value))
-    return node
+    out = sum(map(operator.mul, ws, xs), data[-1])
+    if not (_all_recording or _mode.enabled):
+        return _node(out, "dot", operands, None)
+    local = dot_derivatives(ws, xs)
+    if parents is not operands:  # keep the derivatives of the Value operands only
+        local = tuple(d for x, d in zip(operands, local, strict=True) if isinstance(x, Value))
+    return _nary_node(out, "dot", operands, parents, local)  # type: ignore[arg-type]
 
 
 def _only_values(xs: tuple[object, ...]) -> bool:
-    return set(map(type, xs)) == {Value}
+    return set(map(type, xs)) <= _NODE_TYPES
 
 
 def _nonzero(x: float, op: str, numerator: object) -> float:
@@ -572,21 +577,57 @@ def apply(fn: Function, operands: Sequence[Operand]) -> Value:
         else:
             local.append(float(d))
     if len(operands) > 2:
-        return _nary_node(out, op, tuple(operands), tuple(local))
+        return _nary_node(out, op, tuple(operands),
+                          tuple(x for x in operands if isinstance(x, Value)),
+                          tuple(d for d in local if d is not None))
     b = operands[1] if len(operands) == 2 else None
     return _node(out, op, operands[0], local[0], b, local[1] if b is not None else None)
 
 
+class NaryValue(Value):
+    """A node of more than two operands (`dot`, ``clamp(x, low, high)``, a `Function` of three
+    or more): the same as a `Value`, but its operands are in tuples of its own (its slots
+    ``_a``, ``_da``, ``_b`` and ``_db`` stay None)."""
+
+    __slots__ = ("_operands", "_parents", "_local_grads")
+
+    _operands: tuple[Operand, ...]  # all of them, constants included
+    _parents: tuple[Value, ...]  # the Value operands, in order
+    _local_grads: tuple[float, ...]  # d(self)/d(parent) for each of _parents
+
+    @property
+    def operands(self) -> tuple[Operand, ...]:
+        return self._operands
+
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        return self._parents
+
+    @property
+    def local_grads(self) -> tuple[float, ...]:
+        return self._local_grads
+
+
+_NODE_TYPES = {Value, NaryValue}
+
+
 def _nary_node(data: float, op: str | Function, operands: tuple[Operand, ...],
-               local: tuple[float | None, ...]) -> Value:
-    """A node of more than two operands: its parents in ``_a``, their local derivatives in
-    ``_da`` and all its operands in ``_b`` (see the module's docstring)."""
-    node = _node(data, op, operands, None)
-    if _all_recording or _mode.enabled:
-        node._b = operands
-        node._a = tuple(x for x in operands if isinstance(x, Value))
-        node._da = tuple(d for x, d in zip(operands, local, strict=True) if isinstance(x, Value))
-    return node
+               parents: tuple[Value, ...], local_grads: tuple[float, ...]) -> Value:
+    """The node of more than two operands, recorded (the caller checks that recording is on)."""
+    if data - data:  # not finite
+        _not_finite(data, op, operands, None)
+    out = _new(NaryValue)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    out._uses = 0
+    out._group = _groups.current
+    out._op = op
+    out._a = out._da = out._b = out._db = None
+    out._operands = operands
+    out._parents = parents
+    out._local_grads = local_grads
+    return out
 
 
 def maximum(a: Operand, b: Operand) -> Value:
@@ -612,27 +653,29 @@ def _count_uses(root: Value, zero_grads: bool) -> None:
     stack = [root]
     while stack:
         node = stack.pop()
-        if node._da.__class__ is tuple:
-            for p in node._a:
+        # for each parent of node (one per use), as in `backward`: the slots or the tuple
+        if node.__class__ is Value:
+            if node._da is not None:
+                a = node._a
+                if not a._uses:  # first seen
+                    stack.append(a)
+                    if zero_grads and a._op:
+                        a.grad = 0.0
+                a._uses += 1
+            if node._db is not None:
+                b = node._b
+                if not b._uses:
+                    stack.append(b)
+                    if zero_grads and b._op:
+                        b.grad = 0.0
+                b._uses += 1
+        else:  # a NaryValue
+            for p in node._parents:  # type: ignore[attr-defined]
                 if not p._uses:
                     stack.append(p)
                     if zero_grads and p._op:
                         p.grad = 0.0
                 p._uses += 1
-        elif node._da is not None:
-            a = node._a
-            if not a._uses:
-                stack.append(a)
-                if zero_grads and a._op:
-                    a.grad = 0.0
-            a._uses += 1
-        if node._db is not None:
-            b = node._b
-            if not b._uses:
-                stack.append(b)
-                if zero_grads and b._op:
-                    b.grad = 0.0
-            b._uses += 1
 
 
 @contextmanager
@@ -667,7 +710,7 @@ def check_fields(values: Iterable[Value], where: str,
             if x.__class__ is not float and (isinstance(x, bool) or not isinstance(x, Real)):
                 raise TypeError(f"{where}: the {field} of {v!r} is {type(x).__name__} {x!r}, "
                                 f"not a number; set it to a float")
-            if x - x:
+            if x - x:  # not finite
                 raise ValueError(f"{where}: the {field} of {v!r} is {x!r}, not a finite number")
         if not isinstance(v.label, str):
             raise TypeError(f"{where}: the label of {v!r} is {type(v.label).__name__} "
@@ -693,13 +736,31 @@ def topological_order(root: Value) -> list[Value]:
     return order
 
 
+def operand_uses(node: Value) -> Iterator[tuple[int, Operand, Value | None, float | None]]:
+    """Each operand of `node` as ``(k, operand, parent, local_grad)``, in order.
+
+    `k` is the operand's place among all of `node`'s operands, constants included (the 2 of
+    ``2 * x`` is operand 0, x operand 1), the index that `Edge.index` and the drawings' edge ids
+    ``e{i}_{k}`` use. For a `Value` operand, `parent` is that Value and `local_grad` is
+    d(node)/d(operand); for a constant, both are None: no gradient flows to it. The one walk of
+    a node's operands that edges(), the drawings, the player and `explain` share.
+    """
+    parents = iter(zip(node.parents, node.local_grads, strict=True))
+    for k, operand in enumerate(node.operands):
+        if isinstance(operand, Value):
+            parent, local = next(parents)
+            yield k, operand, parent, local
+        else:
+            yield k, operand, None, None
+
+
 @dataclass(frozen=True)
 class Edge:
     """One use of `parent` by `child`, and the gradient that flows back along it."""
 
     parent: Value
     child: Value
-    index: int  # the position of this use among child's parents
+    index: int  # the place of this use among child's operands, constants included
     local_grad: float
 
     @property
@@ -710,8 +771,8 @@ class Edge:
 
 def edges(root: Value) -> list[Edge]:
     """Every edge of the graph in topological order of its consumer, one per operand use."""
-    return [Edge(p, node, i, d) for node in topological_order(root)
-            for i, (p, d) in enumerate(zip(node.parents, node.local_grads, strict=True))]
+    return [Edge(p, node, k, d) for node in topological_order(root)
+            for k, _, p, d in operand_uses(node) if p is not None and d is not None]
 
 
 # --- gradient check -------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from microgrid.engine import Value, topological_order
+from microgrid.engine import Value, operand_uses, topological_order
 from microgrid.functions import SYMBOLS, rule
 
 __all__ = ["FORMULAS", "Explanation", "Path", "PathStep", "Tree", "check_leaves", "explain",
@@ -192,9 +192,9 @@ def _uses(order: list[Value]) -> dict[Value, list[_Use]]:
     """Each node's uses by consumers: in topological order of the consumer, then by operand."""
     uses: dict[Value, list[_Use]] = {v: [] for v in order}
     for node in order:
-        values = [k for k, x in enumerate(node.operands) if isinstance(x, Value)]
-        for k, p, d in zip(values, node.parents, node.local_grads, strict=True):
-            uses[p].append((node, k, d))
+        for k, _, p, d in operand_uses(node):
+            if p is not None and d is not None:
+                uses[p].append((node, k, d))
     return uses
 
 

@@ -75,7 +75,7 @@ class Optimizer:
             if _finite(values):
                 continue
             for p, x in zip(self.params, values, strict=True):
-                if x - x:
+                if x - x:  # not finite
                     change = f"make the {name} of {p!r}" if name else f"set {p!r} to"
                     raise OverflowError(
                         f"step: {type(self).__name__}'s step would {change} {x!r}; no parameter "
@@ -107,7 +107,7 @@ def _field(p: Value, x: object, name: str) -> float:
             raise TypeError(f"step: the {name} of {p!r} is {type(x).__name__} {x!r}, "
                             "not a number; no parameter was changed")
         x = float(x)
-    if x - x:
+    if x - x:  # not finite (inf - inf and nan - nan are nan)
         raise ValueError(f"step: the {name} of {p!r} is {x!r}; a step with it would make the "
                          "parameter non-finite, so no parameter was changed")
     return x

@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from microgrid import Value, topological_order
-from microgrid.animate import backward_steps
+from microgrid import Value, dot, topological_order
+from microgrid.animate import HIGHLIGHT, backward_steps
 from microgrid.demos.apple_orange import build
 
 BROWSER_REASON = ("needs Debian's chromium (apt-get install chromium) and playwright "
@@ -127,6 +127,65 @@ def test_each_gradient_is_revealed_once_by_the_step_of_its_node(style):
         unknown = {gid for gid, text in grad_texts(frame_svg).items()
                    if text in ("?", "grad ?")}
         assert unknown == later
+
+
+def drawn_edges(svg: str) -> dict[str, tuple[str, str]]:
+    """Each edge of Graphviz's SVG, by id: (tail, head) as its <title> gives them (ports cut)."""
+    ends = {}
+    for g in ET.fromstring(svg).iter(f"{SVG_NS}g"):
+        if g.get("class", "").split()[:1] == ["edge"]:
+            tail, head = g.find(f"{SVG_NS}title").text.split("->")
+            ends[g.get("id")] = (tail.split(":")[0], head.split(":")[0])
+    return ends
+
+
+def expected_highlights(steps, style: str, svg: str) -> list[tuple[set[str], set[str], int]]:
+    """For each step, worked out from the graph and the SVG alone (not from the steps' terms,
+    frames or edge ids): the step's node's elements, the edges that carried its gradient (every
+    drawn edge from the node into a consumer's operation) and how many gradients are not known
+    yet (those of the nodes of the later steps: each one's value box or root edge, its
+    operation's edge to its box, and the edges of its Value operands)."""
+    order = topological_order(steps.root)
+    ends = drawn_edges(svg)
+    out = []
+    for k, node in enumerate(reversed(order)):  # backward() visits the nodes in this order
+        i = order.index(node)
+        if style == "values":  # a box per value, a circle per operation
+            tail = f"v{i}"
+            shapes = {tail, f"op{i}"} if node.op else {tail}
+        else:  # operations are the nodes; an input is a dot
+            tail = f"op{i}" if node.op else f"v{i}"
+            shapes = {tail}
+        carried = {gid for gid, (t, h) in ends.items() if t == tail and h.startswith("op")}
+        later = list(reversed(order))[k + 1:]
+        if style == "values":
+            unknown = sum(1 + bool(v.op) + len(v.parents) for v in later)
+        else:
+            unknown = sum(len(v.parents) for v in later)
+        out.append((shapes, carried, unknown))
+    return out
+
+
+def graphs_to_step_through() -> list[Value]:
+    x, w = Value(3.0, label="x"), Value(-2.0, label="w")
+    return [build()["price"], 2 * x, (x * x + x * 2).tanh(), dot([w, 0.5], [x, x], 1.0),
+            (2 * x).clamp(-1, 10) * w - x / w]
+
+
+@pytest.mark.parametrize("style", ["values", "book"])
+@pytest.mark.parametrize("k", range(len(graphs_to_step_through())))
+def test_each_frame_highlights_exactly_the_edges_into_its_node_from_its_consumers(style, k):
+    steps = backward_steps(graphs_to_step_through()[k], style=style)
+    svg = steps._final_svg()
+    expected = expected_highlights(steps, style, svg)
+    for frame, frame_svg, (shapes, carried, unknown) in zip(
+            steps.frames(), steps.frame_svgs(), expected, strict=True):
+        assert set(frame.node) == shapes
+        assert set(frame.edges) == carried
+        highlighted = {g.get("id") for g in ET.fromstring(frame_svg).iter(f"{SVG_NS}g")
+                       if any(e.get("stroke") == HIGHLIGHT for e in g)}
+        assert highlighted == shapes | carried
+        assert len(re.findall(r">(?:grad )?\?<", frame_svg)) == unknown
 
 
 def test_page_is_self_contained(tmp_path):
@@ -273,6 +332,7 @@ def test_the_page_in_headless_chromium(tmp_path, browser):
     page_file = steps.save_animation(tmp_path / "steps.html")
     frames, frame_svgs = steps.frames(), steps.frame_svgs()
     n = len(steps)
+    expected = expected_highlights(steps, "values", steps._final_svg())  # from the graph
     requests: list[str] = []
     errors: list[str] = []
     page = open_page(browser, requests, errors)
@@ -288,8 +348,8 @@ def test_the_page_in_headless_chromium(tmp_path, browser):
         assert shown["shown"] == grad_texts(frame_svgs[k])  # '?' until the step's node's turn
         later = {gid for frame in frames[k + 1:] for gid in frame.reveals}
         assert set(shown["grey"]) == later
-        assert set(shown["node"]) == set(frames[k].node)
-        assert set(shown["edges"]) == set(frames[k].edges)
+        assert set(shown["node"]) == set(frames[k].node) == expected[k][0]
+        assert set(shown["edges"]) == set(frames[k].edges) == expected[k][1]
         for gid in frames[k].reveals:  # the gradients this step computes, in red
             fill = page.eval_on_selector(f"#{gid} text:last-of-type",
                                          "t => getComputedStyle(t).fill")

@@ -218,7 +218,8 @@ def test_train_reaches_97_percent_with_both_optimizers(capsys):
     for optimizer in ("adam", "sgd"):
         assert train.main(["--optimizer", optimizer, "--steps", "50", "--no-plot"]) == 0
         out = capsys.readouterr().out
-        assert "training accuracy 100.0%" in out or "training accuracy 9" in out
+        accuracy = re.search(r"training accuracy (\d+\.\d)%", out)
+        assert accuracy is not None and float(accuracy[1]) >= 97.0, out
 
 
 def test_train_same_seed_same_losses():

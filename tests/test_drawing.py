@@ -11,11 +11,21 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import check_golden
 
-from microgrid import Value, draw, drawing, format_number, topological_order
+from microgrid import (
+    Value,
+    backward_steps,
+    dot,
+    draw,
+    drawing,
+    edges,
+    format_number,
+)
 from microgrid import render as rendering
 from microgrid.demos.apple_orange import build
 from microgrid.drawing import GRAD_COLOR, RenderError, render
+from microgrid.engine import operand_uses, topological_order
 
 GOLDEN = Path(__file__).parent / "golden"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -182,9 +192,7 @@ def test_constants_are_drawn_as_inputs_without_gradient():
 def test_golden_dot_files(apple_orange, style):
     source = draw(apple_orange, style=style).source
     golden = GOLDEN / f"apple_orange_{style}.dot"
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.write_text(source, encoding="utf-8")
-    assert source.encode("utf-8") == golden.read_bytes()
+    check_golden(golden, source)
 
 
 def test_dot_is_deterministic():
@@ -499,3 +507,46 @@ def test_a_value_used_many_times_is_laid_out_fast_from_the_start(monkeypatch):
     for _ in range(drawing.MANY_USES):
         z = (z * 0.9 + b).tanh()
     assert draw(z).layout == "full"
+
+
+# --- one meaning of an operand's index ------------------------------------------------------
+def graphs_with_constants() -> list[Value]:
+    x, w = Value(3.0, "x"), Value(-2.0, "w")
+    return [2 * x, x * 2, 1 - x, x - 1, x.clamp(-5, 5), x.leaky_relu(0.1), 2 ** x,
+            dot([w, 0.5], [x, x], 1.0), dot([2.0, w], [x, 4.0], w), (2 * x) * (x + 1) / w]
+
+
+def test_operand_uses_numbers_operands_among_all_operands():
+    x = Value(3.0, "x")
+    assert list(operand_uses(2 * x)) == [(0, 2, None, None), (1, x, x, 2.0)]
+    assert list(operand_uses(x * 2)) == [(0, x, x, 2.0), (1, 2, None, None)]
+    assert list(operand_uses(x.clamp(-5, 5))) == [(0, x, x, 1.0), (1, -5.0, None, None),
+                                                  (2, 5.0, None, None)]
+    assert list(operand_uses(x)) == []
+
+
+@pytest.mark.parametrize("style", ["values", "book"])
+@pytest.mark.parametrize("k", range(len(graphs_with_constants())))
+def test_edge_index_names_the_drawn_edge(style, k):
+    """edges()'s index k of a use of parent j by node i is the drawing's edge e{i}_{k}, which
+    goes from the parent (its box, or its operation in the book style) to node i's operation;
+    the player's terms name the same edges."""
+    root = graphs_with_constants()[k]
+    root.backward()
+    order = topological_order(root)
+    ids = {v: i for i, v in enumerate(order)}
+    drawn = {m["id"]: (m["tail"], m["head"]) for m in re.finditer(
+        r"^\t(?P<tail>\w+) -> (?P<head>\w+) \[.*\bid=(?P<id>\w+)", draw(root, style=style).source,
+        re.M)}
+    expected = {}
+    for e in edges(root):
+        i, j = ids[e.child], ids[e.parent]
+        tail = f"op{j}" if style == "book" and e.parent.op else f"v{j}"
+        expected[f"e{i}_{e.index}"] = (tail, f"op{i}")
+        assert e.child.operands[e.index] is e.parent
+    assert {gid: ends for gid, ends in drawn.items() if not ends[0].startswith("c")
+            and ends[1] != "out" and not gid.startswith("out")} == expected
+    steps = backward_steps(root, style=style)
+    terms = {t.edge_id: (ids[s.node], ids[t.consumer]) for s in steps for t in s.terms}
+    assert terms == {f"e{ids[e.child]}_{e.index}": (ids[e.parent], ids[e.child])
+                     for e in edges(root)}

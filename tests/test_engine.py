@@ -546,3 +546,27 @@ def test_an_infinite_derivative_is_an_error_at_forward_time():
         Value(1e-320).log()
     with no_grad():
         assert Value(1e-320).log().data == math.log(1e-320)
+
+
+def test_a_node_of_more_than_two_operands_has_its_own_type_and_slots():
+    """dot and clamp are NaryValues: their operands in tuples of their own, the two-operand
+    slots unused (no slot holds something else than its name says), and no walk of the graph
+    tells the kinds apart by the type of a slot's contents."""
+    import inspect
+
+    from microgrid import engine
+    from microgrid.engine import NaryValue
+
+    w, x = Value(2.0, "w"), Value(3.0, "x")
+    for node, operands, parents, local in [
+            (dot([w, 0.5], [x, x], 1.0), (w, 0.5, x, x, 1.0), (w, x, x), (3.0, 2.0, 0.5)),
+            (x.clamp(0, 5), (x, 0.0, 5.0), (x,), (1.0,))]:
+        assert type(node) is NaryValue
+        assert (node._a, node._da, node._b, node._db) == (None, None, None, None)
+        assert node.operands == operands and node.parents == parents
+        assert node.local_grads == local
+    assert type(w * x) is Value and type(x.tanh()) is Value
+    assert "__class__ is tuple" not in inspect.getsource(engine)
+    y = dot([w, 0.5], [x, x], 1.0)
+    y.backward()
+    assert (w.grad, x.grad) == (3.0, 2.5)

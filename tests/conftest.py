@@ -1,0 +1,31 @@
+"""Shared test fixtures."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from microgrid import engine
+
+
+def check_golden(golden: Path, text: str) -> None:
+    """Compare `text` with the golden file; with UPDATE_GOLDEN set, rewrite a file that differs
+    and fail, so that an update is a diff to review, never a file compared with itself."""
+    data = text.encode("utf-8")
+    if os.environ.get("UPDATE_GOLDEN"):
+        if not golden.exists() or golden.read_bytes() != data:
+            golden.write_bytes(data)
+            pytest.fail(f"golden file {golden.name} rewritten: review the diff")
+    assert data == golden.read_bytes()
+
+
+@pytest.fixture(autouse=True)
+def recording_stays_on():
+    """Fail a test that leaves gradient recording off (a broken no_grad), and turn it back on,
+    so that the failure is that test's alone, not every later test's."""
+    yield
+    if not engine.is_grad_enabled():
+        engine._set_recording(True)
+        pytest.fail("the test left gradient recording off (no_grad did not restore it)")
