@@ -224,19 +224,10 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
     (from `check_leaves`) adds, above an input's gradient, its numerical gradient. The
     gradient stays the last line of its element (the player replaces it).
     """
-    import graphviz
 
     ids = {v: i for i, v in enumerate(order)}
-    g = graphviz.Digraph("microgrid", format="svg")
-    g.attr(rankdir=rankdir, ordering="in", fontname=FONT, bgcolor="white",
-           nodesep=NODESEP if len(order) <= SPACED_NODES else "0.25")
-    g.attr("node", fontname=FONT, fontsize="12")
-    g.attr("edge", fontname=FONT, fontsize="11", arrowsize="0.7")
-    edge_label = "xlabel" if fast else "label"
-    if fast:
-        g.attr(**FAST_LAYOUT)
-    if title:
-        g.attr(label=_html([_text(title)]), labelloc="t", fontsize="16")
+    g, edge_label = _digraph(rankdir, title, fast,
+                             nodesep=NODESEP if len(order) <= SPACED_NODES else "0.25")
 
     def num(x: float) -> str:
         return format_number(x, digits)
@@ -364,6 +355,23 @@ def _port(v: Value, k: int, rankdir: str) -> dict[str, str]:
     if v.op == "dot" or len(v.operands) != 2:
         return {}
     return {"headport": PORTS[rankdir][k]}
+
+
+def _digraph(rankdir: str, title: str | None, fast: bool, **graph: str
+             ) -> tuple[graphviz.Digraph, str]:
+    """An empty drawing with microgrid's fonts and sizes, and the attribute that edge labels
+    go in: ``label``, or with `fast` Graphviz's faster settings and ``xlabel``."""
+    import graphviz
+
+    g = graphviz.Digraph("microgrid", format="svg")
+    g.attr(rankdir=rankdir, ordering="in", fontname=FONT, bgcolor="white", **graph)
+    g.attr("node", fontname=FONT, fontsize="12")
+    g.attr("edge", fontname=FONT, fontsize="11", arrowsize="0.7")
+    if fast:
+        g.attr(**FAST_LAYOUT)
+    if title:
+        g.attr(label=_html([_text(title)]), labelloc="t", fontsize="16")
+    return g, "xlabel" if fast else "label"
 
 
 def _op_attrs(min_width: float) -> dict[str, str]:
@@ -531,20 +539,11 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
     operand k of value i ``e{i}_{k}``, of a constant ``c{i}_{k}``, into block k from its t-th
     source ``b{k}_{t}``, from an operation to its value ``out{i}``.
     """
-    import graphviz
 
     from microgrid.collapse import Block, Bus
 
     ids = {x: i for i, x in enumerate(v.order)}
-    g = graphviz.Digraph("microgrid", format="svg")
-    g.attr(rankdir=rankdir, ordering="in", fontname=FONT, bgcolor="white")
-    g.attr("node", fontname=FONT, fontsize="12")
-    g.attr("edge", fontname=FONT, fontsize="11", arrowsize="0.7")
-    edge_label = "xlabel" if fast else "label"
-    if fast:
-        g.attr(**FAST_LAYOUT)
-    if title:
-        g.attr(label=_html([_text(title)]), labelloc="t", fontsize="16")
+    g, edge_label = _digraph(rankdir, title, fast)
 
     def num(x: float) -> str:
         return format_number(x, digits)
