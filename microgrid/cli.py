@@ -24,8 +24,9 @@ SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv")
 
 DRAW_HELP = """\
 Draw the graph of an expression, with the forward value and the gradient on every edge.
-The expression may use numbers, the variables given as NAME=NUMBER, + - * / **, and
-exp log sqrt tanh sigmoid relu, called as tanh(x) or x.tanh(). Example:
+The expression may use numbers, the variables given as NAME=NUMBER, + - * / **,
+exp log sqrt tanh sigmoid relu sin cos abs, called as tanh(x) or x.tanh(), maximum(a, b),
+minimum(a, b), clamp(x, low, high) and leaky_relu(x, slope) (settings are numbers). Example:
 
   microgrid draw "(a*b + c).tanh()" a=2 b=-3 c=10 -o graph.svg --animate steps.html
 """

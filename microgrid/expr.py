@@ -23,6 +23,8 @@ from microgrid.engine import Value, maximum, minimum, no_grad
 
 FUNCTIONS = ("exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sin", "cos", "abs")
 PAIRS: dict[str, Callable[[Any, Any], Value]] = {"maximum": maximum, "minimum": minimum}
+# functions of one value with constant settings after it: how many constants each takes
+SETTINGS = {"leaky_relu": (0, 1), "clamp": (2, 2)}  # leaky_relu(x[, slope]), clamp(x, lo, hi)
 BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
     ast.Div: operator.truediv, ast.Pow: operator.pow,
@@ -63,7 +65,7 @@ def _check_name(name: str, where: str) -> None:
     if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
         raise ExpressionError(f"{where}: {name!r} is not allowed as a variable name "
                               "(use letters, digits and _, not starting with _ or a digit)")
-    if name in FUNCTIONS or name in PAIRS:
+    if name in FUNCTIONS or name in PAIRS or name in SETTINGS:
         raise ExpressionError(f"{where}: {name!r} is a function, not a variable name")
 
 
@@ -160,12 +162,16 @@ class _Builder:
             raise _refuse(node, f"attribute access '.{node.attr}'",
                           f"only method calls .{'(), .'.join(FUNCTIONS)}() are")
         raise _refuse(node, _describe(node), "only numbers, variables, + - * / **, and calls "
-                      f"of {', '.join([*FUNCTIONS, *PAIRS])} are")
+                      f"of {', '.join([*FUNCTIONS, *PAIRS, *SETTINGS])} are")
 
     def call(self, node: ast.Call, depth: int) -> Value | float:
         func = node.func
         if isinstance(func, ast.Name) and func.id in PAIRS:
             return self.pair(node, func.id, depth)
+        if isinstance(func, ast.Name) and func.id in SETTINGS:
+            return self.with_settings(node, func.id, node.args, depth)
+        if isinstance(func, ast.Attribute) and func.attr in SETTINGS:
+            return self.with_settings(node, func.attr, [func.value, *node.args], depth)
         if isinstance(func, ast.Name) and func.id in FUNCTIONS:
             name, args = func.id, node.args
         elif isinstance(func, ast.Attribute) and func.attr in FUNCTIONS:
@@ -174,7 +180,7 @@ class _Builder:
             what = (f"'{func.id}'" if isinstance(func, ast.Name) else
                     f"'.{func.attr}'" if isinstance(func, ast.Attribute) else "this")
             raise _refuse(node, f"calling {what}",
-                          f"only {', '.join([*FUNCTIONS, *PAIRS])} are")
+                          f"only {', '.join([*FUNCTIONS, *PAIRS, *SETTINGS])} are")
         if node.keywords or len(args) != 1 or any(isinstance(a, ast.Starred) for a in args):
             form = f"{name}(x) or x.{name}()"
             raise _refuse(node, f"this call of {name}", f"{name} takes one argument: {form} is")
@@ -185,6 +191,25 @@ class _Builder:
                 return folded().data
         method: Callable[[], Value] = getattr(x, name)
         return method()
+
+    def with_settings(self, node: ast.Call, name: str, args: list[ast.expr], depth: int
+                      ) -> Value | float:
+        """leaky_relu(x[, slope]) or clamp(x, low, high): x, then constant numbers."""
+        least, most = SETTINGS[name]
+        if (node.keywords or not least <= len(args) - 1 <= most
+                or any(isinstance(a, ast.Starred) for a in args)):
+            form = "leaky_relu(x) or leaky_relu(x, slope)" if name == "leaky_relu" else \
+                "clamp(x, low, high)"
+            raise _refuse(node, f"this call of {name}", f"{form} is")
+        x, *settings = (self.build(a, depth) for a in args)
+        if any(isinstance(c, Value) for c in settings):
+            raise _refuse(node, f"a variable as a setting of {name}",
+                          "only numbers after its first argument are")
+        if not isinstance(x, Value):  # a constant: fold it
+            with no_grad():
+                return getattr(Value(x), name)(*settings).data
+        method: Callable[..., Value] = getattr(x, name)
+        return method(*settings)
 
     def pair(self, node: ast.Call, name: str, depth: int) -> Value | float:
         """maximum(a, b) or minimum(a, b): one node with a gradient path to both operands."""

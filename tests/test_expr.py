@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 from test_cli import run
 
+from microgrid import topological_order
 from microgrid.expr import ExpressionError, parse
 
 
@@ -70,3 +72,18 @@ def test_maximum_and_minimum_take_two_arguments():
         parse("maximum(x)", {"x": 1.0})
     with pytest.raises(ExpressionError, match="'minimum' without a call"):
         parse("x + minimum", {"x": 1.0})
+
+
+def test_clamp_and_leaky_relu_take_constant_settings():
+    y = parse("clamp(a, 0, 1) + a.leaky_relu(0.1) + leaky_relu(b)", {"a": 2.0, "b": -3.0})
+    y.backward()
+    leaves = {v.label: v for v in topological_order(y) if v.is_leaf}
+    assert y.data == 1.0 + 2.0 + -0.03
+    assert leaves["a"].grad == 0.0 + 1.0  # clamped at 1 (outside), leaky_relu' = 1
+    assert leaves["b"].grad == 0.01
+    assert parse("clamp(5, 0, 1) * a", {"a": 2.0}).data == 2.0  # a constant is folded
+    for bad, message in [("clamp(a, 0)", "clamp(x, low, high) is allowed"),
+                         ("clamp(a, b, 1)", "a variable as a setting of clamp"),
+                         ("leaky_relu(a, 1, 2)", "leaky_relu(x) or leaky_relu(x, slope) is")]:
+        with pytest.raises(ExpressionError, match=re.escape(message)):
+            parse(bad, {"a": 2.0, "b": 1.0})
