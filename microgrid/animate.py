@@ -21,7 +21,6 @@ import copy
 import functools
 import html
 import json
-import re
 import string
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -42,6 +41,7 @@ from microgrid.drawing import (
     diagram,
     fan_out,
     format_number,
+    visible,
 )
 from microgrid.engine import Value, operand_uses, topological_order
 from microgrid.explain import check_leaves, local_formula
@@ -247,11 +247,11 @@ class BackwardSteps:
 
     def _title(self) -> str:
         root = self.root.label or "the output"  # not '#8', the name its captions give it
-        return _visible(self.title or f"Backpropagation through {root}, step by step")
+        return visible(self.title or f"Backpropagation through {root}, step by step")
 
     def _page(self, svg: str) -> str:
         title = html.escape(self._title(), quote=False)
-        captions = [_visible(self.caption(k)) for k in range(len(self.steps))]
+        captions = [visible(self.caption(k)) for k in range(len(self.steps))]
         steps = [{"caption": caption, "node": frame.node, "fill": frame.fill,
                   "edges": frame.edges, "reveals": frame.reveals}
                  for caption, frame in zip(captions, self.frames(), strict=True)]
@@ -298,18 +298,6 @@ def _shapes(group: ET.Element | None) -> list[ET.Element]:
     if group is None:
         return []
     return [e for e in group if e.tag.split("}")[-1] in ("polygon", "path", "ellipse")]
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-
-
-def _visible(text: str) -> str:
-    """`text` with the control characters that HTML refuses (all but newline and tab), lone
-    surrogates and non-characters shown as escapes: a bell is ``\\x07``."""
-    def escape(m: re.Match[str]) -> str:
-        code = ord(m[0])
-        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-    return _CONTROL.sub(escape, text)
 
 
 def _inline(svg: str) -> str:

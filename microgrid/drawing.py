@@ -385,20 +385,25 @@ def _html(lines: list[str]) -> str:
     return "<" + "<br/>".join(lines) + ">"
 
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
-def _text(s: str) -> str:
-    """User text (a label, a title) for an HTML-like label: markup characters escaped, a
-    newline a line break, and other control characters, which DOT, XML and browsers refuse,
-    shown as escapes (a bell is ``\\x07``)."""
-    lines = re.split(r"\r\n|\r|\n", s.replace("\t", " "))
-    return "<br/>".join(_UNSAFE.sub(_escape, html.escape(line)) for line in lines)
+def visible(text: str) -> str:
+    """`text` with the control characters that DOT, XML and HTML refuse (all but newline and
+    tab), lone surrogates and non-characters shown as escapes: a bell is ``\\x07``."""
+    return _CONTROL.sub(_escape, text)
 
 
 def _escape(m: re.Match[str]) -> str:
     code = ord(m[0])
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _text(s: str) -> str:
+    """User text (a label, a title) for an HTML-like label: markup characters escaped, a
+    newline a line break, a tab a space, and other control characters shown as escapes."""
+    lines = re.split(r"\r\n|\r|\n", s.replace("\t", " "))
+    return "<br/>".join(visible(html.escape(line)) for line in lines)
 
 
 def _named(name: str, number: str) -> str:
