@@ -21,7 +21,7 @@ from pathlib import Path
 
 from microgrid import Value, backward_steps, draw, nn
 from microgrid.demos.apple_orange import build
-from microgrid.render import TIME_BUDGET, RenderError
+from microgrid.render import TIME_BUDGET, RenderError, png_size
 
 FIRST_SVG = """
 import time
@@ -68,11 +68,6 @@ def readme_network() -> tuple[nn.MLP, Value]:
     out = model.output([Value(0.5, "x1"), Value(-1.0, "x2")])
     out.backward()
     return model, out
-
-
-def png_long_side(png: bytes) -> int:
-    """The long side, in pixels, of a PNG (its IHDR chunk)."""
-    return max(int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big"))
 
 
 def chain_of(nodes: int) -> Value:
@@ -138,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         ("SVG of the README's MLP, focus on w[1]_2_0, collapse=2",
          median(lambda: timed(draw(net, collapse=2, focus=weight).svg)), "s", 1.0),
         ("PNG of the README's MLP, collapse=2: long side",
-         png_long_side(draw(net, collapse=2).png()), "px", 1600),
+         max(png_size(draw(net, collapse=2).png())), "px", 1600),
         ("SVG of the 45-step recurrent chain", timed(diagram45.svg), "s", 5.0),
         ("2,476 values in 25 chains: DOT built in", timed(lambda: draw(big)), "s", 2.0),
         ("2,476 values in 25 chains: drawn or refused in", drawn_or_refused(big),

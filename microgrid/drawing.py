@@ -49,6 +49,7 @@ from microgrid.render import (
     Renderer,
     RenderError,
     png_dpi,
+    png_size,
     render,
     svg_size,
     write_atomically,
@@ -66,6 +67,10 @@ GRAD_COLOR = "#d62728"  # the gradient's colour: red, as in the book
 CONSTANT_COLOR = "#555555"
 FAST_LAYOUT_NODES = 500  # past this many values, Graphviz lays the graph out more roughly
 MANY_USES = 20  # and past this many uses of one value
+# A PNG of a graph of at most this many DOT statements (nodes and edges) is drawn in one render
+# when it fits a square of QUICK_PNG_SIDE pixels: no SVG first to learn its size (see png())
+QUICK_PNG_STATEMENTS = 300
+QUICK_PNG_SIDE = 2000
 # Graphviz's settings for the rough layout: few passes of crossing reduction and of network
 # simplex (nslimit is what tames long edges, such as a leaf used at every step of a chain).
 FAST_LAYOUT = {"mclimit": "0.01", "remincross": "false", "nslimit": "1", "nslimit1": "1"}
@@ -474,6 +479,9 @@ class Diagram:
     def png(self, max_pixels: int = MAX_PIXELS) -> bytes:
         """The PNG, at 96 pixels per inch, or less if that would pass `max_pixels` (a warning
         then says so)."""
+        quick = self._quick_png(max_pixels)
+        if quick is not None:
+            return quick
         width, height = svg_size(self.svg())  # lays the graph out (and falls back) once
         dpi = png_dpi(width, height, max_pixels)
         if dpi < DPI:
@@ -482,6 +490,21 @@ class Diagram:
                           f"{max_pixels} (draw a part of the graph for more detail)",
                           stacklevel=2)
         return render(self.source, "png", self.renderer, time_budget=self.time_budget, dpi=dpi)
+
+    def _quick_png(self, max_pixels: int) -> bytes | None:
+        """A small graph's PNG in one render, or None. Its size must be known before it is
+        drawn (the pixel budget), which takes a render of its own; for a small graph whose SVG
+        is not made yet, draw instead within a square that is within the budget: the picture is
+        final unless Graphviz had to scale it down to fit, which its size then tells."""
+        if self._svg is not None or len(self.digraph.body) > QUICK_PNG_STATEMENTS:
+            return None
+        side = min(QUICK_PNG_SIDE, math.isqrt(max_pixels))
+        try:
+            png = render(self.source, "png", self.renderer, time_budget=self.time_budget / 4,
+                         max_side=side)
+        except LayoutTimeout:
+            return None  # png() goes on with the SVG, which falls back to the fast layout
+        return png if max(png_size(png)) < side else None
 
     def pdf(self) -> bytes:
         return render(self.source, "pdf", self.renderer, time_budget=self.time_budget)

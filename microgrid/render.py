@@ -70,10 +70,12 @@ def dot_program() -> str | None:
 
 
 def render(source: str, fmt: str, renderer: Renderer = "auto", *,
-           time_budget: float = TIME_BUDGET, dpi: float = DPI) -> bytes:
+           time_budget: float = TIME_BUDGET, dpi: float = DPI,
+           max_side: int | None = None) -> bytes:
     """Render DOT `source` to `fmt` ('svg', 'png' or 'pdf') within `time_budget` seconds.
 
-    An SVG carries the font it is drawn in. A PNG is `dpi` pixels per inch. Every failure is a
+    An SVG carries the font it is drawn in. A PNG is `dpi` pixels per inch, scaled down to fit
+    a square of `max_side` pixels if one is given and the drawing is larger. Every failure is a
     `RenderError` (`LayoutTimeout` when the budget ran out) with a one-line message.
     """
     if fmt not in ("svg", "png", "pdf"):
@@ -82,6 +84,8 @@ def render(source: str, fmt: str, renderer: Renderer = "auto", *,
         raise ValueError(f"render: renderer must be 'auto', 'bundled' or 'dot', got {renderer!r}")
     program = _program(renderer, fmt)
     args = [f"-T{fmt}"] + ([f"-Gdpi={dpi:g}"] if fmt == "png" else [])
+    if max_side is not None:  # Graphviz's size: scale the drawing down to fit, never up
+        args.append(f"-Gsize={max_side / dpi:.6g},{max_side / dpi:.6g}")
     out = _run(program, args, source, time_budget)
     return embed_font(out.decode("utf-8")).encode("utf-8") if fmt == "svg" else out
 
@@ -157,6 +161,13 @@ def svg_size(svg: str) -> tuple[float, float]:
     if m is None:
         raise RenderError("render: the SVG has no size in points")
     return float(m[1]), float(m[2])
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """The width and height of a PNG, in pixels (from its header)."""
+    if not png.startswith(b"\x89PNG\r\n\x1a\n") or len(png) < 24:
+        raise RenderError("render: Graphviz's output is not a PNG")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
 def png_dpi(width_pt: float, height_pt: float, max_pixels: int = MAX_PIXELS) -> float:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from microgrid import Value, draw, render, topological_order
+from microgrid import Value, draw, drawing, render, topological_order
 from microgrid.demos.apple_orange import build
 from microgrid.render import FONT, LayoutTimeout, RenderError, embed_font, write_atomically
 
@@ -354,6 +354,46 @@ def test_a_png_past_the_pixel_budget_is_drawn_smaller_with_a_warning():
     assert small.size[0] * small.size[1] <= 100_000 * 1.02
     assert small.size[0] < full.size[0] and small.size[1] < full.size[1]
     assert abs(small.size[0] / small.size[1] - full.size[0] / full.size[1]) < 0.05
+
+
+def counted_renders(monkeypatch) -> list[str]:
+    """The formats of every Graphviz run that drawing makes from now on."""
+    runs: list[str] = []
+
+    def counting(source, fmt, *args, **kwargs):
+        runs.append(fmt)
+        return render.render(source, fmt, *args, **kwargs)
+
+    monkeypatch.setattr(drawing, "render", counting)
+    return runs
+
+
+def test_a_small_graphs_png_is_one_render_and_the_same_picture(monkeypatch):
+    expected = draw(build()["price"])
+    expected.svg()  # its size known first: the PNG of the general path
+    expected_png = expected.png()
+    runs = counted_renders(monkeypatch)
+    png = draw(build()["price"]).png()
+    assert runs == ["png"]
+    assert png == expected_png
+    assert render.png_size(png) == (955, 443)
+
+
+def test_a_png_larger_than_the_quick_square_is_drawn_at_its_full_size(monkeypatch):
+    x = Value(1.0, "x")
+    y = x
+    for _ in range(40):
+        y = y * 1.01
+    y.backward()
+    expected = draw(y)
+    expected.svg()
+    expected_png = expected.png()
+    runs = counted_renders(monkeypatch)
+    png = draw(y).png()
+    assert runs == ["png", "svg", "png"]  # the quick one was scaled down, so not kept
+    assert png == expected_png
+    width, height = render.png_size(png)
+    assert width > drawing.QUICK_PNG_SIDE and width * height < render.MAX_PIXELS
 
 
 def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):
