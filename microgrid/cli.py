@@ -11,8 +11,10 @@ expression, or a graph too large to draw); 130 interrupted (Ctrl-C). Every error
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from microgrid import demos
@@ -169,13 +171,15 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(_expressions_as_positionals(
         sys.argv[1:] if argv is None else argv))
     try:
-        if args.command == "demo":
-            return _demo(args)
-        if args.command == "explain":
-            return _explain(args)
-        if args.command == "quiz":
-            return _quiz(args)
-        return _draw(args)
+        with warnings.catch_warnings():  # a warning is a line of its own, as errors are
+            warnings.showwarning = functools.partial(_warning, args.command)
+            if args.command == "demo":
+                return _demo(args)
+            if args.command == "explain":
+                return _explain(args)
+            if args.command == "quiz":
+                return _quiz(args)
+            return _draw(args)
     except UsageError as e:
         print(f"microgrid {args.command}: {e}", file=sys.stderr)
         return 2
@@ -188,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"microgrid {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _warning(command: str, message: Warning | str, *args: object, **kwargs: object) -> None:
+    print(f"microgrid {command}: warning: {message}", file=sys.stderr)
 
 
 def _expressions_as_positionals(argv: list[str]) -> list[str]:

@@ -48,6 +48,7 @@ from microgrid.render import (
     LayoutTimeout,
     Renderer,
     RenderError,
+    missing_glyphs,
     png_dpi,
     png_size,
     render,
@@ -478,7 +479,13 @@ class Diagram:
 
     def png(self, max_pixels: int = MAX_PIXELS) -> bytes:
         """The PNG, at 96 pixels per inch, or less if that would pass `max_pixels` (a warning
-        then says so)."""
+        then says so, as it does for letters that the PNG's font lacks)."""
+        missing = missing_glyphs(self.source) if self.renderer != "dot" else ""
+        if missing:
+            warnings.warn(f"draw: the PNG's font (Arimo) has no letters for {missing!r}, which "
+                          "show as empty boxes; an SVG shows them in the viewer's fonts, and "
+                          "renderer='dot' draws them with the system's (Graphviz installed)",
+                          stacklevel=2)
         quick = self._quick_png(max_pixels)
         if quick is not None:
             return quick

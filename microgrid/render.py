@@ -18,6 +18,7 @@ the same letters whichever fonts its machine has.
 from __future__ import annotations
 
 import base64
+import bisect
 import functools
 import math
 import os
@@ -141,6 +142,23 @@ def _font_face() -> str:
     return (f'<style>@font-face{{font-family:"{FONT}";'
             f'src:url(data:font/woff2;base64,{base64.b64encode(data).decode("ascii")}) '
             'format("woff2")}</style>')
+
+
+@functools.cache
+def _coverage() -> tuple[list[int], list[int]]:
+    """The first and last code points of each range of characters that Arimo has."""
+    text = resources.files("microgrid").joinpath("fonts", "Arimo-coverage.txt").read_text()
+    pairs = [line.split("-") for line in text.split()]
+    return [int(a, 16) for a, _ in pairs], [int(b, 16) for _, b in pairs]
+
+
+def missing_glyphs(text: str) -> str:
+    """The characters of `text` that Arimo, the PNG font, has no glyph for (each once): the
+    bundled renderer draws them as empty boxes."""
+    firsts, lasts = _coverage()
+    missing = dict.fromkeys(c for c in text if c > "~" and not (
+        (i := bisect.bisect_right(firsts, ord(c)) - 1) >= 0 and ord(c) <= lasts[i]))
+    return "".join(missing)
 
 
 _SVG_TAG = re.compile(r"<svg\b[^>]*>")

@@ -14,6 +14,7 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -394,6 +395,37 @@ def test_a_png_larger_than_the_quick_square_is_drawn_at_its_full_size(monkeypatc
     assert png == expected_png
     width, height = render.png_size(png)
     assert width > drawing.QUICK_PNG_SIDE and width * height < render.MAX_PIXELS
+
+
+def test_missing_glyphs_names_what_arimo_lacks_once_each():
+    drawn = "apple × ÷ − Σwx σ ∂ → ² é Ж א"  # microgrid's symbols, Latin, Cyrillic, Hebrew
+    assert render.missing_glyphs(drawn) == ""
+    assert render.missing_glyphs("苹果 price 苹 😀 ∇") == "苹果😀∇"
+
+
+@pytest.mark.parametrize("style", ["values", "book"])
+def test_a_png_warns_of_letters_its_font_lacks_and_only_then(style):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        draw(build()["price"], style=style).png()  # all of microgrid's own symbols are there
+    a = Value(2.0, "苹果")
+    y = a * 3
+    y.backward()
+    with pytest.warns(UserWarning, match="has no letters for '苹果', which show as empty boxes"):
+        draw(y, style=style).png()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        draw(y, style=style).svg()  # drawn in the viewer's fonts
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="no Graphviz dot program on the PATH")
+def test_the_system_graphviz_png_makes_no_claim_about_its_fonts():
+    a = Value(2.0, "苹果")
+    y = a * 3
+    y.backward()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        draw(y, renderer="dot").png()
 
 
 def test_a_failed_write_leaves_the_old_file(tmp_path, monkeypatch):

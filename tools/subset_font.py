@@ -46,6 +46,21 @@ def main() -> None:
     font.save(path)
     missing = [c for c in CHARACTERS if ord(c) not in font.getBestCmap()]
     print(f"wrote {path} ({path.stat().st_size} bytes); not in Arimo: {''.join(missing)!r}")
+    write_coverage(TTFont(fontpkg_arimo.ROOT / "files" / "Arimo[wght].ttf"))
+
+
+def write_coverage(font: TTFont) -> None:
+    """Every character of the whole font (the one graphviz-pure draws PNG text with), as
+    ranges of code points: a PNG warns about text it has no glyphs for."""
+    ranges: list[list[int]] = []
+    for code in sorted(font.getBestCmap()):
+        if ranges and code == ranges[-1][1] + 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    path = OUT / "Arimo-coverage.txt"
+    path.write_text("".join(f"{a:04X}-{b:04X}\n" for a, b in ranges))
+    print(f"wrote {path} ({len(ranges)} ranges)")
 
 
 if __name__ == "__main__":
