@@ -100,6 +100,14 @@ def _check_number(x: Any, where: str) -> float:
     return x
 
 
+def _not_implemented(error: TypeError, op: str, x: Value, other: object, reflected: str) -> Any:
+    """After ``x op other`` raised `error`: NotImplemented if `other` is not a number that Python
+    should ask instead (`_defers`), else the error `_refused` gives."""
+    if not isinstance(other, Value) and _not_real(other) and _defers(other, reflected):
+        return NotImplemented  # Python then asks other (a numpy array, say)
+    raise _refused(error, op, x, other) from None
+
+
 def _defers(x: object, reflected: str) -> bool:
     """Whether an operation should return NotImplemented for the operand `x` it does not know,
     so that Python tries `x`'s `reflected` method (``Value(2) * np.array([1, 2])``). Not for
@@ -107,8 +115,38 @@ def _defers(x: object, reflected: str) -> bool:
     return hasattr(type(x), reflected) and not isinstance(x, str | bytes | list | tuple)
 
 
-def _data(x: Operand, where: str) -> float:
-    return x.data if isinstance(x, Value) else _check_number(x, where)
+def _not_real(x: object) -> bool:
+    """Whether `x` is not a real number (bool is not one here, though Python says it is)."""
+    return x.__class__ is not float and (isinstance(x, bool) or not isinstance(x, Real))
+
+
+def _number(x: Operand, where: str) -> float:
+    """The number that `x` (a Value or a plain number) stands for, or a TypeError that names
+    `where` and `x`: a Value's `data` may have been set by hand to something else."""
+    if isinstance(x, Value):
+        data = x.data
+        if _not_real(data):
+            raise _data_error(where, x)
+        return data
+    return _check_number(x, where)
+
+
+def _data_error(where: object, v: Value) -> TypeError:
+    return TypeError(f"{where}: the data of {v!r} is {type(v.data).__name__} {v.data!r}, not a "
+                     "number; set it to a float")
+
+
+def _refused(error: TypeError, op: object, *operands: object) -> TypeError:
+    """What an operation raises when its arithmetic raised `error`, a TypeError: a clear one
+    if an operand's `data` is not a number (set by hand: ``v.data = "x"``), else `error` itself.
+
+    The operations look at their operands' data only here, after an error, so that the check
+    costs nothing when nothing is wrong (a try block is free in Python 3.11+)."""
+    for x in operands:
+        for v in x if isinstance(x, tuple) else (x,):  # a NaryValue's operands are a tuple
+            if isinstance(v, Value) and _not_real(v.data):
+                return _data_error(op, v)
+    return error
 
 
 _new = object.__new__
@@ -119,7 +157,7 @@ def _node(data: float, op: str | Function, a: Any, da: float | None, b: Operand 
     """The engine's own constructor of a node of one operand `a` (local derivative `da`) or two
     (`a`, `da`, `b`, `db`), positional for speed: no argument checks, only a check of the result.
     A constant operand's derivative is None."""
-    if data - data:  # not finite: inf - inf and nan - nan are nan (truthy), finite - itself 0.0
+    if not data - data < 1.0:  # not finite (nan < 1 is False); raises for complex, str, list
         _not_finite(data, op, a, b)
     out = _new(Value)
     out.data = data
@@ -232,113 +270,120 @@ class Value:
 
     def __format__(self, spec: str) -> str:
         """``f"{loss:.4f}"`` formats the number; ``f"{v}"`` is ``repr(v)``."""
-        return format(self.data, spec) if spec else repr(self)
+        return format(_number(self, "format"), spec) if spec else repr(self)
 
     def __round__(self, ndigits: int | None = None) -> float:
         """``round(v, 3)`` is the number rounded, as ``round(v.item(), 3)``: not a Value."""
-        return round(self.data, ndigits)
+        return round(_number(self, "round"), ndigits)
 
     # Comparisons compare `data` (``if loss < 0.01``, ``max(values)``); ``==`` stays identity,
     # because a Value is a node of a graph (compare ``a.data == b.data`` for numbers).
     def __lt__(self, other: Operand) -> bool:
-        return self.data < _data(other, "<")
+        return _number(self, "<") < _number(other, "<")
 
     def __le__(self, other: Operand) -> bool:
-        return self.data <= _data(other, "<=")
+        return _number(self, "<=") <= _number(other, "<=")
 
     def __gt__(self, other: Operand) -> bool:
-        return self.data > _data(other, ">")
+        return _number(self, ">") > _number(other, ">")
 
     def __ge__(self, other: Operand) -> bool:
-        return self.data >= _data(other, ">=")
+        return _number(self, ">=") >= _number(other, ">=")
 
     # --- arithmetic ----------------------------------------------------------------------
     # Each operation's local derivatives are its rule's, in microgrid.functions. The hottest
     # (+ - * neg, and relu below) have theirs written out, as the comment beside each says: a
     # call of the rule costs 5-10% of a training step. A test checks that they record exactly
     # what their rules give (tests/test_functions.py); every other operation calls its rule.
+    # Each arithmetic runs in a try block, free when nothing is raised: on a TypeError,
+    # `_refused` says which operand's data, set by hand, is not a number.
     def __add__(self, other: Operand) -> Value:  # d(a+b)/da = d(a+b)/db = 1
-        if isinstance(other, Value):
-            return _node(self.data + other.data, "+", self, 1.0, other, 1.0)
         try:
+            if isinstance(other, Value):
+                return _node(self.data + other.data, "+", self, 1.0, other, 1.0)
             c = _check_number(other, "+")
-        except TypeError:
-            if _defers(other, "__radd__"):
-                return NotImplemented  # Python then asks other (a numpy array, say)
-            raise
-        return _node(self.data + c, "+", self, 1.0, other)
+            return _node(self.data + c, "+", self, 1.0, other)
+        except TypeError as e:
+            return _not_implemented(e, "+", self, other, "__radd__")
 
     def __radd__(self, other: Number) -> Value:
-        return _node(_check_number(other, "+") + self.data, "+", other, None, self, 1.0)
+        try:
+            return _node(_check_number(other, "+") + self.data, "+", other, None, self, 1.0)
+        except TypeError as e:
+            raise _refused(e, "+", self) from None
 
     def __sub__(self, other: Operand) -> Value:  # d(a-b)/da = 1, d(a-b)/db = -1
-        if isinstance(other, Value):
-            return _node(self.data - other.data, "-", self, 1.0, other, -1.0)
         try:
+            if isinstance(other, Value):
+                return _node(self.data - other.data, "-", self, 1.0, other, -1.0)
             c = _check_number(other, "-")
-        except TypeError:
-            if _defers(other, "__rsub__"):
-                return NotImplemented  # Python then asks other (a numpy array, say)
-            raise
-        return _node(self.data - c, "-", self, 1.0, other)
+            return _node(self.data - c, "-", self, 1.0, other)
+        except TypeError as e:
+            return _not_implemented(e, "-", self, other, "__rsub__")
 
     def __rsub__(self, other: Number) -> Value:
-        return _node(_check_number(other, "-") - self.data, "-", other, None, self, -1.0)
+        try:
+            return _node(_check_number(other, "-") - self.data, "-", other, None, self, -1.0)
+        except TypeError as e:
+            raise _refused(e, "-", self) from None
 
     def __mul__(self, other: Operand) -> Value:  # d(ab)/da = b, d(ab)/db = a
-        if isinstance(other, Value):
-            return _node(self.data * other.data, "*", self, other.data, other, self.data)
         try:
+            if isinstance(other, Value):
+                return _node(self.data * other.data, "*", self, other.data, other, self.data)
             c = _check_number(other, "*")
-        except TypeError:
-            if _defers(other, "__rmul__"):
-                return NotImplemented  # Python then asks other (a numpy array, say)
-            raise
-        return _node(self.data * c, "*", self, c, other)
+            return _node(self.data * c, "*", self, c, other)
+        except TypeError as e:
+            return _not_implemented(e, "*", self, other, "__rmul__")
 
     def __rmul__(self, other: Number) -> Value:
-        c = _check_number(other, "*")
-        return _node(c * self.data, "*", other, None, self, c)
-
-    def __truediv__(self, other: Operand) -> Value:
-        a = self.data
-        if isinstance(other, Value):
-            b = _nonzero(other.data, "/", a)
-            da, db = div_derivatives(a, b)
-            return _node(a / b, "/", self, da, other, _finite_db(a, b, db))
         try:
-            c = _check_number(other, "/")
-        except TypeError:
-            if _defers(other, "__rtruediv__"):
-                return NotImplemented  # Python then asks other (a numpy array, say)
-            raise
-        b = _nonzero(c, "/", a)
-        return _node(a / b, "/", self, div_derivatives(a, b)[0], other)
+            c = _check_number(other, "*")
+            return _node(c * self.data, "*", other, None, self, c)
+        except TypeError as e:
+            raise _refused(e, "*", self) from None
+
+    def __truediv__(self, other: Operand) -> Value:  # d(a/b)/da = 1/b, d(a/b)/db = -a/b²
+        try:
+            a = self.data
+            if isinstance(other, Value):
+                b = _nonzero(other.data, "/", a)
+                da, db = div_derivatives(a, b)
+                return _node(a / b, "/", self, da, other, _finite_db(a, b, db))
+            b = _nonzero(_check_number(other, "/"), "/", a)
+            return _node(a / b, "/", self, div_derivatives(a, b)[0], other)
+        except TypeError as e:
+            return _not_implemented(e, "/", self, other, "__rtruediv__")
 
     def __rtruediv__(self, other: Number) -> Value:
-        a = _check_number(other, "/")
-        b = _nonzero(self.data, "/", a)
-        return _node(a / b, "/", other, None, self, _finite_db(a, b, div_derivatives(a, b)[1]))
+        try:
+            a = _check_number(other, "/")
+            b = _nonzero(self.data, "/", a)
+            db = _finite_db(a, b, div_derivatives(a, b)[1])
+            return _node(a / b, "/", other, None, self, db)
+        except TypeError as e:
+            raise _refused(e, "/", self) from None
 
-    def __neg__(self) -> Value:
-        return _node(-self.data, "neg", self, -1.0)  # d(-x)/dx = -1
+    def __neg__(self) -> Value:  # d(-x)/dx = -1
+        try:
+            return _node(-self.data, "neg", self, -1.0)
+        except TypeError as e:
+            raise _refused(e, "neg", self) from None
 
     def __pos__(self) -> Value:
         return self
 
-    def __pow__(self, other: Operand) -> Value:
+    def __pow__(self, other: Operand) -> Value:  # the rule: microgrid.functions.POW
         if isinstance(other, Value):
-            return _pow(self, self.data, other, other.data)
+            return _pow(self, other)
         try:
-            b = _check_number(other, "**")
-        except TypeError:
-            if _defers(other, "__rpow__"):
-                return NotImplemented  # Python then asks other (a numpy array, say)
-            raise
-        return _pow(self, self.data, other, b)
+            _check_number(other, "**")
+        except TypeError as e:
+            return _not_implemented(e, "**", self, other, "__rpow__")
+        return _pow(self, other)
 
     def __rpow__(self, other: Number) -> Value:
-        return _pow(other, _check_number(other, "**"), self, self.data)
+        return _pow(other, self)
 
     # --- functions: each one's rule (forward, derivative) is in microgrid.functions -------
     def exp(self) -> Value:
@@ -364,7 +409,10 @@ class Value:
 
     def relu(self) -> Value:  # d/dx = 1 for x > 0, else 0 (also at the kink)
         x = self.data
-        return _node(x if x > 0 else 0.0, "relu", self, 1.0 if x > 0 else 0.0)
+        try:
+            return _node(x if x > 0 else 0.0, "relu", self, 1.0 if x > 0 else 0.0)
+        except TypeError as e:
+            raise _refused(e, "relu", self) from None
 
     def abs(self) -> Value:
         """|x|; its derivative at 0 is taken as 0."""
@@ -474,13 +522,16 @@ def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0
         data = [x.data if isinstance(x, Value) else _check_number(x, "dot") for x in operands]
         parents = tuple(x for x in operands if isinstance(x, Value))
     ws, xs = data[:n], data[n:-1]
-    out = sum(map(operator.mul, ws, xs), data[-1])
-    if not (_all_recording or _mode.enabled):
-        return _node(out, "dot", operands, None)
-    local = dot_derivatives(ws, xs)
-    if parents is not operands:  # keep the derivatives of the Value operands only
-        local = tuple(d for x, d in zip(operands, local, strict=True) if isinstance(x, Value))
-    return _nary_node(out, "dot", operands, parents, local)  # type: ignore[arg-type]
+    try:
+        out = sum(map(operator.mul, ws, xs), data[-1])
+        if not (_all_recording or _mode.enabled):
+            return _node(out, "dot", operands, None)
+        local = dot_derivatives(ws, xs)
+        if parents is not operands:  # keep the derivatives of the Value operands only
+            local = tuple(d for x, d in zip(operands, local, strict=True) if isinstance(x, Value))
+        return _nary_node(out, "dot", operands, parents, local)  # type: ignore[arg-type]
+    except TypeError as e:
+        raise _refused(e, "dot", operands) from None
 
 
 def _only_values(xs: tuple[object, ...]) -> bool:
@@ -501,8 +552,9 @@ def _finite_db(a: float, b: float, db: float) -> float:
     return db
 
 
-def _pow(base: Operand, a: float, exponent: Operand, b: float) -> Value:
+def _pow(base: Operand, exponent: Operand) -> Value:
     """a ** b; its derivatives (the rule's) are recorded for whichever operands are Values."""
+    a, b = _number(base, "**"), _number(exponent, "**")
     out = F.power(a, b)
     if not (_all_recording or _mode.enabled):
         return _node(out, "**", None, None)
@@ -522,10 +574,13 @@ def _pow(base: Operand, a: float, exponent: Operand, b: float) -> Value:
 def _unary(fn: Function, x: Value) -> Value:
     """fn(x) for a built-in function of one Value: its forward, then its derivative."""
     data = x.data
-    out = fn.forward(data)
-    if not (_all_recording or _mode.enabled):
-        return _node(out, fn.name, x, None)
-    d = fn.derivatives(data, out=out)
+    try:
+        out = fn.forward(data)
+        if not (_all_recording or _mode.enabled):
+            return _node(out, fn.name, x, None)
+        d = fn.derivatives(data, out=out)
+    except TypeError as e:
+        raise _refused(e, fn.name, x) from None
     if d - d:  # not finite (1/x at a tiny x)
         raise OverflowError(f"{fn.name}: its derivative at {data!r} is {d!r}, not a finite number")
     return _node(out, fn.name, x, d)
@@ -550,7 +605,7 @@ def apply(fn: Function, operands: Sequence[Operand]) -> Value:
     op: str | Function = name if fn.builtin else fn
     if not operands:
         raise TypeError(f"{name}: needs at least one operand")
-    xs = [_data(x, name) for x in operands]
+    xs = [_number(x, name) for x in operands]
     out = fn.forward(*xs)
     if isinstance(out, bool) or not isinstance(out, Real):
         raise TypeError(f"{name}: forward must return a number, got {type(out).__name__} "
@@ -614,7 +669,7 @@ _NODE_TYPES = {Value, NaryValue}
 def _nary_node(data: float, op: str | Function, operands: tuple[Operand, ...],
                parents: tuple[Value, ...], local_grads: tuple[float, ...]) -> Value:
     """The node of more than two operands, recorded (the caller checks that recording is on)."""
-    if data - data:  # not finite
+    if not data - data < 1.0:  # not finite, or (a TypeError) not a number: see _node
         _not_finite(data, op, operands, None)
     out = _new(NaryValue)
     out.data = data
@@ -707,7 +762,7 @@ def check_fields(values: Iterable[Value], where: str,
     for v in values:
         for field in fields:
             x = getattr(v, field)
-            if x.__class__ is not float and (isinstance(x, bool) or not isinstance(x, Real)):
+            if _not_real(x):
                 raise TypeError(f"{where}: the {field} of {v!r} is {type(x).__name__} {x!r}, "
                                 f"not a number; set it to a float")
             if x - x:  # not finite
