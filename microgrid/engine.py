@@ -154,9 +154,11 @@ _new = object.__new__
 
 def _node(data: float, op: str | Function, a: Any, da: float | None, b: Operand | None = None,
           db: float | None = None) -> Value:
-    """The engine's own constructor of a node of one operand `a` (local derivative `da`) or two
-    (`a`, `da`, `b`, `db`), positional for speed: no argument checks, only a check of the result.
-    A constant operand's derivative is None."""
+    """The node of `data`, the result of `op` on the operand `a` (and `b`, if two), whose local
+    derivatives d(data)/da and d(data)/db are `da` and `db`: None for an operand that is a
+    constant, to which no gradient flows. The engine's own constructor: no argument checks,
+    only a check of the result. Its arguments are positional (keywords cost 3-4% of a training
+    step, measured), so each operation names them: ``_node(a * b, "*", x, da, y, db)``."""
     if not data - data < 1.0:  # not finite (nan < 1 is False); raises for complex, str, list
         _not_finite(data, op, a, b)
     out = _new(Value)
@@ -185,9 +187,10 @@ def _not_finite(data: float, op: object, a: object, b: object) -> None:
 def _describe(op: object, a: object, b: object) -> str:
     def show(x: object) -> str:
         return repr(x.data) if isinstance(x, Value) else repr(x)
-    if isinstance(a, tuple):
-        return f"{op} of {len(a)} operands"
-    return f"{op}({show(a)})" if b is None else f"{op}({show(a)}, {show(b)})"
+    operands = a if isinstance(a, tuple) else (a,) if b is None else (a, b)
+    if len(operands) > 2:
+        return f"{op} of {len(operands)} operands"
+    return f"{op}({', '.join(map(show, operands))})"
 
 
 class Value:
@@ -295,14 +298,17 @@ class Value:
     # (+ - * neg, and relu below) have theirs written out, as the comment beside each says: a
     # call of the rule costs 5-10% of a training step. A test checks that they record exactly
     # what their rules give (tests/test_functions.py); every other operation calls its rule.
-    # Each arithmetic runs in a try block, free when nothing is raised: on a TypeError,
-    # `_refused` says which operand's data, set by hand, is not a number.
+    # Every operation ends in ``_node(result, op, a, d(result)/da, b, d(result)/db)``: each
+    # operand followed by its local derivative, None for a constant (the 2 of ``x * 2``). Its
+    # arithmetic runs in a try block, free when nothing is raised: on a TypeError, `_refused`
+    # says which operand's data, set by hand, is not a number.
     def __add__(self, other: Operand) -> Value:  # d(a+b)/da = d(a+b)/db = 1
         try:
             if isinstance(other, Value):
-                return _node(self.data + other.data, "+", self, 1.0, other, 1.0)
+                a, b = self.data, other.data
+                return _node(a + b, "+", self, 1.0, other, 1.0)
             c = _check_number(other, "+")
-            return _node(self.data + c, "+", self, 1.0, other)
+            return _node(self.data + c, "+", self, 1.0, other, None)
         except TypeError as e:
             return _not_implemented(e, "+", self, other, "__radd__")
 
@@ -315,9 +321,10 @@ class Value:
     def __sub__(self, other: Operand) -> Value:  # d(a-b)/da = 1, d(a-b)/db = -1
         try:
             if isinstance(other, Value):
-                return _node(self.data - other.data, "-", self, 1.0, other, -1.0)
+                a, b = self.data, other.data
+                return _node(a - b, "-", self, 1.0, other, -1.0)
             c = _check_number(other, "-")
-            return _node(self.data - c, "-", self, 1.0, other)
+            return _node(self.data - c, "-", self, 1.0, other, None)
         except TypeError as e:
             return _not_implemented(e, "-", self, other, "__rsub__")
 
@@ -330,9 +337,10 @@ class Value:
     def __mul__(self, other: Operand) -> Value:  # d(ab)/da = b, d(ab)/db = a
         try:
             if isinstance(other, Value):
-                return _node(self.data * other.data, "*", self, other.data, other, self.data)
+                a, b = self.data, other.data
+                return _node(a * b, "*", self, b, other, a)
             c = _check_number(other, "*")
-            return _node(self.data * c, "*", self, c, other)
+            return _node(self.data * c, "*", self, c, other, None)
         except TypeError as e:
             return _not_implemented(e, "*", self, other, "__rmul__")
 
@@ -351,7 +359,8 @@ class Value:
                 da, db = div_derivatives(a, b)
                 return _node(a / b, "/", self, da, other, _finite_db(a, b, db))
             b = _nonzero(_check_number(other, "/"), "/", a)
-            return _node(a / b, "/", self, div_derivatives(a, b)[0], other)
+            da = div_derivatives(a, b)[0]
+            return _node(a / b, "/", self, da, other, None)
         except TypeError as e:
             return _not_implemented(e, "/", self, other, "__rtruediv__")
 
@@ -525,7 +534,7 @@ def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0
     try:
         out = sum(map(operator.mul, ws, xs), data[-1])
         if not (_all_recording or _mode.enabled):
-            return _node(out, "dot", operands, None)
+            return _node(out, "dot", operands, None)  # not recorded: a leaf
         local = dot_derivatives(ws, xs)
         if parents is not operands:  # keep the derivatives of the Value operands only
             local = tuple(d for x, d in zip(operands, local, strict=True) if isinstance(x, Value))
@@ -557,7 +566,7 @@ def _pow(base: Operand, exponent: Operand) -> Value:
     a, b = _number(base, "**"), _number(exponent, "**")
     out = F.power(a, b)
     if not (_all_recording or _mode.enabled):
-        return _node(out, "**", None, None)
+        return _node(out, "**", base, None, exponent, None)  # not recorded: a leaf
     da, db = F.POW.derivatives(a, b, out=out)
     if not isinstance(base, Value):
         da = None
@@ -577,7 +586,7 @@ def _unary(fn: Function, x: Value) -> Value:
     try:
         out = fn.forward(data)
         if not (_all_recording or _mode.enabled):
-            return _node(out, fn.name, x, None)
+            return _node(out, fn.name, x, None)  # not recorded: a leaf
         d = fn.derivatives(data, out=out)
     except TypeError as e:
         raise _refused(e, fn.name, x) from None
@@ -612,8 +621,7 @@ def apply(fn: Function, operands: Sequence[Operand]) -> Value:
                         f"{out!r}")
     out = float(out)
     if not (_all_recording or _mode.enabled):
-        return _node(out, op, tuple(operands) if len(operands) > 2 else operands[0], None,
-                     operands[1] if len(operands) == 2 else None)
+        return _node(out, op, tuple(operands), None)  # not recorded: a leaf
     ds = fn.derivatives(*xs, out=out)
     if not isinstance(ds, tuple | list):
         ds = (ds,)
@@ -632,11 +640,12 @@ def apply(fn: Function, operands: Sequence[Operand]) -> Value:
         else:
             local.append(float(d))
     if len(operands) > 2:
-        return _nary_node(out, op, tuple(operands),
-                          tuple(x for x in operands if isinstance(x, Value)),
-                          tuple(d for d in local if d is not None))
-    b = operands[1] if len(operands) == 2 else None
-    return _node(out, op, operands[0], local[0], b, local[1] if b is not None else None)
+        parents = tuple(x for x in operands if isinstance(x, Value))
+        local_grads = tuple(d for d in local if d is not None)
+        return _nary_node(out, op, tuple(operands), parents, local_grads)
+    if len(operands) == 1:
+        return _node(out, op, operands[0], local[0])
+    return _node(out, op, operands[0], local[0], operands[1], local[1])
 
 
 class NaryValue(Value):
