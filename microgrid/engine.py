@@ -3,8 +3,9 @@
 Every operation creates a `Value` that records, at forward time, its operands and the local
 derivative of its result with respect to each of them. `backward()` walks the graph in reverse
 topological order and applies the chain rule: each operand receives
-``consumer.grad * local_derivative``. `reference_backward` is that definition in ten plain lines;
-`Value.backward` is a faster version of it.
+``consumer.grad * local_derivative``. `backward_walk`, first below, is that definition, one node
+at a time, and `reference_backward` stores the gradients it gives; `Value.backward` is a faster
+version of it.
 
 Each operation's rule, its forward computation and its local derivatives, is written once in
 `microgrid.functions`, with arithmetic that works on floats and on Values alike: the engine
@@ -44,6 +45,72 @@ from microgrid.functions import (
 Number: TypeAlias = int | float
 Operand: TypeAlias = "Value | int | float"
 
+
+# --- the idea: backpropagation, one node at a time -------------------------------------------
+@dataclass(frozen=True)
+class Term:
+    """One use of a node by `consumer` (as its operand number `index`): the term
+    ``consumer_grad * local_grad`` of the node's gradient (the chain rule)."""
+
+    consumer: Value
+    index: int  # the node's place among consumer's operands, as in `operand_uses`
+    consumer_grad: float  # d(root)/d(consumer), complete before the node is visited
+    local_grad: float  # d(consumer)/d(node), recorded at forward time
+
+    @property
+    def grad(self) -> float:
+        return self.consumer_grad * self.local_grad
+
+
+@dataclass(frozen=True)
+class Visit:
+    """Backpropagation reaching `node`: every node that uses it has passed its gradient on, so
+    `grad`, d(root)/d(node), is complete: the sum of `terms` (the root's is the seed)."""
+
+    node: Value
+    grad: float
+    terms: tuple[Term, ...]  # empty for the root
+
+
+def backward_walk(root: Value, grad: Number = 1.0) -> Iterator[Visit]:
+    """The chain rule, written once: the nodes from `root` back to the leaves, each with its
+    gradient and the terms it was summed from. Changes no `grad`.
+
+    Each node is visited after every node that uses it (reverse topological order), so its
+    gradient is complete; it then passes that gradient to each of its operands, times the
+    local derivative recorded at forward time. `reference_backward` stores the gradients, the
+    player (`microgrid.backward_steps`) shows the visits, and `Value.backward` is the same
+    walk made fast.
+    """
+    seed = _check_number(grad, "backward_walk")
+    received: dict[Value, list[Term]] = {}
+    for node in reversed(topological_order(root)):
+        terms = received.pop(node, [])
+        g = seed if node is root else 0.0
+        for term in terms:
+            g += term.grad  # d(root)/d(node) = sum over its uses of consumer.grad * local
+        yield Visit(node, g, tuple(terms))
+        for k, _, parent, local in operand_uses(node):
+            if parent is not None and local is not None:  # no gradient flows to a constant
+                received.setdefault(parent, []).append(Term(node, k, g, local))
+
+
+def reference_backward(root: Value, grad: Number = 1.0) -> None:
+    """Backpropagation in its plainest form: the definition that `Value.backward` implements.
+
+    Stores each node's gradient from `backward_walk`: an intermediate node gets this pass's,
+    a leaf adds it to its own (leaves accumulate, as in PyTorch). Same gradients as
+    ``root.backward(grad)``, bit for bit when the leaves start at 0 (onto a nonzero leaf
+    gradient, backward() adds the terms one by one: the last bit may differ).
+    """
+    if root.is_leaf:
+        raise ValueError(f"reference_backward: {root!r} is a leaf; nothing to backpropagate")
+    for visit in backward_walk(root, grad):
+        node = visit.node
+        node.grad = node.grad + visit.grad if node.is_leaf else visit.grad
+
+
+# --- the engine: a node, its local derivatives, and the fast backward -------------------------
 
 class _GradMode(threading.local):
     enabled = True  # each thread starts with recording on, as in PyTorch
@@ -468,8 +535,8 @@ class Value:
                 g = node.grad
                 if g - g:  # not finite
                     raise OverflowError(f"backward: the gradient reaching {node!r} is not finite")
-                # parent.grad += node.grad * d for each use, as in reference_backward, read
-                # from the slots; a parent is ready when its last consumer is done
+                # parent.grad += node.grad * d for each use, as in backward_walk, read from
+                # the slots; a parent is ready when its last consumer is done
                 if node.__class__ is Value:  # one or two operands, in _a/_da and _b/_db
                     da = node._da
                     if da is not None:
@@ -492,26 +559,6 @@ class Value:
                         p._uses -= 1
                         if not p._uses:
                             ready.append(p)
-
-
-def reference_backward(root: Value, grad: Number = 1.0) -> None:
-    """Backpropagation in its plainest form: the definition that `Value.backward` implements.
-
-    Visit the nodes from `root` back to the leaves, each after every node that uses it, and
-    pass each node's gradient to its parents times the local derivatives recorded at forward
-    time (the chain rule). Same effect as ``root.backward(grad)``; `backward` gets there faster,
-    by counting uses instead of sorting and by reading the operand slots directly.
-    """
-    if root.is_leaf:
-        raise ValueError(f"reference_backward: {root!r} is a leaf; nothing to backpropagate")
-    order = topological_order(root)  # every node after the nodes it depends on
-    for node in order:
-        if not node.is_leaf:
-            node.grad = 0.0  # intermediate nodes hold this pass's gradient; leaves accumulate
-    root.grad = _check_number(grad, "reference_backward")
-    for node in reversed(order):
-        for parent, local in zip(node.parents, node.local_grads, strict=True):
-            parent.grad += node.grad * local
 
 
 def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0.0) -> Value:

@@ -547,6 +547,6 @@ def test_edge_index_names_the_drawn_edge(style, k):
     assert {gid: ends for gid, ends in drawn.items() if not ends[0].startswith("c")
             and ends[1] != "out" and not gid.startswith("out")} == expected
     steps = backward_steps(root, style=style)
-    terms = {t.edge_id: (ids[s.node], ids[t.consumer]) for s in steps for t in s.terms}
+    terms = {steps.edge_id(t): (ids[s.node], ids[t.consumer]) for s in steps for t in s.terms}
     assert terms == {f"e{ids[e.child]}_{e.index}": (ids[e.parent], ids[e.child])
                      for e in edges(root)}
