@@ -167,7 +167,7 @@ def _check_number(x: Any, where: str) -> float:
     return x
 
 
-def _not_implemented(error: TypeError, op: str, x: Value, other: object, reflected: str) -> Any:
+def _not_implemented(error: Exception, op: str, x: Value, other: object, reflected: str) -> Any:
     """After ``x op other`` raised `error`: NotImplemented if `other` is not a number that Python
     should ask instead (`_defers`), else the error `_refused` gives."""
     if not isinstance(other, Value) and _not_real(other) and _defers(other, reflected):
@@ -203,9 +203,15 @@ def _data_error(where: object, v: Value) -> TypeError:
                      "number; set it to a float")
 
 
-def _refused(error: TypeError, op: object, *operands: object) -> TypeError:
-    """What an operation raises when its arithmetic raised `error`, a TypeError: a clear one
-    if an operand's `data` is not a number (set by hand: ``v.data = "x"``), else `error` itself.
+# What arithmetic on a `data` set by hand raises: "x" * 2.0 a TypeError, a numpy array's truth
+# value (in the finiteness check) a ValueError.
+_BAD_DATA = (TypeError, ValueError)
+
+
+def _refused(error: Exception, op: object, *operands: object) -> Exception:
+    """What an operation raises when its arithmetic raised `error` (a `_BAD_DATA` error): a
+    TypeError if an operand's `data` is not a number (set by hand: ``v.data = "x"``), else
+    `error` itself.
 
     The operations look at their operands' data only here, after an error, so that the check
     costs nothing when nothing is wrong (a try block is free in Python 3.11+)."""
@@ -376,13 +382,13 @@ class Value:
                 return _node(a + b, "+", self, 1.0, other, 1.0)
             c = _check_number(other, "+")
             return _node(self.data + c, "+", self, 1.0, other, None)
-        except TypeError as e:
+        except _BAD_DATA as e:
             return _not_implemented(e, "+", self, other, "__radd__")
 
     def __radd__(self, other: Number) -> Value:
         try:
             return _node(_check_number(other, "+") + self.data, "+", other, None, self, 1.0)
-        except TypeError as e:
+        except _BAD_DATA as e:
             raise _refused(e, "+", self) from None
 
     def __sub__(self, other: Operand) -> Value:  # d(a-b)/da = 1, d(a-b)/db = -1
@@ -392,13 +398,13 @@ class Value:
                 return _node(a - b, "-", self, 1.0, other, -1.0)
             c = _check_number(other, "-")
             return _node(self.data - c, "-", self, 1.0, other, None)
-        except TypeError as e:
+        except _BAD_DATA as e:
             return _not_implemented(e, "-", self, other, "__rsub__")
 
     def __rsub__(self, other: Number) -> Value:
         try:
             return _node(_check_number(other, "-") - self.data, "-", other, None, self, -1.0)
-        except TypeError as e:
+        except _BAD_DATA as e:
             raise _refused(e, "-", self) from None
 
     def __mul__(self, other: Operand) -> Value:  # d(ab)/da = b, d(ab)/db = a
@@ -408,14 +414,14 @@ class Value:
                 return _node(a * b, "*", self, b, other, a)
             c = _check_number(other, "*")
             return _node(self.data * c, "*", self, c, other, None)
-        except TypeError as e:
+        except _BAD_DATA as e:
             return _not_implemented(e, "*", self, other, "__rmul__")
 
     def __rmul__(self, other: Number) -> Value:
         try:
             c = _check_number(other, "*")
             return _node(c * self.data, "*", other, None, self, c)
-        except TypeError as e:
+        except _BAD_DATA as e:
             raise _refused(e, "*", self) from None
 
     def __truediv__(self, other: Operand) -> Value:  # d(a/b)/da = 1/b, d(a/b)/db = -a/b²
@@ -428,7 +434,7 @@ class Value:
             b = _nonzero(_check_number(other, "/"), "/", a)
             da = div_derivatives(a, b)[0]
             return _node(a / b, "/", self, da, other, None)
-        except TypeError as e:
+        except _BAD_DATA as e:
             return _not_implemented(e, "/", self, other, "__rtruediv__")
 
     def __rtruediv__(self, other: Number) -> Value:
@@ -437,13 +443,13 @@ class Value:
             b = _nonzero(self.data, "/", a)
             db = _finite_db(a, b, div_derivatives(a, b)[1])
             return _node(a / b, "/", other, None, self, db)
-        except TypeError as e:
+        except _BAD_DATA as e:
             raise _refused(e, "/", self) from None
 
     def __neg__(self) -> Value:  # d(-x)/dx = -1
         try:
             return _node(-self.data, "neg", self, -1.0)
-        except TypeError as e:
+        except _BAD_DATA as e:
             raise _refused(e, "neg", self) from None
 
     def __pos__(self) -> Value:
@@ -454,7 +460,7 @@ class Value:
             return _pow(self, other)
         try:
             _check_number(other, "**")
-        except TypeError as e:
+        except _BAD_DATA as e:
             return _not_implemented(e, "**", self, other, "__rpow__")
         return _pow(self, other)
 
@@ -487,7 +493,7 @@ class Value:
         x = self.data
         try:
             return _node(x if x > 0 else 0.0, "relu", self, 1.0 if x > 0 else 0.0)
-        except TypeError as e:
+        except _BAD_DATA as e:
             raise _refused(e, "relu", self) from None
 
     def abs(self) -> Value:
@@ -586,7 +592,7 @@ def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0
         if parents is not operands:  # keep the derivatives of the Value operands only
             local = tuple(d for x, d in zip(operands, local, strict=True) if isinstance(x, Value))
         return _nary_node(out, "dot", operands, parents, local)  # type: ignore[arg-type]
-    except TypeError as e:
+    except _BAD_DATA as e:
         raise _refused(e, "dot", operands) from None
 
 
@@ -635,7 +641,7 @@ def _unary(fn: Function, x: Value) -> Value:
         if not (_all_recording or _mode.enabled):
             return _node(out, fn.name, x, None)  # not recorded: a leaf
         d = fn.derivatives(data, out=out)
-    except TypeError as e:
+    except _BAD_DATA as e:
         raise _refused(e, fn.name, x) from None
     if d - d:  # not finite (1/x at a tiny x)
         raise OverflowError(f"{fn.name}: its derivative at {data!r} is {d!r}, not a finite number")

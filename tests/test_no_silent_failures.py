@@ -8,6 +8,7 @@ import threading
 from decimal import Decimal
 from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -180,7 +181,8 @@ DATA_OPERATIONS = {  # name in the message: the operation on v (bad data) and w 
     "bce_with_logits": [lambda v, w: bce_with_logits([v], [1])],
     "cross_entropy": [lambda v, w: cross_entropy([w, v], 0)],
 }
-BAD_DATA = ["x", "ab", None, [1.0], (2.0,), Decimal("1.5"), 1j, 2 + 0j, {"a": 1}]
+BAD_DATA = ["x", "ab", None, [1.0], (2.0,), Decimal("1.5"), 1j, 2 + 0j, {"a": 1},
+            np.array([1.0, 2.0])]
 
 
 # Where a Decimal stays a number (Decimal + Decimal, -Decimal) or math converts it (exp), the
