@@ -231,8 +231,11 @@ def _node(data: float, op: str | Function, a: Any, da: float | None, b: Operand 
     derivatives d(data)/da and d(data)/db are `da` and `db`: None for an operand that is a
     constant, to which no gradient flows. The engine's own constructor: no argument checks,
     only a check of the result. Its arguments are positional (keywords cost 3-4% of a training
-    step, measured), so each operation names them: ``_node(a * b, "*", x, da, y, db)``."""
-    if not data - data < 1.0:  # not finite (nan < 1 is False); raises for complex, str, list
+    step, pairs 6-8%, measured): each operand followed by its local derivative, as in
+    ``_node(a * b, "*", self, b, other, a)`` for d(ab)/da = b, d(ab)/db = a."""
+    # not finite: inf - inf and nan - nan are nan, and nan < 1 is False; a result that is not a
+    # real number (a complex, str or list, from a data set by hand) raises here
+    if not data - data < 1.0:
         _not_finite(data, op, a, b)
     out = _new(Value)
     out.data = data
