@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
+JUPYTER_REASON = "needs nbformat, nbclient and ipykernel (pip install -e '.[dev]')"
+nbformat = pytest.importorskip("nbformat", reason=JUPYTER_REASON)
+nbclient = pytest.importorskip("nbclient", reason=JUPYTER_REASON)
 
 CELLS = [
     "from microgrid import Value, draw, backward_steps\n"
@@ -64,7 +65,8 @@ def test_the_player_inline_works_in_a_browser(outputs, tmp_path):
     executable = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
     if executable is None:
         pytest.skip("no chromium on the PATH (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api")
+    playwright_api = pytest.importorskip("playwright.sync_api",
+                                         reason="needs playwright (pip install -e '.[dev]')")
     (shown,) = outputs[2]
     notebook_page = tmp_path / "cell.html"  # the cell's output, as a notebook shows it
     notebook_page.write_text("<!DOCTYPE html><html><body><div style='width:700px'>"

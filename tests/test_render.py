@@ -414,7 +414,7 @@ def test_in_a_browser_without_arial_text_is_drawn_in_the_embedded_font_inside_it
     chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
     if chromium is None:
         pytest.skip("needs Debian's chromium (apt-get install chromium)")
-    pytest.importorskip("playwright.sync_api")
+    pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')")
     if not Path("/usr/share/fonts/truetype/dejavu").is_dir():
         pytest.skip("needs DejaVu, the fonts left visible (apt-get install fonts-dejavu-core)")
     y = (Value(2.0, "a") * Value(-3.0, "b") + Value(10.0, "c")).tanh()
