@@ -376,8 +376,8 @@ class Value:
     # what their rules give (tests/test_functions.py); every other operation calls its rule.
     # Every operation ends in ``_node(result, op, a, d(result)/da, b, d(result)/db)``: each
     # operand followed by its local derivative, None for a constant (the 2 of ``x * 2``). Its
-    # arithmetic runs in a try block, free when nothing is raised: on a TypeError, `_refused`
-    # says which operand's data, set by hand, is not a number.
+    # arithmetic runs in a try block, free when nothing is raised: on an error, `_refused` says
+    # which operand's data, set by hand, is not a number (else the error is raised as it is).
     def __add__(self, other: Operand) -> Value:  # d(a+b)/da = d(a+b)/db = 1
         try:
             if isinstance(other, Value):
