@@ -1,11 +1,12 @@
 """Backpropagation step by step: one frame per node, as `backward()` visits it.
 
-`backward_steps(root)` replays one backward pass from ``root`` (gradient 1), visiting the nodes
-in reverse topological order as `backward()` does, and records a `Step` per node: its gradient,
-now complete, and the consumers' gradients and local derivatives it was summed from. It reads
-the graph and does not change any `grad`. ``steps.save_animation("steps.html")`` writes one
-self-contained HTML page (no network, no external script) with previous/next buttons, a slider
-and the arrow keys; in Jupyter, the steps show themselves as that page in an ``<iframe>``.
+`backward_steps(root)` shows one backward pass from ``root`` (gradient 1): its steps are the
+engine's `backward_walk`, one `Step` per node in the order `backward()` visits them, with its
+gradient, now complete, and the terms (consumer's gradient times local derivative) it was
+summed from. It reads the graph and does not change any `grad`.
+``steps.save_animation("steps.html")`` writes one self-contained HTML page (no network, no
+external script) with previous/next buttons, a slider and the arrow keys; in Jupyter, the steps
+show themselves as that page in an ``<iframe>``.
 
 All frames share one Graphviz layout, so nothing moves between frames: a frame is the drawing
 of the finished pass in which the gradients not yet computed show as '?', the node of the
@@ -43,7 +44,7 @@ from microgrid.drawing import (
     format_number,
     visible,
 )
-from microgrid.engine import Value, operand_uses, topological_order
+from microgrid.engine import Term, Value, Visit, backward_walk, operand_uses
 from microgrid.explain import check_leaves, local_formula
 from microgrid.render import DPI, TIME_BUDGET, svg_size, write_atomically
 
@@ -57,24 +58,8 @@ MAX_IFRAME_HEIGHT = 900  # px
 MIN_SCALE = 0.6  # a wide drawing shrinks to the page's width down to this scale, then scrolls
 
 
-@dataclass(frozen=True)
-class Term:
-    """One use of a node by `consumer`: it adds ``consumer_grad * local_grad`` to its grad."""
-
-    consumer: Value
-    consumer_grad: float
-    local_grad: float
-    edge_id: str  # the id of the edge in the drawing, e{i}_{index}
-    index: int  # the node's place among the consumer's operands (as `Edge.index`)
-
-
-@dataclass(frozen=True)
-class Step:
-    """The moment `backward()` reaches `node`: every consumer has passed its gradient on."""
-
-    node: Value
-    grad: float  # d root / d node, complete
-    terms: tuple[Term, ...]  # empty for the root, whose gradient is the seed 1
+Step = Visit  # a step of the player is a visit of the engine's backward_walk
+__all__ = ["BackwardSteps", "Frame", "Step", "Term", "backward_steps"]
 
 
 @dataclass(frozen=True)
@@ -104,25 +89,20 @@ class BackwardSteps:
         self.style, self.rankdir, self.title = style, rankdir, title
         self.digits, self.renderer, self.time_budget = digits, renderer, time_budget
         self.local, self.check = local, check
-        self.order = topological_order(root)
-        if len(self.order) > max_steps:
+        self.steps: list[Step] = list(backward_walk(root))
+        if len(self.steps) > max_steps:
             raise ValueError(
-                f"backward_steps: the graph has {len(self.order)} nodes, more than max_steps="
+                f"backward_steps: the graph has {len(self.steps)} nodes, more than max_steps="
                 f"{max_steps}, one frame each; animate a part of it (an intermediate Value "
                 "stands for the sub-expression that computes it), or pass a larger max_steps")
-        self.ids = {v: i for i, v in enumerate(self.order)}
-        self.grads: dict[Value, float] = {root: 1.0}
-        terms: dict[Value, list[Term]] = {}
-        self.steps: list[Step] = []
-        for node in reversed(self.order):  # the order in which backward() visits the nodes
-            grad = self.grads[node]
-            self.steps.append(Step(node, grad, tuple(terms.get(node, ()))))
-            i = self.ids[node]
-            for k, _, p, d in operand_uses(node):
-                if p is None or d is None:
-                    continue  # a constant: no gradient flows to it
-                self.grads[p] = self.grads.get(p, 0.0) + grad * d
-                terms.setdefault(p, []).append(Term(node, grad, d, f"e{i}_{k}", k))
+        self.order = [step.node for step in reversed(self.steps)]  # topological order
+        self.ids = {v: i for i, v in enumerate(self.order)}  # i of the drawing's v{i}, e{i}_{k}
+        self.grads = {step.node: step.grad for step in self.steps}
+
+    def edge_id(self, term: Term) -> str:
+        """The id in the drawing of the edge that carried `term`: ``e{i}_{k}``, i the consumer's
+        place in topological order and k the node's among its operands."""
+        return f"e{self.ids[term.consumer]}_{term.index}"
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -192,7 +172,7 @@ class BackwardSteps:
                 reveals = [f"out{i}"] if v is self.root else []
             reveals += [f"e{i}_{k}" for k, _, p, _ in operand_uses(v) if p is not None]
             frames.append(Frame(node, self.style == "values" or bool(v.op),
-                                tuple(t.edge_id for t in step.terms), tuple(reveals)))
+                                tuple(map(self.edge_id, step.terms)), tuple(reveals)))
         return frames
 
     # --- drawing -------------------------------------------------------------------------

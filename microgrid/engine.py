@@ -3,8 +3,9 @@
 Every operation creates a `Value` that records, at forward time, its operands and the local
 derivative of its result with respect to each of them. `backward()` walks the graph in reverse
 topological order and applies the chain rule: each operand receives
-``consumer.grad * local_derivative``. `reference_backward` is that definition in ten plain lines;
-`Value.backward` is a faster version of it.
+``consumer.grad * local_derivative``. `backward_walk`, first below, is that definition, one node
+at a time, and `reference_backward` stores the gradients it gives; `Value.backward` is a faster
+version of it.
 
 Each operation's rule, its forward computation and its local derivatives, is written once in
 `microgrid.functions`, with arithmetic that works on floats and on Values alike: the engine
@@ -44,6 +45,72 @@ from microgrid.functions import (
 Number: TypeAlias = int | float
 Operand: TypeAlias = "Value | int | float"
 
+
+# --- the idea: backpropagation, one node at a time -------------------------------------------
+@dataclass(frozen=True)
+class Term:
+    """One use of a node by `consumer` (as its operand number `index`): the term
+    ``consumer_grad * local_grad`` of the node's gradient (the chain rule)."""
+
+    consumer: Value
+    index: int  # the node's place among consumer's operands, as in `operand_uses`
+    consumer_grad: float  # d(root)/d(consumer), complete before the node is visited
+    local_grad: float  # d(consumer)/d(node), recorded at forward time
+
+    @property
+    def grad(self) -> float:
+        return self.consumer_grad * self.local_grad
+
+
+@dataclass(frozen=True)
+class Visit:
+    """Backpropagation reaching `node`: every node that uses it has passed its gradient on, so
+    `grad`, d(root)/d(node), is complete: the sum of `terms` (the root's is the seed)."""
+
+    node: Value
+    grad: float
+    terms: tuple[Term, ...]  # empty for the root
+
+
+def backward_walk(root: Value, grad: Number = 1.0) -> Iterator[Visit]:
+    """The chain rule, written once: the nodes from `root` back to the leaves, each with its
+    gradient and the terms it was summed from. Changes no `grad`.
+
+    Each node is visited after every node that uses it (reverse topological order), so its
+    gradient is complete; it then passes that gradient to each of its operands, times the
+    local derivative recorded at forward time. `reference_backward` stores the gradients, the
+    player (`microgrid.backward_steps`) shows the visits, and `Value.backward` is the same
+    walk made fast.
+    """
+    seed = _check_number(grad, "backward_walk")
+    received: dict[Value, list[Term]] = {}
+    for node in reversed(topological_order(root)):
+        terms = received.pop(node, [])
+        g = seed if node is root else 0.0
+        for term in terms:
+            g += term.grad  # d(root)/d(node) = sum over its uses of consumer.grad * local
+        yield Visit(node, g, tuple(terms))
+        for k, _, parent, local in operand_uses(node):
+            if parent is not None and local is not None:  # no gradient flows to a constant
+                received.setdefault(parent, []).append(Term(node, k, g, local))
+
+
+def reference_backward(root: Value, grad: Number = 1.0) -> None:
+    """Backpropagation in its plainest form: the definition that `Value.backward` implements.
+
+    Stores each node's gradient from `backward_walk`: an intermediate node gets this pass's,
+    a leaf adds it to its own (leaves accumulate, as in PyTorch). Same gradients as
+    ``root.backward(grad)``, bit for bit when the leaves start at 0 (onto a nonzero leaf
+    gradient, backward() adds the terms one by one: the last bit may differ).
+    """
+    if root.is_leaf:
+        raise ValueError(f"reference_backward: {root!r} is a leaf; nothing to backpropagate")
+    for visit in backward_walk(root, grad):
+        node = visit.node
+        node.grad = node.grad + visit.grad if node.is_leaf else visit.grad
+
+
+# --- the engine: a node, its local derivatives, and the fast backward -------------------------
 
 class _GradMode(threading.local):
     enabled = True  # each thread starts with recording on, as in PyTorch
@@ -100,6 +167,14 @@ def _check_number(x: Any, where: str) -> float:
     return x
 
 
+def _not_implemented(error: Exception, op: str, x: Value, other: object, reflected: str) -> Any:
+    """After ``x op other`` raised `error`: NotImplemented if `other` is not a number that Python
+    should ask instead (`_defers`), else the error `_refused` gives."""
+    if not isinstance(other, Value) and _not_real(other) and _defers(other, reflected):
+        return NotImplemented  # Python then asks other (a numpy array, say)
+    raise _refused(error, op, x, other) from None
+
+
 def _defers(x: object, reflected: str) -> bool:
     """Whether an operation should return NotImplemented for the operand `x` it does not know,
     so that Python tries `x`'s `reflected` method (``Value(2) * np.array([1, 2])``). Not for
@@ -107,8 +182,44 @@ def _defers(x: object, reflected: str) -> bool:
     return hasattr(type(x), reflected) and not isinstance(x, str | bytes | list | tuple)
 
 
-def _data(x: Operand, where: str) -> float:
-    return x.data if isinstance(x, Value) else _check_number(x, where)
+def _not_real(x: object) -> bool:
+    """Whether `x` is not a real number (bool is not one here, though Python says it is)."""
+    return x.__class__ is not float and (isinstance(x, bool) or not isinstance(x, Real))
+
+
+def _number(x: Operand, where: str) -> float:
+    """The number that `x` (a Value or a plain number) stands for, or a TypeError that names
+    `where` and `x`: a Value's `data` may have been set by hand to something else."""
+    if isinstance(x, Value):
+        data = x.data
+        if _not_real(data):
+            raise _data_error(where, x)
+        return data
+    return _check_number(x, where)
+
+
+def _data_error(where: object, v: Value) -> TypeError:
+    return TypeError(f"{where}: the data of {v!r} is {type(v.data).__name__} {v.data!r}, not a "
+                     "number; set it to a float")
+
+
+# What arithmetic on a `data` set by hand raises: "x" * 2.0 a TypeError, a numpy array's truth
+# value (in the finiteness check) a ValueError.
+_BAD_DATA = (TypeError, ValueError)
+
+
+def _refused(error: Exception, op: object, *operands: object) -> Exception:
+    """What an operation raises when its arithmetic raised `error` (a `_BAD_DATA` error): a
+    TypeError if an operand's `data` is not a number (set by hand: ``v.data = "x"``), else
+    `error` itself.
+
+    The operations look at their operands' data only here, after an error, so that the check
+    costs nothing when nothing is wrong (a try block is free in Python 3.11+)."""
+    for x in operands:
+        for v in x if isinstance(x, tuple) else (x,):  # a NaryValue's operands are a tuple
+            if isinstance(v, Value) and _not_real(v.data):
+                return _data_error(op, v)
+    return error
 
 
 _new = object.__new__
@@ -116,10 +227,15 @@ _new = object.__new__
 
 def _node(data: float, op: str | Function, a: Any, da: float | None, b: Operand | None = None,
           db: float | None = None) -> Value:
-    """The engine's own constructor of a node of one operand `a` (local derivative `da`) or two
-    (`a`, `da`, `b`, `db`), positional for speed: no argument checks, only a check of the result.
-    A constant operand's derivative is None."""
-    if data - data:  # not finite: inf - inf and nan - nan are nan (truthy), finite - itself 0.0
+    """The node of `data`, the result of `op` on the operand `a` (and `b`, if two), whose local
+    derivatives d(data)/da and d(data)/db are `da` and `db`: None for an operand that is a
+    constant, to which no gradient flows. The engine's own constructor: no argument checks,
+    only a check of the result. Its arguments are positional (keywords cost 3-4% of a training
+    step, pairs 6-8%, measured): each operand followed by its local derivative, as in
+    ``_node(a * b, "*", self, b, other, a)`` for d(ab)/da = b, d(ab)/db = a."""
+    # not finite: inf - inf and nan - nan are nan, and nan < 1 is False; a result that is not a
+    # real number (a complex, str or list, from a data set by hand) raises here
+    if not data - data < 1.0:
         _not_finite(data, op, a, b)
     out = _new(Value)
     out.data = data
@@ -147,9 +263,10 @@ def _not_finite(data: float, op: object, a: object, b: object) -> None:
 def _describe(op: object, a: object, b: object) -> str:
     def show(x: object) -> str:
         return repr(x.data) if isinstance(x, Value) else repr(x)
-    if isinstance(a, tuple):
-        return f"{op} of {len(a)} operands"
-    return f"{op}({show(a)})" if b is None else f"{op}({show(a)}, {show(b)})"
+    operands = a if isinstance(a, tuple) else (a,) if b is None else (a, b)
+    if len(operands) > 2:
+        return f"{op} of {len(operands)} operands"
+    return f"{op}({', '.join(map(show, operands))})"
 
 
 class Value:
@@ -232,113 +349,126 @@ class Value:
 
     def __format__(self, spec: str) -> str:
         """``f"{loss:.4f}"`` formats the number; ``f"{v}"`` is ``repr(v)``."""
-        return format(self.data, spec) if spec else repr(self)
+        return format(_number(self, "format"), spec) if spec else repr(self)
 
     def __round__(self, ndigits: int | None = None) -> float:
         """``round(v, 3)`` is the number rounded, as ``round(v.item(), 3)``: not a Value."""
-        return round(self.data, ndigits)
+        return round(_number(self, "round"), ndigits)
 
     # Comparisons compare `data` (``if loss < 0.01``, ``max(values)``); ``==`` stays identity,
     # because a Value is a node of a graph (compare ``a.data == b.data`` for numbers).
     def __lt__(self, other: Operand) -> bool:
-        return self.data < _data(other, "<")
+        return _number(self, "<") < _number(other, "<")
 
     def __le__(self, other: Operand) -> bool:
-        return self.data <= _data(other, "<=")
+        return _number(self, "<=") <= _number(other, "<=")
 
     def __gt__(self, other: Operand) -> bool:
-        return self.data > _data(other, ">")
+        return _number(self, ">") > _number(other, ">")
 
     def __ge__(self, other: Operand) -> bool:
-        return self.data >= _data(other, ">=")
+        return _number(self, ">=") >= _number(other, ">=")
 
     # --- arithmetic ----------------------------------------------------------------------
     # Each operation's local derivatives are its rule's, in microgrid.functions. The hottest
     # (+ - * neg, and relu below) have theirs written out, as the comment beside each says: a
     # call of the rule costs 5-10% of a training step. A test checks that they record exactly
     # what their rules give (tests/test_functions.py); every other operation calls its rule.
+    # Every operation ends in ``_node(result, op, a, d(result)/da, b, d(result)/db)``: each
+    # operand followed by its local derivative, None for a constant (the 2 of ``x * 2``). Its
+    # arithmetic runs in a try block, free when nothing is raised: on an error, `_refused` says
+    # which operand's data, set by hand, is not a number (else the error is raised as it is).
     def __add__(self, other: Operand) -> Value:  # d(a+b)/da = d(a+b)/db = 1
-        if isinstance(other, Value):
-            return _node(self.data + other.data, "+", self, 1.0, other, 1.0)
         try:
+            if isinstance(other, Value):
+                a, b = self.data, other.data
+                return _node(a + b, "+", self, 1.0, other, 1.0)
             c = _check_number(other, "+")
-        except TypeError:
-            if _defers(other, "__radd__"):
-                return NotImplemented  # Python then asks other (a numpy array, say)
-            raise
-        return _node(self.data + c, "+", self, 1.0, other)
+            return _node(self.data + c, "+", self, 1.0, other, None)
+        except _BAD_DATA as e:
+            return _not_implemented(e, "+", self, other, "__radd__")
 
     def __radd__(self, other: Number) -> Value:
-        return _node(_check_number(other, "+") + self.data, "+", other, None, self, 1.0)
+        try:
+            return _node(_check_number(other, "+") + self.data, "+", other, None, self, 1.0)
+        except _BAD_DATA as e:
+            raise _refused(e, "+", self) from None
 
     def __sub__(self, other: Operand) -> Value:  # d(a-b)/da = 1, d(a-b)/db = -1
-        if isinstance(other, Value):
-            return _node(self.data - other.data, "-", self, 1.0, other, -1.0)
         try:
+            if isinstance(other, Value):
+                a, b = self.data, other.data
+                return _node(a - b, "-", self, 1.0, other, -1.0)
             c = _check_number(other, "-")
-        except TypeError:
-            if _defers(other, "__rsub__"):
-                return NotImplemented  # Python then asks other (a numpy array, say)
-            raise
-        return _node(self.data - c, "-", self, 1.0, other)
+            return _node(self.data - c, "-", self, 1.0, other, None)
+        except _BAD_DATA as e:
+            return _not_implemented(e, "-", self, other, "__rsub__")
 
     def __rsub__(self, other: Number) -> Value:
-        return _node(_check_number(other, "-") - self.data, "-", other, None, self, -1.0)
+        try:
+            return _node(_check_number(other, "-") - self.data, "-", other, None, self, -1.0)
+        except _BAD_DATA as e:
+            raise _refused(e, "-", self) from None
 
     def __mul__(self, other: Operand) -> Value:  # d(ab)/da = b, d(ab)/db = a
-        if isinstance(other, Value):
-            return _node(self.data * other.data, "*", self, other.data, other, self.data)
         try:
+            if isinstance(other, Value):
+                a, b = self.data, other.data
+                return _node(a * b, "*", self, b, other, a)
             c = _check_number(other, "*")
-        except TypeError:
-            if _defers(other, "__rmul__"):
-                return NotImplemented  # Python then asks other (a numpy array, say)
-            raise
-        return _node(self.data * c, "*", self, c, other)
+            return _node(self.data * c, "*", self, c, other, None)
+        except _BAD_DATA as e:
+            return _not_implemented(e, "*", self, other, "__rmul__")
 
     def __rmul__(self, other: Number) -> Value:
-        c = _check_number(other, "*")
-        return _node(c * self.data, "*", other, None, self, c)
-
-    def __truediv__(self, other: Operand) -> Value:
-        a = self.data
-        if isinstance(other, Value):
-            b = _nonzero(other.data, "/", a)
-            da, db = div_derivatives(a, b)
-            return _node(a / b, "/", self, da, other, _finite_db(a, b, db))
         try:
-            c = _check_number(other, "/")
-        except TypeError:
-            if _defers(other, "__rtruediv__"):
-                return NotImplemented  # Python then asks other (a numpy array, say)
-            raise
-        b = _nonzero(c, "/", a)
-        return _node(a / b, "/", self, div_derivatives(a, b)[0], other)
+            c = _check_number(other, "*")
+            return _node(c * self.data, "*", other, None, self, c)
+        except _BAD_DATA as e:
+            raise _refused(e, "*", self) from None
+
+    def __truediv__(self, other: Operand) -> Value:  # d(a/b)/da = 1/b, d(a/b)/db = -a/b²
+        try:
+            a = self.data
+            if isinstance(other, Value):
+                b = _nonzero(other.data, "/", a)
+                da, db = div_derivatives(a, b)
+                return _node(a / b, "/", self, da, other, _finite_db(a, b, db))
+            b = _nonzero(_check_number(other, "/"), "/", a)
+            da = div_derivatives(a, b)[0]
+            return _node(a / b, "/", self, da, other, None)
+        except _BAD_DATA as e:
+            return _not_implemented(e, "/", self, other, "__rtruediv__")
 
     def __rtruediv__(self, other: Number) -> Value:
-        a = _check_number(other, "/")
-        b = _nonzero(self.data, "/", a)
-        return _node(a / b, "/", other, None, self, _finite_db(a, b, div_derivatives(a, b)[1]))
+        try:
+            a = _check_number(other, "/")
+            b = _nonzero(self.data, "/", a)
+            db = _finite_db(a, b, div_derivatives(a, b)[1])
+            return _node(a / b, "/", other, None, self, db)
+        except _BAD_DATA as e:
+            raise _refused(e, "/", self) from None
 
-    def __neg__(self) -> Value:
-        return _node(-self.data, "neg", self, -1.0)  # d(-x)/dx = -1
+    def __neg__(self) -> Value:  # d(-x)/dx = -1
+        try:
+            return _node(-self.data, "neg", self, -1.0)
+        except _BAD_DATA as e:
+            raise _refused(e, "neg", self) from None
 
     def __pos__(self) -> Value:
         return self
 
-    def __pow__(self, other: Operand) -> Value:
+    def __pow__(self, other: Operand) -> Value:  # the rule: microgrid.functions.POW
         if isinstance(other, Value):
-            return _pow(self, self.data, other, other.data)
+            return _pow(self, other)
         try:
-            b = _check_number(other, "**")
-        except TypeError:
-            if _defers(other, "__rpow__"):
-                return NotImplemented  # Python then asks other (a numpy array, say)
-            raise
-        return _pow(self, self.data, other, b)
+            _check_number(other, "**")
+        except _BAD_DATA as e:
+            return _not_implemented(e, "**", self, other, "__rpow__")
+        return _pow(self, other)
 
     def __rpow__(self, other: Number) -> Value:
-        return _pow(other, _check_number(other, "**"), self, self.data)
+        return _pow(other, self)
 
     # --- functions: each one's rule (forward, derivative) is in microgrid.functions -------
     def exp(self) -> Value:
@@ -364,7 +494,10 @@ class Value:
 
     def relu(self) -> Value:  # d/dx = 1 for x > 0, else 0 (also at the kink)
         x = self.data
-        return _node(x if x > 0 else 0.0, "relu", self, 1.0 if x > 0 else 0.0)
+        try:
+            return _node(x if x > 0 else 0.0, "relu", self, 1.0 if x > 0 else 0.0)
+        except _BAD_DATA as e:
+            raise _refused(e, "relu", self) from None
 
     def abs(self) -> Value:
         """|x|; its derivative at 0 is taken as 0."""
@@ -411,8 +544,8 @@ class Value:
                 g = node.grad
                 if g - g:  # not finite
                     raise OverflowError(f"backward: the gradient reaching {node!r} is not finite")
-                # parent.grad += node.grad * d for each use, as in reference_backward, read
-                # from the slots; a parent is ready when its last consumer is done
+                # parent.grad += node.grad * d for each use, as in backward_walk, read from
+                # the slots; a parent is ready when its last consumer is done
                 if node.__class__ is Value:  # one or two operands, in _a/_da and _b/_db
                     da = node._da
                     if da is not None:
@@ -437,26 +570,6 @@ class Value:
                             ready.append(p)
 
 
-def reference_backward(root: Value, grad: Number = 1.0) -> None:
-    """Backpropagation in its plainest form: the definition that `Value.backward` implements.
-
-    Visit the nodes from `root` back to the leaves, each after every node that uses it, and
-    pass each node's gradient to its parents times the local derivatives recorded at forward
-    time (the chain rule). Same effect as ``root.backward(grad)``; `backward` gets there faster,
-    by counting uses instead of sorting and by reading the operand slots directly.
-    """
-    if root.is_leaf:
-        raise ValueError(f"reference_backward: {root!r} is a leaf; nothing to backpropagate")
-    order = topological_order(root)  # every node after the nodes it depends on
-    for node in order:
-        if not node.is_leaf:
-            node.grad = 0.0  # intermediate nodes hold this pass's gradient; leaves accumulate
-    root.grad = _check_number(grad, "reference_backward")
-    for node in reversed(order):
-        for parent, local in zip(node.parents, node.local_grads, strict=True):
-            parent.grad += node.grad * local
-
-
 def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0.0) -> Value:
     """``sum(w * x for w, x in zip(weights, inputs)) + bias`` as one node: a neuron's sum.
 
@@ -474,13 +587,16 @@ def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0
         data = [x.data if isinstance(x, Value) else _check_number(x, "dot") for x in operands]
         parents = tuple(x for x in operands if isinstance(x, Value))
     ws, xs = data[:n], data[n:-1]
-    out = sum(map(operator.mul, ws, xs), data[-1])
-    if not (_all_recording or _mode.enabled):
-        return _node(out, "dot", operands, None)
-    local = dot_derivatives(ws, xs)
-    if parents is not operands:  # keep the derivatives of the Value operands only
-        local = tuple(d for x, d in zip(operands, local, strict=True) if isinstance(x, Value))
-    return _nary_node(out, "dot", operands, parents, local)  # type: ignore[arg-type]
+    try:
+        out = sum(map(operator.mul, ws, xs), data[-1])
+        if not (_all_recording or _mode.enabled):
+            return _node(out, "dot", operands, None)  # not recorded: a leaf
+        local = dot_derivatives(ws, xs)
+        if parents is not operands:  # keep the derivatives of the Value operands only
+            local = tuple(d for x, d in zip(operands, local, strict=True) if isinstance(x, Value))
+        return _nary_node(out, "dot", operands, parents, local)  # type: ignore[arg-type]
+    except _BAD_DATA as e:
+        raise _refused(e, "dot", operands) from None
 
 
 def _only_values(xs: tuple[object, ...]) -> bool:
@@ -501,11 +617,12 @@ def _finite_db(a: float, b: float, db: float) -> float:
     return db
 
 
-def _pow(base: Operand, a: float, exponent: Operand, b: float) -> Value:
+def _pow(base: Operand, exponent: Operand) -> Value:
     """a ** b; its derivatives (the rule's) are recorded for whichever operands are Values."""
+    a, b = _number(base, "**"), _number(exponent, "**")
     out = F.power(a, b)
     if not (_all_recording or _mode.enabled):
-        return _node(out, "**", None, None)
+        return _node(out, "**", base, None, exponent, None)  # not recorded: a leaf
     da, db = F.POW.derivatives(a, b, out=out)
     if not isinstance(base, Value):
         da = None
@@ -522,10 +639,13 @@ def _pow(base: Operand, a: float, exponent: Operand, b: float) -> Value:
 def _unary(fn: Function, x: Value) -> Value:
     """fn(x) for a built-in function of one Value: its forward, then its derivative."""
     data = x.data
-    out = fn.forward(data)
-    if not (_all_recording or _mode.enabled):
-        return _node(out, fn.name, x, None)
-    d = fn.derivatives(data, out=out)
+    try:
+        out = fn.forward(data)
+        if not (_all_recording or _mode.enabled):
+            return _node(out, fn.name, x, None)  # not recorded: a leaf
+        d = fn.derivatives(data, out=out)
+    except _BAD_DATA as e:
+        raise _refused(e, fn.name, x) from None
     if d - d:  # not finite (1/x at a tiny x)
         raise OverflowError(f"{fn.name}: its derivative at {data!r} is {d!r}, not a finite number")
     return _node(out, fn.name, x, d)
@@ -550,15 +670,14 @@ def apply(fn: Function, operands: Sequence[Operand]) -> Value:
     op: str | Function = name if fn.builtin else fn
     if not operands:
         raise TypeError(f"{name}: needs at least one operand")
-    xs = [_data(x, name) for x in operands]
+    xs = [_number(x, name) for x in operands]
     out = fn.forward(*xs)
     if isinstance(out, bool) or not isinstance(out, Real):
         raise TypeError(f"{name}: forward must return a number, got {type(out).__name__} "
                         f"{out!r}")
     out = float(out)
     if not (_all_recording or _mode.enabled):
-        return _node(out, op, tuple(operands) if len(operands) > 2 else operands[0], None,
-                     operands[1] if len(operands) == 2 else None)
+        return _node(out, op, tuple(operands), None)  # not recorded: a leaf
     ds = fn.derivatives(*xs, out=out)
     if not isinstance(ds, tuple | list):
         ds = (ds,)
@@ -577,11 +696,12 @@ def apply(fn: Function, operands: Sequence[Operand]) -> Value:
         else:
             local.append(float(d))
     if len(operands) > 2:
-        return _nary_node(out, op, tuple(operands),
-                          tuple(x for x in operands if isinstance(x, Value)),
-                          tuple(d for d in local if d is not None))
-    b = operands[1] if len(operands) == 2 else None
-    return _node(out, op, operands[0], local[0], b, local[1] if b is not None else None)
+        parents = tuple(x for x in operands if isinstance(x, Value))
+        local_grads = tuple(d for d in local if d is not None)
+        return _nary_node(out, op, tuple(operands), parents, local_grads)
+    if len(operands) == 1:
+        return _node(out, op, operands[0], local[0])
+    return _node(out, op, operands[0], local[0], operands[1], local[1])
 
 
 class NaryValue(Value):
@@ -614,7 +734,7 @@ _NODE_TYPES = {Value, NaryValue}
 def _nary_node(data: float, op: str | Function, operands: tuple[Operand, ...],
                parents: tuple[Value, ...], local_grads: tuple[float, ...]) -> Value:
     """The node of more than two operands, recorded (the caller checks that recording is on)."""
-    if data - data:  # not finite
+    if not data - data < 1.0:  # not finite, or (a TypeError) not a number: see _node
         _not_finite(data, op, operands, None)
     out = _new(NaryValue)
     out.data = data
@@ -707,7 +827,7 @@ def check_fields(values: Iterable[Value], where: str,
     for v in values:
         for field in fields:
             x = getattr(v, field)
-            if x.__class__ is not float and (isinstance(x, bool) or not isinstance(x, Real)):
+            if _not_real(x):
                 raise TypeError(f"{where}: the {field} of {v!r} is {type(x).__name__} {x!r}, "
                                 f"not a number; set it to a float")
             if x - x:  # not finite

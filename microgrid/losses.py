@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence, Set
 from numbers import Integral, Real
 from typing import Any
 
-from microgrid.engine import Value
+from microgrid.engine import Value, check_fields
 
 Prediction = Value | Sequence[Value]
 Target = float | Sequence[float]
@@ -89,6 +89,7 @@ def _shifted_exps(logits: Sequence[Value], loss: str) -> tuple[list[Value], floa
     for z in logits:
         if not isinstance(z, Value):
             raise TypeError(f"{loss}: logits must be Values, got {type(z).__name__} {z!r}")
+    check_fields(logits, loss, ("data",))  # a data set by hand is named here
     m = max(z.data for z in logits)
     return [(z - m).exp() for z in logits], m
 
@@ -122,6 +123,7 @@ def binary_cross_entropy(pred: Prediction, target: Target, *, eps: float = 1e-12
     terms = []
     for p, y in _pairs(pred, target, "binary_cross_entropy"):
         _check_probability(y, "binary_cross_entropy")
+        check_fields((p,), "binary_cross_entropy", ("data",))
         if not 0.0 <= p.data <= 1.0:
             raise ValueError(f"binary_cross_entropy: pred must be probabilities between 0 and 1, "
                              f"got {p.data!r}; for logits (the sum before a sigmoid) use "
@@ -144,6 +146,7 @@ def bce_with_logits(logit: Prediction, target: Target) -> Value:
     terms = []
     for z, y in _pairs(logit, target, "bce_with_logits"):
         _check_probability(y, "bce_with_logits")
+        check_fields((z,), "bce_with_logits", ("data",))
         if z.data >= 0:  # log(1 + e^z) = z + log(1 + e^-z)
             terms.append(z * (1.0 - y) + (1.0 + (-z).exp()).log())
         else:

@@ -88,7 +88,7 @@ def make_quiz(seed: int = 0, ops: Sequence[str] = DEFAULT_OPS, size: int = 4) ->
             continue
         terms = [f"{steps.name(t.consumer)}.grad = {steps.num(t.consumer_grad)} times the "
                  "local derivative " + with_number(
-                     (local_formula(t.consumer, int(t.edge_id.rsplit("_", 1)[1]), steps._called)
+                     (local_formula(t.consumer, t.index, steps._called)
                       or "∂/∂").replace("∂/", f"∂{steps.name(t.consumer)}/", 1),
                      steps.num(t.local_grad)) for t in step.terms]
         times = "once" if len(step.terms) == 1 else f"{len(step.terms)} times"

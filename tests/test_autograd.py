@@ -5,7 +5,18 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from test_engine import _all_nodes, build, expressions
 
-from microgrid import Value, dot, grad, maximum, minimum, no_grad, reference_backward
+from microgrid import (
+    Value,
+    backward_walk,
+    dot,
+    edges,
+    grad,
+    maximum,
+    minimum,
+    no_grad,
+    reference_backward,
+    topological_order,
+)
 
 
 def derivative(f, order, x0, create_graph=False):
@@ -164,6 +175,42 @@ def test_reference_backward_is_backward():
     assert (x.grad, y.grad) == first
     with pytest.raises(ValueError, match="is a leaf"):
         reference_backward(x)
+
+
+def test_backward_walk_visits_each_node_with_the_terms_of_its_uses():
+    x = Value(3.0, "x")
+    y = x * x + 2 * x  # x used three times: twice by *, once by 2 * x (as operand 1)
+    visits = list(backward_walk(y, 2.0))
+    assert [v.node for v in visits] == topological_order(y)[::-1]
+    assert x.grad == 0.0 and y.grad == 0.0  # the walk changes no grad
+    last = visits[-1]
+    assert last.node is x and last.grad == 2.0 * (2 * 3.0 + 2)
+    product, double = y.operands
+    # in the order backward() passes them on: 2 * x is visited before x * x
+    assert [(t.consumer, t.index, t.consumer_grad, t.local_grad) for t in last.terms] == [
+        (double, 1, 2.0, 2.0), (product, 0, 2.0, 3.0), (product, 1, 2.0, 3.0)]
+    assert last.grad == sum(t.grad for t in last.terms)
+    assert visits[0].node is y and visits[0].grad == 2.0 and visits[0].terms == ()
+
+
+@settings(max_examples=150, deadline=None)
+@given(expressions())
+def test_backward_walk_terms_are_the_graphs_edges_and_sum_to_backwards_grads(program):
+    steps, inputs = program
+    assume(_usable(steps, inputs))
+    xs = [Value(x) for x in inputs]
+    out = build(steps, *xs)
+    assume(not out.is_leaf)
+    visits = list(backward_walk(out))
+    terms = sorted((id(v.node), id(t.consumer), t.index, t.local_grad)
+                   for v in visits for t in v.terms)
+    assert terms == sorted((id(e.parent), id(e.child), e.index, e.local_grad)
+                           for e in edges(out))
+    grads = {v.node: v.grad for v in visits}
+    for v in visits:  # each term's consumer gradient is that consumer's complete gradient
+        assert all(t.consumer_grad == grads[t.consumer] for t in v.terms)
+    out.backward()
+    assert [grads.get(x, 0.0) for x in xs] == [x.grad for x in xs]
 
 
 # --- property-based: random graphs with shared sub-expressions ---------------------------

@@ -37,7 +37,12 @@ def test_demo_output_before_the_name_with_dashes_and_book_style(capsys, tmp_path
     png = tmp_path / "g.png"
     code, out, err = run(capsys, "demo", "-o", str(png), "--style", "book", "apple-orange")
     assert code == 0, err
-    assert png.read_bytes().startswith(b"\x89PNG")
+    from microgrid import draw
+    from microgrid.demos.apple_orange import build
+
+    title = 'Apples and oranges ("Deep Learning from Scratch", ch. 5)'  # the demo's doc
+    expected = draw(build()["price"], style="book", title=title)
+    assert png.read_bytes() == expected.png()
 
 
 def test_demo_options_after_the_name(capsys, tmp_path):
@@ -50,11 +55,19 @@ def test_demo_options_after_the_name(capsys, tmp_path):
 
 @pytest.mark.parametrize("name", ["perceptron", "mlp_backprop", "notation", "train"])
 def test_demo_draws_the_graph_it_computed_with_its_own_arguments(capsys, tmp_path, name):
+    from microgrid import demos, draw
+
     extra = ["--fast", "--no-plot"] if name == "train" else []
-    seed3, seed0 = tmp_path / "seed3.dot", tmp_path / "seed0.dot"
-    assert run(capsys, "demo", name, "--seed", "3", *extra, "-o", str(seed3))[0] == 0
-    assert run(capsys, "demo", name, *extra, "-o", str(seed0))[0] == 0
-    assert seed3.read_text() != seed0.read_text()
+    module = demos.load(name)
+    title = module.__doc__.strip().splitlines()[0].split(":")[0]
+    drawn = {}
+    for seed in (["--seed", "3"], []):
+        dot = tmp_path / "graph.dot"
+        assert run(capsys, "demo", name, *seed, *extra, "-o", str(dot))[0] == 0
+        _, root = module.run([*seed, *extra])  # the graph the demo computes with those arguments
+        assert dot.read_text() == draw(root, title=title).source  # exactly its drawing
+        drawn[tuple(seed)] = dot.read_text()
+    assert drawn[("--seed", "3")] != drawn[()]
 
 
 def test_demo_perceptron_seed_draws_that_seeds_numbers(capsys, tmp_path):

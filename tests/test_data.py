@@ -21,6 +21,23 @@ def test_moons_noise_and_seed():
     assert X1 != X2
 
 
+@pytest.mark.parametrize("noise", [0.05, 0.2])
+def test_moons_noise_is_gaussian_of_that_standard_deviation(noise):
+    # The same seed draws the same normal numbers and the same shuffle at any noise, so the
+    # noiseless moons give each point's place without noise, in the same order.
+    X, y = make_moons(2000, noise=noise, seed=7)
+    clean, y0 = make_moons(2000, noise=0.0, seed=7)
+    assert y == y0
+    residuals = [a - c for p, q in zip(X, clean, strict=True) for a, c in zip(p, q, strict=True)]
+    n = len(residuals)  # 4000 draws of N(0, noise)
+    mean = sum(residuals) / n
+    std = math.sqrt(sum((r - mean) ** 2 for r in residuals) / (n - 1))
+    assert abs(mean) < 4 * noise / math.sqrt(n)  # 4 standard errors
+    assert std == pytest.approx(noise, rel=4 / math.sqrt(2 * n))  # 4 standard errors: 4.5%
+    within = sum(abs(r) < noise for r in residuals) / n
+    assert within == pytest.approx(0.6827, abs=0.03)  # normal, not uniform (0.577) noise
+
+
 def test_blobs_labels_follow_centres():
     X, y = make_blobs(60, centers=[(-5, 0), (5, 0), (0, 5)], std=0.5, seed=0)
     assert sorted(set(y)) == [0, 1, 2] and y.count(2) == 20

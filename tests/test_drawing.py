@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -230,11 +231,17 @@ def test_png_has_the_svg_size_and_text_pixels(apple_orange, renderer, tmp_path):
 
 
 def test_save_by_suffix(apple_orange, tmp_path, no_dot):
+    from PIL import Image
+
     diagram = draw(apple_orange)
     assert diagram.save(tmp_path / "g.dot").read_text() == diagram.source
     assert diagram.save(tmp_path / "g.gv").read_text() == diagram.source
-    assert diagram.save(tmp_path / "g.svg").read_text().rstrip().endswith("</svg>")
-    assert diagram.save(tmp_path / "g.PNG").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert diagram.save(tmp_path / "g.svg").read_text() == diagram.svg()
+    check_golden(GOLDEN / "apple_orange_values.svg", diagram.svg())  # the expected drawing
+    png = diagram.save(tmp_path / "g.PNG").read_bytes()
+    assert png == diagram.png()
+    image = Image.open(io.BytesIO(png))
+    assert (image.format, image.size) == ("PNG", (955, 443))  # 716 x 332 pt at 96 dpi
     with pytest.raises(ValueError, match=r"\.svg, \.png, \.pdf, \.dot or \.gv"):
         diagram.save(tmp_path / "g.jpeg")
 
@@ -246,15 +253,16 @@ def test_jupyter_display(apple_orange, no_dot):
     diagram = draw(apple_orange)
     bundle = diagram._repr_mimebundle_()
     assert set(bundle) == {"text/html", "image/svg+xml"}
-    assert "<svg" in bundle["image/svg+xml"] and "715" in bundle["image/svg+xml"]
+    assert bundle["image/svg+xml"] == diagram.svg()
+    check_golden(GOLDEN / "apple_orange_values.svg", diagram.svg())  # the expected drawing
     # the HTML: the picture at most as wide as the cell, and a "full size" view
     page = bundle["text/html"]
     images = re.findall(r'<img src="data:image/svg\+xml;base64,([^"]+)"[^>]*style="([^"]*)"', page)
     assert [style for _, style in images] == ["max-width:100%;height:auto", "max-width:none"]
     assert all(base64.b64decode(src).decode() == diagram.svg() for src, _ in images)
-    assert re.search(r"<details><summary>full size \(\d+ px wide\)</summary>", page)
+    assert "<details><summary>full size (955 px wide)</summary>" in page  # 716 pt at 96 dpi
     assert html.unescape(page) == page  # nothing in it needed escaping
-    assert "<svg" in diagram._repr_svg_()
+    assert diagram._repr_svg_() == diagram.svg()
     assert diagram.digraph.source == diagram.source
 
 
@@ -309,7 +317,9 @@ def test_size_limit_says_how_to_draw_a_part():
         y = y * 1.01
     with pytest.raises(ValueError, match=r"31 values, more than max_nodes=20.*intermediate"):
         draw(y, max_nodes=20)
-    assert len(draw(y, max_nodes=31).source) > 0
+    # at the limit, all of it: x and 30 products, their 30 operations and constants 1.01, and
+    # 3 edges per product (from the previous value, from the constant, to the product)
+    assert drawn_kinds(draw(y, max_nodes=31).source) == ({"v": 31, "op": 30, "c": 30}, 90)
 
 
 def test_a_large_graph_builds():
@@ -318,7 +328,19 @@ def test_a_large_graph_builds():
     for _ in range(25):
         out = out + sum((x * 0.5 for x in xs), Value(0.0)).tanh()
     out.backward()
-    assert draw(out).source.count(" -> ") > 4000  # its speed is measured in benchmarks/
+    # 40 inputs and the first 0; each of 25 rounds adds a sum's start 0, 40 products, 40 sums,
+    # a tanh and a sum (83 values, 82 operations, 40 constants 0.5); each operation has an edge
+    # per operand and one to its value: 25 * (2 * 81 + 1) + 2050 = 6125 (speed: benchmarks/)
+    assert drawn_kinds(draw(out).source) == ({"v": 2116, "op": 2050, "c": 1000}, 6125)
+
+
+def drawn_kinds(source):
+    """How many nodes of each kind (v values, op operations, c constants) a DOT source
+    declares, and how many edges."""
+    kinds = Counter(re.match(r"[a-z]+", name)[0]
+                    for name in re.findall(r"^\t(\w+) \[", source, re.M))
+    return {k: n for k, n in kinds.items() if k not in ("node", "edge", "graph")}, \
+        source.count(" -> ")
 
 
 def test_a_tangled_mlp_graph_renders(no_dot):
@@ -547,6 +569,6 @@ def test_edge_index_names_the_drawn_edge(style, k):
     assert {gid: ends for gid, ends in drawn.items() if not ends[0].startswith("c")
             and ends[1] != "out" and not gid.startswith("out")} == expected
     steps = backward_steps(root, style=style)
-    terms = {t.edge_id: (ids[s.node], ids[t.consumer]) for s in steps for t in s.terms}
+    terms = {steps.edge_id(t): (ids[s.node], ids[t.consumer]) for s in steps for t in s.terms}
     assert terms == {f"e{ids[e.child]}_{e.index}": (ids[e.parent], ids[e.child])
                      for e in edges(root)}

@@ -3,14 +3,20 @@ error far from the mistake) is now right, or a clear one-line error naming the p
 
 import math
 import operator
+import re
 import threading
+from decimal import Decimal
+from fractions import Fraction
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from microgrid import Value, draw, no_grad, optim
+from microgrid import Function, Value, dot, draw, maximum, no_grad, optim
 from microgrid.engine import is_grad_enabled
+from microgrid.losses import bce_with_logits, binary_cross_entropy, cross_entropy
+from microgrid.nn import MLP
 
 
 # --- math.exp(v) must not drop the gradient -------------------------------------------------
@@ -143,6 +149,98 @@ def test_draw_names_a_field_set_by_hand(field, bad, message):
     setattr(w, field, bad)
     with pytest.raises((TypeError, ValueError), match=message):
         draw(y)
+
+
+# A `data` set by hand to a non-number fails at the operation that uses it, naming the
+# operation and the Value: not Python's "can't multiply sequence by non-int", nor a complex or
+# str result passed on ("ab" + "ab" and 1j * 3.0 raise nothing by themselves).
+class Square(Function):
+    name = "square"
+
+    def forward(self, x):
+        return x * x
+
+    def derivatives(self, x, out):
+        return 2 * x
+
+
+DATA_OPERATIONS = {  # name in the message: the operation on v (bad data) and w = Value(3.0)
+    "*": [lambda v, w: v * w, lambda v, w: w * v, lambda v, w: v * 2, lambda v, w: 2 * v],
+    "+": [lambda v, w: v + w, lambda v, w: v + 1, lambda v, w: 1 + v, lambda v, w: v + v],
+    "-": [lambda v, w: v - w, lambda v, w: 1 - v],
+    "/": [lambda v, w: v / w, lambda v, w: w / v, lambda v, w: 1 / v],
+    "**": [lambda v, w: v ** 2, lambda v, w: 2 ** v, lambda v, w: w ** v],
+    "neg": [lambda v, w: -v], "relu": [lambda v, w: v.relu()], "exp": [lambda v, w: v.exp()],
+    "tanh": [lambda v, w: v.tanh()], "log": [lambda v, w: v.log()],
+    "dot": [lambda v, w: dot([v, w], [w, w]), lambda v, w: dot([w], [w], v),
+            lambda v, w: dot([2.0], [v])],
+    "clamp": [lambda v, w: v.clamp(0, 1)], "maximum": [lambda v, w: maximum(v, w)],
+    "square": [lambda v, w: Square()(v)], "<": [lambda v, w: v < w],
+    "format": [lambda v, w: f"{v:.3f}"],
+    "binary_cross_entropy": [lambda v, w: binary_cross_entropy([v], [1])],
+    "bce_with_logits": [lambda v, w: bce_with_logits([v], [1])],
+    "cross_entropy": [lambda v, w: cross_entropy([w, v], 0)],
+}
+BAD_DATA = ["x", "ab", None, [1.0], (2.0,), Decimal("1.5"), 1j, 2 + 0j, {"a": 1},
+            np.array([1.0, 2.0])]
+
+
+# Where a Decimal stays a number (Decimal + Decimal, -Decimal) or math converts it (exp), the
+# result is the right number; the next operation with a float names the node holding a Decimal.
+DECIMAL_COMPUTES = {("+", 3), ("neg", 0), ("relu", 0), ("exp", 0), ("tanh", 0)}
+
+
+@pytest.mark.parametrize("bad", BAD_DATA, ids=repr)
+@pytest.mark.parametrize(("op", "k", "make"), [(op, k, f) for op, fs in DATA_OPERATIONS.items()
+                                               for k, f in enumerate(fs)])
+def test_an_operation_names_the_value_whose_data_is_not_a_number(op, k, make, bad):
+    v, w = Value(2.0, "v"), Value(3.0, "w")
+    v.data = bad
+    if isinstance(bad, Decimal) and (op, k) in DECIMAL_COMPUTES:
+        y = make(v, w)
+        assert float(y.data) == make(Value(1.5), w).data
+        if not isinstance(y.data, float):
+            with pytest.raises(TypeError, match=rf"^\*: the data of {re.escape(repr(y))} is "
+                               "Decimal"):
+                y * w
+        return
+    with pytest.raises(TypeError) as info:
+        make(v, w)
+    assert str(info.value) == (f"{op}: the data of {v!r} is {type(bad).__name__} {bad!r}, "
+                               "not a number; set it to a float")
+    error = info.value  # the one clear message, without the raw error it replaces
+    assert error.__context__ is None or error.__suppress_context__
+
+
+@pytest.mark.parametrize("bad", BAD_DATA, ids=repr)
+def test_nn_layers_name_the_parameter_whose_data_is_not_a_number(bad):
+    model = MLP(2, [3, 1], seed=0)
+    p = model.parameters()[4]
+    p.data = bad
+    with pytest.raises(TypeError, match=r"^dot: the data of .* is .* not a number"):
+        model([1.0, 2.0])
+
+
+def test_a_type_error_of_a_users_function_is_its_own_when_the_operands_are_numbers():
+    class Broken(Function):
+        name = "broken"
+
+        def forward(self, x):
+            return x + "oops"
+
+        def derivatives(self, x, out):
+            return 1.0
+
+    with pytest.raises(TypeError, match="unsupported operand"):  # its own error, unchanged
+        Broken()(Value(1.0))
+
+
+def test_numbers_set_by_hand_still_compute():
+    v = Value(2.0)
+    v.data = 3  # an int is a number
+    assert (v * Value(2.0)).data == 6.0 and (-v).data == -3
+    v.data = Fraction(1, 2)
+    assert (v * 2).data == 1.0
 
 
 # --- no public operation, loss or step makes a non-finite number without raising ------------
