@@ -22,7 +22,7 @@ import keyword
 import math
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
 from microgrid import autograd as _autograd
@@ -274,6 +274,33 @@ class _Template:
         self.inlinable = [slots.count(i) == 1 for i in range(n)]  # operand used once
         self.wrapped = _strip(self.forward) != self.forward  # in parentheses as a whole
         self.reads = [() if d is None else tuple(_placeholders(d)) for d in self.derivatives]
+        # What generation calls once per node: the forward's code from the operands' codes,
+        # and per operand the code of its gradient term ``g * d`` (g the output's gradient),
+        # with ``g * 1.0`` written ``g``, also inside a conditional (relu's ``g if x > 0.0
+        # else g * 0.0``): the same numbers, fewer multiplications.
+        self.forward_code = _formatter(self.forward)
+        self.terms: list[Callable[[list[str], str], str] | None] = []
+        self.terms_wrapped: list[bool] = []  # in parentheses as a whole
+        for i, c in enumerate(constants):
+            term = ("" if c is not None
+                    else _expression(tree, _term(local(i)), f"({{g}} * {calling}[{i}])"))
+            self.terms.append(_formatter(term) if term else None)
+            self.terms_wrapped.append(_strip(term) != term)
+        self.value_operands = [i for i, c in enumerate(constants) if c is None]
+
+
+def _term(derivative: Callable[[Any], str]) -> Callable[[Any], str]:
+    def pick(ds: Any) -> str:
+        d = derivative(ds)
+        return "{g}" if d == "1.0" else "(-{g})" if d == "(-1.0)" else f"({{g}} * {d})"
+    return pick
+
+
+def _formatter(template: str) -> Callable[..., str]:
+    """`template` (``"({0} * {g})"``) as a function of the operands' codes ``o`` (and ``g``):
+    an f-string, made once per template, formats faster than `str.format` per node."""
+    body = _PLACEHOLDER.sub(lambda m: f"{{o[{m.group(1)}]}}", template)
+    return cast(Callable[..., str], eval(f"lambda o, g='': f{body!r}"))  # noqa: S307
 
 
 def _undefined(op: str, i: int, operands: tuple[float, ...]) -> float:
@@ -506,66 +533,60 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
     name: dict[Value, str] = {}
     for i, v in enumerate(nodes):
         name[v] = names.value(v.label, i)
-    templates: dict[Any, _Template] = {}
-    template: dict[Value, _Template] = {}
-    operands_of: dict[Value, tuple[Any, ...]] = {}
-    parents_of: dict[Value, tuple[Value, ...]] = {}
+    # per node: its template, its operands, and their names (then its own, the n-th)
+    templates: dict[tuple[Any, ...], _Template] = {}
+    node_of: dict[Value, tuple[_Template, tuple[Any, ...], list[str]]] = {}
     for v in nodes:
-        if not v.is_leaf:
-            fn = rule(v._op)
-            operands_of[v] = v.operands
-            parents_of[v] = v.parents
-            if any(isinstance(x, _TracedData) for x in operands_of[v]):
-                raise NotImplementedError(
-                    "compile: fn uses a Value's .data as a constant operand; the generated "
-                    "code would keep the traced number instead of recomputing it")
-            constants = tuple(None if isinstance(x, Value) else float(x)
-                              for x in operands_of[v])
-            key = (id(fn), constants)
-            t = templates.get(key)
-            if t is None:
-                t = templates[key] = _Template(fn, constants, names)
-            template[v] = t
+        op = v._op
+        if not op:
+            continue
+        operands = _operands(v)
+        key = (op, *[None if isinstance(x, Value) else _constant_key(x) for x in operands])
+        t = templates.get(key)
+        if t is None:
+            t = templates[key] = _Template(
+                rule(op), tuple(None if isinstance(x, Value) else float(x) for x in operands),
+                names)
+        node_of[v] = (t, operands, [*[name[x] if isinstance(x, Value) else "" for x in operands],
+                                    name[v]])
 
     # --- backward: reverse topological order, as Value.backward; a gradient that is a copy
     # of another (through + and leaves' 1.0) is that other variable, not a new line
     needs: set[Value] = set(grad_params)  # the nodes whose gradient leads to a parameter
     for v in backward_order:  # parents before children
-        if not v.is_leaf and any(p in needs for p in parents_of[v]):
+        node = node_of.get(v)
+        if node is not None and any(x in needs for x in node[1]):
             needs.add(v)
     backward: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
-    read_by_backward: set[Value] = set()
+    read_by_backward: set[str] = set()
     gvar: dict[Value, str] = {p: f"d_{name[p]}" for p in grad_params}  # current variable
     root = name[out]
     backward.append((f"d_{root} = 1.0", (f"d_{root}",), ()))
     gvar[out] = f"d_{root}"
     for v in reversed(backward_order):
-        if v.is_leaf or v not in needs:
+        node = node_of.get(v)
+        if node is None or v not in needs:
             continue
         g = gvar[v]
-        t = template[v]
-        operands = operands_of[v]
-        for i, x in enumerate(operands):
-            if not isinstance(x, Value) or x not in needs:
+        t, operands, opnames = node
+        for i in t.value_operands:
+            x = operands[i]
+            if x not in needs:
                 continue
-            d = t.derivatives[i]
-            assert d is not None
-            used = [cast(Value, operands[k]) if k < len(operands) else v for k in t.reads[i]]
-            read_by_backward.update(used)
-            code = d.format(*(name[x] if isinstance(x, Value) else "" for x in operands),
-                            name[v])
-            term = g if code == "1.0" else f"-{g}" if code == "(-1.0)" else f"{g} * {code}"
-            reads = (*(name[u] for u in used), g)
-            target = f"d_{name[x]}"
+            term = t.terms[i](opnames, g)  # type: ignore[misc]
+            whole = term[1:-1] if t.terms_wrapped[i] else term  # a statement's right side
+            reads = (*[opnames[k] for k in t.reads[i]], g)
+            read_by_backward.update(reads)
+            target = "d_" + opnames[i]
             current = gvar.get(x)
             if current is None:
                 if term == g:
                     gvar[x] = g  # an alias: no line
                     continue
                 gvar[x] = target
-                backward.append((f"{target} = {term}", (target,), reads))
+                backward.append((f"{target} = {whole}", (target,), reads))
             elif current == target:
-                backward.append((f"{target} += {term}", (target,), (target, *reads)))
+                backward.append((f"{target} += {whole}", (target,), (target, *reads)))
             else:  # an alias until now: the sum gets a variable of its own
                 gvar[x] = target
                 backward.append((f"{target} = {current} + {term}", (target,),
@@ -575,16 +596,17 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
     # --- forward: each node once, in order; a value used once, unlabelled, and not read by
     # backward or a guard, is written into the expression that uses it (up to INLINE ops)
     uses: dict[Value, int] = {}
-    for v in nodes:
-        for p in parents_of.get(v, ()):
-            uses[p] = uses.get(p, 0) + 1
+    for t, operands, _ in node_of.values():
+        for i in t.value_operands:
+            x = operands[i]
+            uses[x] = uses.get(x, 0) + 1
     guarded = {g[0] for g in guards} | {g[2] for g in guards if isinstance(g[2], Value)}
     statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [("# forward", (), ())]
     pending: dict[Value, tuple[str, int, tuple[str, ...]]] = {}  # code, size, reads
 
     def emit(v: Value) -> None:
         code, _, reads = pending.pop(v)
-        if template[v].wrapped:
+        if node_of[v][0].wrapped:
             code = code[1:-1]
         statements.append((f"{name[v]} = {code}", (name[v],), reads))
 
@@ -595,33 +617,29 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
         last = max(position[v], position[other] if isinstance(other, Value) else -1)
         guards_after.setdefault(last, []).append(guard)
     for i, v in enumerate(nodes):
-        if not v.is_leaf:
-            t = template[v]
-            operands = operands_of[v]
+        node = node_of.get(v)
+        if node is not None:
+            t, operands, opnames = node
             inlinable = t.inlinable
-            codes: list[str] = []
+            codes = list(opnames)
             size = 1
             reading: list[str] = []
-            for k, x in enumerate(operands):
-                if not isinstance(x, Value):
-                    codes.append("")
-                elif x in pending:
+            for k in t.value_operands:
+                x = operands[k]
+                if x in pending:
                     code, n, r = pending[x]
                     if inlinable[k] and size + n <= INLINE:
                         del pending[x]
-                        codes.append(code)
+                        codes[k] = code
                         size += n
                         reading.extend(r)
                     else:
                         emit(x)
-                        codes.append(name[x])
-                        reading.append(name[x])
+                        reading.append(opnames[k])
                 else:
-                    codes.append(name[x])
-                    reading.append(name[x])
-            code = t.forward.format(*codes)
-            pending[v] = (code, size, tuple(reading))
-            if (v is out or v.label or v in read_by_backward or v in guarded
+                    reading.append(opnames[k])
+            pending[v] = (t.forward_code(codes), size, tuple(reading))
+            if (v is out or v.label or opnames[-1] in read_by_backward or v in guarded
                     or uses.get(v, 0) != 1):  # a labelled value keeps its line, for reading
                 emit(v)
         for v, op, other, result in guards_after.get(i, ()):
@@ -645,6 +663,23 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
     results = [root, *final_grads]
     source = _chunks(statements, slots, results, chunk, n_args + len(params) + len(grad_params))
     return source, names.namespace
+
+
+def _operands(v: Value) -> tuple[Any, ...]:
+    """``v.operands``, read from the slots (generation reads them once per node)."""
+    if v.__class__ is Value:
+        b = v._b
+        return (v._a,) if b is None else (v._a, b)
+    return v.operands
+
+
+def _constant_key(x: Any) -> Any:
+    """A constant operand as a template's key: its value (``-0.0`` apart from ``0.0``)."""
+    if x.__class__ is _TracedData:
+        raise NotImplementedError(
+            "compile: fn uses a Value's .data as a constant operand; the generated code would "
+            "keep the traced number instead of recomputing it")
+    return x if x else repr(float(x))
 
 
 def _chunks(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]],
@@ -682,23 +717,41 @@ def _chunks(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]],
         loads[k].sort(key=slots.__getitem__)
         stores[k].sort(key=slots.__getitem__)
         lines.append(f"def _part{k}(S):")
-        if loads[k]:
-            lines.append(f"    {', '.join(loads[k])}, = " +
-                         ", ".join(f"S[{slots[n]}]" for n in loads[k]))
+        for run, where in _runs(loads[k], slots):
+            lines.append(f"    {', '.join(run)} = S[{where}]")
         for code, _, _ in group:
             lines.append(f"    {code}")
-        if stores[k]:
-            lines.append(f"    {', '.join(f'S[{slots[n]}]' for n in stores[k])} = "
-                         f"{', '.join(stores[k])},")
+        for run, where in _runs(stores[k], slots):
+            lines.append(f"    S[{where}] = {', '.join(run)}")
         lines.append("")
     lines.append("def step(S):")
     if next_slot > initial:
         lines.append(f"    S.extend([0.0] * {next_slot - initial})")
     for k in range(len(groups)):
         lines.append(f"    if _part{k}(S): return None")
-    lines.append(f"    return S[{slots[results[0]]}], "
-                 f"[{', '.join(f'S[{slots[n]}]' for n in results[1:])}]")
+    grads = list(_runs(results[1:], slots))
+    grads_code = (f"S[{grads[0][1]}]" if len(grads) == 1 and len(grads[0][0]) > 1 else
+                  f"[{', '.join(f'S[{slots[n]}]' for n in results[1:])}]")
+    lines.append(f"    return S[{slots[results[0]]}], {grads_code}")
     return "\n".join(lines) + "\n"
+
+
+def _runs(names: list[str], slots: dict[str, int]) -> Iterator[tuple[list[str], str]]:
+    """`names` (in the order of their slots) in runs of consecutive slots, each with its
+    subscript of ``S``: a slice (``3:7``) moves a run faster than one subscript per name."""
+    run: list[str] = []
+    for n in names:
+        if run and slots[n] != slots[run[-1]] + 1:
+            yield run, _subscript(run, slots)
+            run = []
+        run.append(n)
+    if run:
+        yield run, _subscript(run, slots)
+
+
+def _subscript(run: list[str], slots: dict[str, int]) -> str:
+    first = slots[run[0]]
+    return str(first) if len(run) == 1 else f"{first}:{first + len(run)}"
 
 
 # --- the compiled step --------------------------------------------------------------------

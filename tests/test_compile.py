@@ -22,7 +22,7 @@ def test_the_public_name_is_compile_and_the_builtin_still_works():
 # --- the apple example: the book's forward and backward passes, named after the labels -----
 APPLE_SOURCE = '''\
 def _part0(S):
-    apple, apple_num, tax, d_apple, d_apple_num, d_tax, = S[0], S[1], S[2], S[3], S[4], S[5]
+    apple, apple_num, tax, d_apple, d_apple_num, d_tax = S[0:6]
     # forward
     apple_price = apple * apple_num
     price = apple_price * tax
@@ -32,12 +32,12 @@ def _part0(S):
     d_tax += d_price * apple_price
     d_apple += d_apple_price * apple_num
     d_apple_num += d_apple_price * apple
-    S[3], S[4], S[5], S[6] = d_apple, d_apple_num, d_tax, price,
+    S[3:7] = d_apple, d_apple_num, d_tax, price
 
 def step(S):
     S.extend([0.0] * 1)
     if _part0(S): return None
-    return S[6], [S[3], S[4], S[5]]
+    return S[6], S[3:6]
 '''
 
 
