@@ -17,11 +17,13 @@ something a symbol cannot follow (``math.exp(x)`` in a forward) is called instea
 from __future__ import annotations
 
 import builtins
+import gc
 import inspect
 import keyword
 import math
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, cast
 
@@ -417,57 +419,116 @@ class _TracedData(float):
 
 
 class _Trace:
-    """Records, while `fn` runs, its comparisons of Values (the guards) and refuses what
-    the generated code could not reproduce (no_grad, detach)."""
+    """Records, while `fn` runs, its comparisons of Values (the guards) and the nodes it
+    makes inside ``no_grad()`` (and ``detach()``): computed, but no gradient flows through
+    them."""
 
     def __init__(self) -> None:
         self.guards: list[tuple[Value, str, Any, bool]] = []
-        self.refused = ""
+        self.no_grad = 0  # how many no_grad() blocks of fn are open
+        self.stopped: set[Value] = set()  # the nodes made inside them
 
     def run(self, fn: Callable[..., Any], args: Sequence[Any]) -> Any:
-        saved = {name: Value.__dict__[name] for name in (*_COMPARISONS, "detach")}
-        set_recording = _engine._set_recording
+        """``fn(*args)``, recorded. The recording versions of Value's methods are installed
+        for the time of the trace, process-wide, but record only in this thread: another
+        thread computing with Values meanwhile gets their plain behaviour (a bit slower), and
+        a second thread that traces waits for this trace to end."""
+        with _TRACING:
+            outer = _tracing.trace
+            originals = _install() if outer is None else None
+            _tracing.trace = self
+            try:
+                return fn(*args)
+            finally:
+                _tracing.trace = outer
+                if originals is not None:
+                    _uninstall(originals)
 
-        def compare(name: str, op: str) -> Callable[[Value, Any], bool]:
-            original = saved[name]
 
-            def comparison(self_: Value, other: Any) -> bool:
-                result = original(self_, other)
-                self.guards.append((self_, op, other, result))
-                return result
-            return comparison
+class _Tracing(threading.local):
+    trace: _Trace | None = None  # the trace this thread is running
 
-        def refuse_detach(self_: Value) -> Value:
-            self.refused = self.refused or "detach()"
-            return saved["detach"](self_)
 
-        def refuse_no_grad(enabled: bool) -> None:
-            if not enabled:
-                self.refused = self.refused or "no_grad()"
+_tracing = _Tracing()
+_TRACING = threading.RLock()  # held by the thread that traces (a nested trace takes it again)
+_ENGINE = (vars(_engine), vars(_functions), vars(_autograd))  # their reads of .data are plain
+
+
+def _install() -> dict[str, Any]:
+    """Install the recording versions; return what they replace."""
+    originals: dict[str, Any] = {name: Value.__dict__[name]
+                                 for name in ("data", "detach", *_COMPARISONS)}
+    originals["_set_recording"] = set_recording = _engine._set_recording
+    originals["_node"], originals["_nary_node"] = _engine._node, _engine._nary_node
+    data = originals["data"]  # the slot's descriptor
+    get = data.__get__
+    engine_globals, functions_globals, autograd_globals = _ENGINE
+
+    def read(self_: Value) -> float:
+        x = get(self_)
+        trace = _tracing.trace
+        if trace is None:
+            return x  # another thread
+        caller = sys._getframe(1).f_globals
+        if caller is engine_globals or caller is functions_globals or caller is autograd_globals:
+            return x
+        return _TracedData(x, self_, trace)  # fn's own code reads a number
+
+    def compare(name: str, op: str) -> Callable[[Value, Any], bool]:
+        original = originals[name]
+
+        def comparison(self_: Value, other: Any) -> bool:
+            result = original(self_, other)
+            trace = _tracing.trace
+            if trace is not None:
+                trace.guards.append((self_, op, other, result))
+            return cast(bool, result)
+        return comparison
+
+    def recording(enabled: bool) -> None:
+        # In the tracing thread, no_grad() goes on recording: its nodes are computed by the
+        # generated code, and `stop` marks them as the ends of the gradient's paths.
+        trace = _tracing.trace
+        if trace is None:
             set_recording(enabled)
+            return
+        trace.no_grad += 1 if not enabled else -1  # no_grad() sets False, then True again
 
-        data = Value.__dict__["data"]  # the slot's descriptor
-        inside = {id(vars(m)) for m in (_engine, _functions, _autograd)}
-        trace = self
+    def stop(make: Callable[..., Value]) -> Callable[..., Value]:
+        def made_in_no_grad(*args: Any) -> Value:
+            out = make(*args)
+            trace = _tracing.trace
+            if trace is not None and trace.no_grad:
+                trace.stopped.add(out)
+            return out
+        return made_in_no_grad
 
-        def read(self_: Value) -> float:
-            x = data.__get__(self_)
-            if id(sys._getframe(1).f_globals) in inside:
-                return x
-            return _TracedData(x, self_, trace)  # fn's own code reads a number
-
+    def detach(self_: Value) -> Value:
+        trace = _tracing.trace
+        if trace is None:
+            return cast(Value, originals["detach"](self_))
+        trace.no_grad += 1
         try:
-            setattr(Value, "data", property(read, data.__set__))  # noqa: B010
-            for name, op in _COMPARISONS.items():
-                setattr(Value, name, compare(name, op))
-            setattr(Value, "detach", refuse_detach)  # noqa: B010 (mypy: a method)
-            _engine._set_recording = refuse_no_grad
-            return fn(*args)
+            return self_ * 1.0  # the same number (also -0.0), a node that stops the gradient
         finally:
-            setattr(Value, "data", data)  # noqa: B010
-            for name, method in saved.items():
-                setattr(Value, name, method)
-            _engine._set_recording = set_recording
+            trace.no_grad -= 1
+
+    setattr(Value, "data", property(read, data.__set__))  # noqa: B010
+    for name, op in _COMPARISONS.items():
+        setattr(Value, name, compare(name, op))
+    setattr(Value, "detach", detach)  # noqa: B010 (mypy: a method)
+    _engine._set_recording = recording
+    _engine._node = stop(_engine._node)
+    _engine._nary_node = stop(_engine._nary_node)
+    return originals
+
+
+def _uninstall(originals: dict[str, Any]) -> None:
+    for name in ("data", "detach", *_COMPARISONS):
+        setattr(Value, name, originals[name])
+    _engine._set_recording = originals["_set_recording"]
+    _engine._node = originals["_node"]
+    _engine._nary_node = originals["_nary_node"]
 
 
 class _Variant:
@@ -479,16 +540,13 @@ class _Variant:
         leaves = [_leaves(a, name, made) for a, name in zip(args, names, strict=True)]
         trace = _Trace()
         out = trace.run(fn, leaves)
-        if trace.refused:
-            raise NotImplementedError(
-                f"compile: fn uses {trace.refused}, which compile does not support yet: the "
-                "generated code would keep the traced number instead of recomputing it")
         if not isinstance(out, Value):
             raise TypeError(f"compile: fn must return a Value, got {type(out).__name__} "
                             f"{out!r}")
-        if out.is_leaf:
+        if out.is_leaf or out in trace.stopped:
             raise ValueError(f"compile: fn returned a leaf ({out!r}), not the result of an "
-                             "operation, so there is nothing to differentiate")
+                             "operation (or one made in no_grad()), so there is nothing to "
+                             "differentiate")
         self.n_args = len(made)
         backward_order = topological_order(out)
         nodes, seen = [], set()
@@ -507,10 +565,17 @@ class _Variant:
         self.params = [v for v in nodes if v.is_leaf and id(v) not in arg_ids]
         in_graph = set(backward_order)
         self.grad_params = [p for p in self.params if p in in_graph]
-        self.source, self.namespace = _generate(made, self.params, self.grad_params, nodes,
-                                                backward_order, out, trace.guards, chunk)
-        for part in self.source.split("\n\n"):  # one function at a time: a bounded AST
-            exec(_compile_source(part, "<microgrid.compile>", "exec"), self.namespace)
+        collecting = gc.isenabled()
+        gc.disable()  # generation makes many small objects and no cycles: no collections
+        try:
+            self.source, self.namespace = _generate(made, self.params, self.grad_params,
+                                                    nodes, backward_order, out, trace.guards,
+                                                    trace.stopped, chunk)
+            for part in self.source.split("\n\n"):  # one function at a time: a bounded AST
+                exec(_compile_source(part, "<microgrid.compile>", "exec"), self.namespace)
+        finally:
+            if collecting:
+                gc.enable()
         self.run = self.namespace["step"]
 
 
@@ -524,7 +589,7 @@ INLINE = 16  # at most this many operations in one generated expression
 
 def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
               nodes: list[Value], backward_order: list[Value], out: Value,
-              guards: list[tuple[Value, str, Any, bool]], chunk: int
+              guards: list[tuple[Value, str, Any, bool]], stopped: set[Value], chunk: int
               ) -> tuple[str, dict[str, Any]]:
     """The source of ``step(S)`` and its namespace. ``S`` is a list: the arguments, the
     parameters' data and grads first, then the slots that pass values between the
@@ -550,13 +615,27 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
         node_of[v] = (t, operands, [*[name[x] if isinstance(x, Value) else "" for x in operands],
                                     name[v]])
 
-    # --- backward: reverse topological order, as Value.backward; a gradient that is a copy
-    # of another (through + and leaves' 1.0) is that other variable, not a new line
+    # --- backward: reverse topological order, as Value.backward. A parameter's gradient is
+    # added to term by term, in that order; an intermediate value's gradient is the sum of its
+    # terms, in the same order, written as one expression when its last term is known
+    # (``d_x = d_a * w1 + d_b * w2``: the same additions, without a store and a load per
+    # term). A gradient of one term that is a copy of another (through + and leaves' 1.0) is
+    # that other variable, not a new line.
     needs: set[Value] = set(grad_params)  # the nodes whose gradient leads to a parameter
     for v in backward_order:  # parents before children
         node = node_of.get(v)
-        if node is not None and any(x in needs for x in node[1]):
-            needs.add(v)
+        if node is not None and v not in stopped and any(x in needs for x in node[1]):
+            needs.add(v)  # (no gradient flows through a node made in no_grad())
+    grad_set = set(grad_params)
+    waiting: dict[Value, int] = {}  # an intermediate value's terms still to come
+    for v in needs:
+        node = node_of.get(v)
+        if node is not None:
+            for i in node[0].value_operands:
+                x = node[1][i]
+                if x in needs and x not in grad_set:
+                    waiting[x] = waiting.get(x, 0) + 1
+    terms_of: dict[Value, list[tuple[str, str, tuple[str, ...]]]] = {}
     backward: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
     read_by_backward: set[str] = set()
     gvar: dict[Value, str] = {p: f"d_{name[p]}" for p in grad_params}  # current variable
@@ -565,7 +644,7 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
     gvar[out] = f"d_{root}"
     for v in reversed(backward_order):
         node = node_of.get(v)
-        if node is None or v not in needs:
+        if node is None or v not in needs or v not in gvar:  # (not: used in no_grad() only)
             continue
         g = gvar[v]
         t, operands, opnames = node
@@ -577,20 +656,20 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
             whole = term[1:-1] if t.terms_wrapped[i] else term  # a statement's right side
             reads = (*[opnames[k] for k in t.reads[i]], g)
             read_by_backward.update(reads)
-            target = "d_" + opnames[i]
-            current = gvar.get(x)
-            if current is None:
-                if term == g:
-                    gvar[x] = g  # an alias: no line
-                    continue
-                gvar[x] = target
-                backward.append((f"{target} = {whole}", (target,), reads))
-            elif current == target:
+            if x in grad_set:
+                target = gvar[x]
                 backward.append((f"{target} += {whole}", (target,), (target, *reads)))
-            else:  # an alias until now: the sum gets a variable of its own
-                gvar[x] = target
-                backward.append((f"{target} = {current} + {term}", (target,),
-                                 (current, *reads)))
+                continue
+            terms = terms_of.setdefault(x, [])
+            terms.append((term, whole, reads))
+            waiting[x] -= 1
+            if not waiting[x]:
+                del terms_of[x]
+                if len(terms) == 1 and term == g:
+                    gvar[x] = g  # an alias: no line
+                else:
+                    gvar[x] = _sum_of(terms, "d_" + opnames[i], backward)
+    assert not terms_of, "a gradient whose terms did not all arrive"
     final_grads = [gvar[p] for p in grad_params]
 
     # --- forward: each node once, in order; a value used once, unlabelled, and not read by
@@ -663,6 +742,26 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
     results = [root, *final_grads]
     source = _chunks(statements, slots, results, chunk, n_args + len(params) + len(grad_params))
     return source, names.namespace
+
+
+FUSE = 32  # at most this many terms in one generated sum
+
+
+def _sum_of(terms: list[tuple[str, str, tuple[str, ...]]], target: str,
+            backward: list[tuple[str, tuple[str, ...], tuple[str, ...]]]) -> str:
+    """Append the statements of ``target = t0 + t1 + ...`` (left to right, as backward()
+    adds them; at most `FUSE` terms a statement) and return `target`."""
+    for k in range(0, len(terms), FUSE):
+        piece = terms[k:k + FUSE]
+        codes = [target] if k else []
+        reads: list[str] = [target] if k else []
+        alone = len(piece) == 1 and not k
+        for term, whole, r in piece:
+            # inside a sum, a conditional expression keeps its parentheses; a product needs none
+            codes.append(term if " if " in whole and not alone else whole)
+            reads.extend(r)
+        backward.append((f"{target} = {' + '.join(codes)}", (target,), tuple(reads)))
+    return target
 
 
 def _operands(v: Value) -> tuple[Any, ...]:
@@ -842,8 +941,12 @@ def compile(fn: Callable[..., Value], *example_args: Any, retrace: bool = True,
     guard: they are compiled as conditional expressions. The intermediate Values of the trace
     are not updated by calls of the step.
 
+    ``no_grad()`` blocks and ``detach()`` in `fn` are compiled without gradients: their
+    values are computed by the generated code, and no gradient flows back through them, as
+    with ``backward()``. (Inside a traced ``no_grad()``, ``is_grad_enabled()`` stays True.)
+
     While `fn` is traced, `Value`'s comparisons, ``data`` and ``detach`` are replaced by
-    recording versions (restored afterwards): do not trace while another thread computes
-    with Values. ``no_grad()`` and ``detach()`` inside `fn` are refused (NotImplementedError).
+    recording versions (restored afterwards) that record in the tracing thread only: another
+    thread may compute with Values meanwhile, and a second trace waits for the first.
     """
     return CompiledStep(fn, example_args, retrace, chunk)

@@ -339,22 +339,47 @@ def test_another_shape_retraces():
         step(["a"])
 
 
-def test_what_is_not_supported_says_so():
-    w = Value(1.0)
+def test_no_grad_and_detach_are_compiled_without_gradients():
+    w, u = Value(1.5, "w"), Value(-0.5, "u")
 
     def uses_no_grad(x):
         with no_grad():
-            s = w * x
-        return w * s
+            s = (w * x + u).tanh()  # computed, but no gradient flows back through it
+            with no_grad():
+                s = s * w
+            s = s + u
+        return w * s + u * x
 
     def uses_detach(x):
-        return w * (w * x).detach()
-    with pytest.raises(NotImplementedError, match="no_grad"):
-        mgcompile(uses_no_grad, 1.0)
-    with pytest.raises(NotImplementedError, match="detach"):
-        mgcompile(uses_detach, 1.0)
+        return w * (w * x).detach() + (u * x).detach().relu() * u
+
+    for f in (uses_no_grad, uses_detach):
+        step = mgcompile(f, 2.0)
+        assert step.traces == 1
+        for x in (2.0, -3.0, 0.25):  # new numbers: the no_grad values are recomputed
+            for p in (w, u):
+                p.grad = 0.0
+            out = f(x)
+            out.backward()
+            expected = (out.data, w.grad, u.grad)
+            w.grad = u.grad = 0.0
+            assert (step(x), w.grad, u.grad) == expected
+        assert step.traces == 1
+    with no_grad():  # a trace records in no_grad() of its own, then no_grad() is back
+        assert not microgrid.is_grad_enabled()
+    assert microgrid.is_grad_enabled()
+
+
+def test_what_is_not_supported_says_so():
+    w = Value(1.0)
     with pytest.raises(ValueError, match="leaf"):
         mgcompile(lambda: w)
+
+    def all_in_no_grad(x):
+        with no_grad():
+            return w * x
+    with pytest.raises(ValueError, match="no_grad"):
+        mgcompile(all_in_no_grad, 1.0)
     with pytest.raises(TypeError, match="Value"):
         mgcompile(lambda: 1.0)
     assert Value.__lt__(Value(1.0), 2.0)  # comparisons are restored after the trace
@@ -435,3 +460,74 @@ def test_dot_forward_is_called_where_sum_is_compensated(monkeypatch):
     monkeypatch.setattr(module, "_SUMS_COMPENSATED", True)
     step = check_same(f, ws, [0.3, -1.0, 2.0, 0.7, 1e-3])
     assert "_dot_forward(" in step.source
+
+
+# --- threads ------------------------------------------------------------------------------
+def test_another_thread_computes_with_values_while_fn_is_traced():
+    import threading
+    w = Value(2.0, "w")
+    started, done = threading.Event(), threading.Event()
+    seen = {}
+
+    def other_thread():  # runs entirely inside the trace below
+        started.wait(10)
+        try:
+            a, b = Value(2.0), Value(3.0)
+            seen["compare"] = (a < b, max(a, b) is b)
+            seen["data"] = type((a * b).data)
+            with no_grad():
+                seen["no_grad leaf"] = (a * b).is_leaf
+            seen["detach leaf"] = (a * b).detach().is_leaf
+            c = a * b
+            c.backward()
+            seen["grads"] = (a.grad, b.grad)
+        except BaseException as e:  # reported by the asserts below
+            seen["error"] = e
+        finally:
+            done.set()
+
+    def f(x):
+        started.set()
+        assert done.wait(10)
+        y = w * x
+        return y if y > 0 else -y  # fn's own comparison: the one guard
+    t = threading.Thread(target=other_thread)
+    t.start()
+    step = mgcompile(f, 1.5)
+    t.join()
+    assert seen == {"compare": (True, True), "data": float, "no_grad leaf": True,
+                    "detach leaf": True, "grads": (3.0, 2.0)}
+    assert step.source.count(" return True") == 1  # the other thread's comparisons: no guard
+    w.grad = 0.0
+    assert step(1.5) == 3.0 and w.grad == 1.5
+    assert type(Value.__dict__["data"]).__name__ == "member_descriptor"
+
+
+def test_two_threads_compile_at_once():
+    import threading
+    errors = []
+
+    def work(k):
+        try:
+            w = Value(0.5 + k, "w")
+
+            def f(x):  # long enough for the two traces to overlap
+                y = sum((w * x * (i + 1)).relu() for i in range(300))
+                return y + w * w if w * x < 1 else y * w  # a guard, and data read
+            for i in range(20):
+                x = float(i % 5 - 2)
+                step = mgcompile(f, x)
+                w.grad = 0.0
+                out = f(x)
+                out.backward()
+                expected = (out.data, w.grad)
+                w.grad = 0.0
+                assert (step(x), w.grad) == expected
+        except BaseException as e:
+            errors.append(e)
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
