@@ -1,7 +1,7 @@
 """The compiled MLP step against microgrid (plain Values and nn), micrograd and the flat tape.
 
     python -m benchmarks.compile                  # steps side by side, then the compile time
-    python -m benchmarks.compile --chunks 500 2000 4000 20000 1000000
+    python -m benchmarks.compile --chunks 4000 16000 32000 100000
     python -m benchmarks.compile --chain 1000000  # a long chain: compile and run
 
 Every engine runs the benchmarks' MLP step (`workloads.mlp_step`: zero the gradients, forward,
@@ -26,6 +26,7 @@ from typing import Any
 
 from benchmarks import workloads as w
 from benchmarks.engines import Microgrid, MicrogridNN
+from microgrid.compile import CHUNK
 
 
 def _loss(model: Callable[[list[Any]], Any], params: list[Any]) -> Callable[..., Any]:
@@ -176,7 +177,7 @@ def _mark() -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.compile", description=__doc__)
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--chunk", type=int, default=4000)
+    parser.add_argument("--chunk", type=int, default=CHUNK)
     parser.add_argument("--chunks", type=int, nargs="*")
     parser.add_argument("--chain", type=int)
     args = parser.parse_args(argv)

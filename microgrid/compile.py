@@ -36,7 +36,7 @@ from microgrid.functions import Function, rule
 __all__ = ["CompiledStep", "GuardError", "compile"]
 
 _compile_source = builtins.compile  # this module's `compile` is the public one below
-CHUNK = 4000  # statements per generated function (see benchmarks/compile.py)
+CHUNK = 32000  # statements per generated function (measured: see benchmarks/compile.py)
 
 
 class GuardError(RuntimeError):
@@ -636,6 +636,7 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
                 if x in needs and x not in grad_set:
                     waiting[x] = waiting.get(x, 0) + 1
     terms_of: dict[Value, list[tuple[str, str, tuple[str, ...]]]] = {}
+    adds: dict[int, tuple[str, str, str, tuple[str, ...]]] = {}  # a parameter's terms
     backward: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
     read_by_backward: set[str] = set()
     gvar: dict[Value, str] = {p: f"d_{name[p]}" for p in grad_params}  # current variable
@@ -658,6 +659,7 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
             read_by_backward.update(reads)
             if x in grad_set:
                 target = gvar[x]
+                adds[len(backward)] = (target, term, whole, reads)
                 backward.append((f"{target} += {whole}", (target,), (target, *reads)))
                 continue
             terms = terms_of.setdefault(x, [])
@@ -728,6 +730,7 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
                                (name[v], *([other_code] if isinstance(other, Value) else []))))
     assert not pending, "a value computed but never used"
     statements.append(("# backward", (), ()))
+    adds = {len(statements) + j: add for j, add in adds.items()}
     statements.extend(backward)
 
     n_args = len(args)
@@ -740,22 +743,54 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
     for i, p in enumerate(grad_params):
         slots[f"d_{name[p]}"] = n_args + len(params) + i
     results = [root, *final_grads]
-    source = _chunks(statements, slots, results, chunk, n_args + len(params) + len(grad_params))
+    source = _chunks(_parts(statements, adds, chunk), slots, results,
+                     n_args + len(params) + len(grad_params))
     return source, names.namespace
+
+
+def _parts(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]],
+           adds: dict[int, tuple[str, str, str, tuple[str, ...]]], chunk: int
+           ) -> list[list[tuple[str, tuple[str, ...], tuple[str, ...]]]]:
+    """The statements in parts of at most `chunk`. In each part, the terms added to one
+    parameter's gradient (`adds`: the statements ``d_w += term``) are one sum, where its last
+    term is: ``d_w = d_w + t1 + t2 ...``, the same additions in the same order."""
+    parts = []
+    for start in range(0, len(statements), chunk):
+        where = range(start, min(start + chunk, len(statements)))
+        last = {adds[j][0]: j for j in where if j in adds}
+        part: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+        terms: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {}
+        for j in where:
+            add = adds.get(j)
+            if add is None:
+                part.append(statements[j])
+                continue
+            target = add[0]
+            terms.setdefault(target, []).append(add[1:])
+            if last[target] == j:
+                if len(terms[target]) == 1:
+                    part.append(statements[j])  # d_w += term
+                    del terms[target]
+                else:
+                    _sum_of(terms.pop(target), target, part, accumulate=True)
+        parts.append(part)
+    return parts or [[]]
 
 
 FUSE = 32  # at most this many terms in one generated sum
 
 
 def _sum_of(terms: list[tuple[str, str, tuple[str, ...]]], target: str,
-            backward: list[tuple[str, tuple[str, ...], tuple[str, ...]]]) -> str:
-    """Append the statements of ``target = t0 + t1 + ...`` (left to right, as backward()
-    adds them; at most `FUSE` terms a statement) and return `target`."""
+            backward: list[tuple[str, tuple[str, ...], tuple[str, ...]]],
+            accumulate: bool = False) -> str:
+    """Append the statements of ``target = t0 + t1 + ...`` (``target = target + t0 + ...``
+    to `accumulate`), left to right as backward() adds them, at most `FUSE` terms a
+    statement; return `target`."""
     for k in range(0, len(terms), FUSE):
         piece = terms[k:k + FUSE]
-        codes = [target] if k else []
-        reads: list[str] = [target] if k else []
-        alone = len(piece) == 1 and not k
+        codes = [target] if k or accumulate else []
+        reads: list[str] = list(codes)
+        alone = len(piece) == 1 and not codes
         for term, whole, r in piece:
             # inside a sum, a conditional expression keeps its parentheses; a product needs none
             codes.append(term if " if " in whole and not alone else whole)
@@ -781,11 +816,10 @@ def _constant_key(x: Any) -> Any:
     return x if x else repr(float(x))
 
 
-def _chunks(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]],
-            slots: dict[str, int], results: list[str], chunk: int, initial: int) -> str:
-    """``step(S)``: the statements split into functions of at most `chunk` statements, each
-    loading from ``S`` what earlier ones computed and storing what later ones read."""
-    groups = [statements[i:i + chunk] for i in range(0, len(statements), chunk)] or [[]]
+def _chunks(groups: list[list[tuple[str, tuple[str, ...], tuple[str, ...]]]],
+            slots: dict[str, int], results: list[str], initial: int) -> str:
+    """``step(S)``: one function for each group of statements, each loading from ``S`` what
+    earlier ones computed and storing what later ones read."""
     loads: list[list[str]] = []
     writes: list[set[str]] = []
     for group in groups:
