@@ -447,13 +447,20 @@ def test_demo_train_compile_trains_the_same_network(capsys):
     assert "faster" in out and "compile included" in out
 
 
-def test_branch_free_bce_equals_bce_with_logits():
-    from microgrid.demos.train import branch_free_bce
+def test_bce_with_logits_needs_no_guard():
     from microgrid.losses import bce_with_logits
-    zs, ys = [-3.0, -0.5, 0.25, 4.0], [0, 1, 1, 0]
-    a = branch_free_bce([Value(z) for z in zs], ys)
-    b = bce_with_logits([Value(z) for z in zs], ys)
-    assert a.data == pytest.approx(b.data, rel=1e-12)
+    w = Value(1.0, "w")
+    ys = [1, 0, 1]
+    step = mgcompile(lambda zs: bce_with_logits([w * z for z in zs], ys), [1.0, -2.0, 3.0])
+    for zs in ([-3.0, 0.5, 2.0], [0.0, 4.0, -1.0], [2.0, -1.0, 0.0]):
+        w.grad = 0.0
+        out = bce_with_logits([w * z for z in zs], ys)
+        out.backward()
+        expected = (out.data, w.grad)
+        w.grad = 0.0
+        assert (step(zs), w.grad) == expected  # logits of every sign, and 0
+    assert step.traces == 1
+    assert "return True" not in step.source  # no guard
 
 
 def test_dot_forward_is_called_where_sum_is_compensated(monkeypatch):

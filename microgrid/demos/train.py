@@ -98,7 +98,7 @@ def train(args: argparse.Namespace) -> tuple[MLP, Points, list[int], list[float]
     compiled = None
     if getattr(args, "compile", False):  # trace once; each step runs the generated code
         from microgrid.compile import compile as compile_step
-        compiled = compile_step(lambda: branch_free_bce(_logits(model, X), y))
+        compiled = compile_step(lambda: bce_with_logits(_logits(model, X), y))
     for step in steps:
         if compiled is not None:
             opt.zero_grad()
@@ -197,8 +197,7 @@ def run(argv: list[str] | None = None) -> tuple[int, Value]:
         uncompiled = _uncompiled_step_seconds(args)
         print(f"compiled: {seconds:.2f} s end to end, compile included; uncompiled steps take "
               f"{uncompiled * 1e3:.0f} ms each, {args.steps} of them about "
-              f"{uncompiled * args.steps:.1f} s: {uncompiled * args.steps / seconds:.1f}x faster "
-              "(both with the loss written without a branch, see branch_free_bce)")
+              f"{uncompiled * args.steps:.1f} s: {uncompiled * args.steps / seconds:.1f}x faster")
     else:
         print(f"dL/dz_i from backward() vs (sigmoid(z_i) - y_i) / n, every example, every step: "
               f"max |diff| {worst:.1e}")
@@ -215,17 +214,6 @@ def run(argv: list[str] | None = None) -> tuple[int, Value]:
     return status, example_graph(model, X, y)
 
 
-def branch_free_bce(logits: list[Value], y: list[int]) -> Value:
-    """`bce_with_logits` with no branch on the data: ``relu(z) + log(1 + e^-|z|) - y z``, the
-    same numbers but one graph for every logit's sign. bce_with_logits picks one of two
-    formulas by the sign of z, which compile must guard, and retrace whenever a logit changes
-    sign (often, in the first steps); relu and abs are conditional expressions in the
-    compiled code instead."""
-    terms = [z.relu() + (1.0 + (-abs(z)).exp()).log() - z * float(t)
-             for z, t in zip(logits, y, strict=True)]
-    return sum(terms[1:], terms[0]) * (1.0 / len(terms))
-
-
 def _uncompiled_step_seconds(args: argparse.Namespace, n: int = 3) -> float:
     """The median time of `n` uncompiled training steps of the same network and data."""
     X, y = make_moons(args.n, noise=args.noise, seed=args.seed)
@@ -234,7 +222,7 @@ def _uncompiled_step_seconds(args: argparse.Namespace, n: int = 3) -> float:
     times = []
     for _ in range(n):
         start = time.perf_counter()
-        loss = branch_free_bce(_logits(model, X), y)
+        loss = bce_with_logits(_logits(model, X), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
