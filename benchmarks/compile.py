@@ -30,13 +30,7 @@ from microgrid.compile import CHUNK
 
 
 def _loss(model: Callable[[list[Any]], Any], params: list[Any]) -> Callable[..., Any]:
-    def loss(xs: list[list[float]], ys: list[float]) -> Any:
-        scores = [model(x) for x in xs]
-        losses = [(1 + -y * s).relu() for y, s in zip(ys, scores, strict=True)]
-        data_loss = sum(losses) * (1.0 / len(losses))
-        reg_loss = w.ALPHA * sum(p * p for p in params)
-        return data_loss + reg_loss
-    return loss
+    return lambda xs, ys: w.mlp_loss(model, params, xs, ys)
 
 
 def _compile_timed(loss: Callable[..., Any], xs: Any, ys: Any, chunk: int
