@@ -428,7 +428,8 @@ def write(results: dict[str, Any], out: Path, readme: bool) -> None:
         goals = f"\n\nThe compiled step against its goals:\n\n{goals}" if goals else ""
         block = f"{MARKERS[0]}\n{table(results)}\n\n{describe(results)}{goals}\n\n" \
                 f"Where the time goes (ms, medians):\n\n{phases(results)}\n\n" \
-                f"What the garbage collector costs (the same runs with it disabled):\n\n{collector_share(results)}\n"
+                f"What the garbage collector costs (the same runs with it disabled):\n\n" \
+                f"{collector_share(results)}\n"
         path.write_text(text[:start] + block + text[end:])
 
 
