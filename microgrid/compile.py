@@ -24,7 +24,7 @@ import math
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 from microgrid import autograd as _autograd
@@ -534,6 +534,8 @@ def _uninstall(originals: dict[str, Any]) -> None:
 class _Variant:
     """One trace's generated code: for one shape of arguments and one side of each guard."""
 
+    shape: Any  # of its arguments (see `_shape`)
+
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], chunk: int) -> None:
         made: list[Value] = []
         names = _argument_names(fn, len(args))
@@ -899,10 +901,12 @@ class CompiledStep:
         self.chunk = chunk
         self._variants: dict[Any, list[_Variant]] = {}
         self.traces = 0
+        self._arity = len(example_args)
         self._last = self._trace(example_args, _shape(example_args, "example_args"))
 
     def _trace(self, args: tuple[Any, ...], shape: Any) -> _Variant:
         variant = _Variant(self.fn, args, self.chunk)
+        variant.shape = shape
         self.traces += 1
         variants = self._variants.setdefault(shape, [])
         variants.insert(0, variant)
@@ -924,7 +928,7 @@ class CompiledStep:
         flat: list[float] = []
         _flatten(args, flat)
         for variant in self._variants.get(shape, ()):
-            result = self._run(variant, flat)
+            result = self._run(variant, list(flat))
             if result is not None:
                 self._last = variant
                 return result
@@ -941,6 +945,49 @@ class CompiledStep:
         self._last = variant
         return result
 
+    def map(self, arguments: Iterable[Any]) -> list[float]:
+        """``[step(*args) for args in arguments]``: the outputs, and every gradient added to
+        the parameters' ``.grad``, in order. Faster for many small calls (the loss of one
+        example, over a data set): the parameters' data and grads are read once and written
+        once, not at every call. With one argument, each item is that argument; else a tuple
+        of them. An item that takes another branch or shape is an ordinary call."""
+        outputs: list[float] = []
+        variant: _Variant | None = None
+        grads: list[float] = []
+        base: list[float] = []
+        for item in arguments:
+            args = (item,) if self._arity == 1 else tuple(item)
+            if variant is not None and _shape(args, "arguments") == variant.shape:
+                S: list[float] = []
+                _flatten(args, S)
+                S += base
+                S += grads
+                r = variant.run(S)
+                if r is not None:
+                    out, grads = r
+                    if not math.isfinite(out):
+                        raise OverflowError(f"compiled step: the output ({out!r}) is not "
+                                            "finite; run fn uncompiled to see where")
+                    outputs.append(out)
+                    continue
+            if variant is not None:  # write back, then an ordinary call
+                self._write(variant, grads)
+            outputs.append(self(*args))
+            variant = self._last
+            base = [p.data for p in variant.params]
+            grads = [p.grad for p in variant.grad_params]
+        if variant is not None:
+            self._write(variant, grads)
+        return outputs
+
+    @staticmethod
+    def _write(variant: _Variant, grads: list[float]) -> None:
+        if not all(map(math.isfinite, grads)):  # a sum of finite and infinite stays so
+            raise OverflowError("compiled step: a gradient is not finite; run fn uncompiled "
+                                "to see where")
+        for p, g in zip(variant.grad_params, grads, strict=True):
+            p.grad = g
+
     @staticmethod
     def _run(variant: _Variant, flat: list[float]) -> float | None:
         S = flat
@@ -951,11 +998,10 @@ class CompiledStep:
         if r is None:
             return None
         out, grads = r
-        if not (math.isfinite(out) and all(map(math.isfinite, grads))):
-            raise OverflowError(f"compiled step: the output ({out!r}) or a gradient is not "
-                                "finite; run fn uncompiled to see where")
-        for p, g in zip(grad_params, grads, strict=True):
-            p.grad = g
+        if not math.isfinite(out):
+            raise OverflowError(f"compiled step: the output ({out!r}) is not finite; run fn "
+                                "uncompiled to see where")
+        CompiledStep._write(variant, grads)
         return cast(float, out)
 
 

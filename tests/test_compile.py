@@ -543,3 +543,31 @@ def test_two_threads_compile_at_once():
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_map_is_a_call_for_each_item_in_order():
+    w, b = Value(0.5, "w"), Value(-0.2, "b")
+
+    def f(x, t):
+        z = w * x[0] + b * x[1]
+        if z > 0.25:  # a guard: items on both sides of it
+            return (z - t) ** 2
+        return z.tanh() * t
+    items = [([1.0, 2.0], 0.5), ([3.0, -1.0], 1.0), ([-2.0, 0.5], 2.0), ([0.1, 0.1], 0.0)]
+    step = mgcompile(f, *items[0])
+    w.grad, b.grad = 0.25, 0.0  # gradients accumulate on what is there
+    expected = []
+    for x, t in items:
+        out = f([Value(v) for v in x], t)
+        out.backward()
+        expected.append(out.data)
+    expected_grads = (w.grad, b.grad)
+    w.grad, b.grad = 0.25, 0.0
+    assert step.map(items) == expected
+    assert (w.grad, b.grad) == expected_grads
+    assert step.traces == 2
+    one = mgcompile(lambda x: w * x[0] + b * x[1], [1.0, 2.0])  # one argument: the items
+    w.grad = b.grad = 0.0
+    assert one.map([[1.0, 2.0], [3.0, 4.0]]) == [0.5 - 0.4, 1.5 - 0.8]
+    assert (w.grad, b.grad) == (4.0, 6.0)
+    assert one.map([]) == []
