@@ -348,21 +348,33 @@ class _Names:
 
 
 # --- arguments ----------------------------------------------------------------------------
-def _shape(x: Any, where: str) -> Any:
-    if isinstance(x, list | tuple):
-        return (type(x), tuple(_shape(e, where) for e in x))
+def _take(x: Any, out: list[float], where: str) -> Any:
+    """The nesting of the lists and tuples of `x` (None for a number), which a trace's code
+    is for, and its numbers, in order, appended to `out`; a TypeError for anything but
+    numbers. One pass, with no call per number: `map` takes every item through it."""
+    if not isinstance(x, list | tuple):
+        if x.__class__ is not float:
+            _number(x, where)
+        out.append(float(x))
+        return None
+    shape: list[Any] = []
+    for e in x:
+        if e.__class__ is float:
+            out.append(e)
+            shape.append(None)
+        elif isinstance(e, list | tuple):
+            shape.append(_take(e, out, where))
+        else:
+            _number(e, where)
+            out.append(float(e))
+            shape.append(None)
+    return (type(x), tuple(shape))
+
+
+def _number(x: Any, where: str) -> None:
     if isinstance(x, bool) or not isinstance(x, int | float):
         raise TypeError(f"compile: {where}: expected numbers or lists of numbers, got "
                         f"{type(x).__name__} {x!r}")
-    return None
-
-
-def _flatten(x: Any, out: list[float]) -> None:
-    if isinstance(x, list | tuple):
-        for e in x:
-            _flatten(e, out)
-    else:
-        out.append(float(x))
 
 
 def _leaves(x: Any, label: str, made: list[Value]) -> Any:
@@ -534,7 +546,7 @@ def _uninstall(originals: dict[str, Any]) -> None:
 class _Variant:
     """One trace's generated code: for one shape of arguments and one side of each guard."""
 
-    shape: Any  # of its arguments (see `_shape`)
+    shape: Any  # of its arguments (see `_take`)
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], chunk: int) -> None:
         made: list[Value] = []
@@ -902,7 +914,7 @@ class CompiledStep:
         self._variants: dict[Any, list[_Variant]] = {}
         self.traces = 0
         self._arity = len(example_args)
-        self._last = self._trace(example_args, _shape(example_args, "example_args"))
+        self._last = self._trace(example_args, _take(example_args, [], "example_args"))
 
     def _trace(self, args: tuple[Any, ...], shape: Any) -> _Variant:
         variant = _Variant(self.fn, args, self.chunk)
@@ -924,9 +936,8 @@ class CompiledStep:
         return list(self._last.grad_params)
 
     def __call__(self, *args: Any) -> float:
-        shape = _shape(args, "arguments")
         flat: list[float] = []
-        _flatten(args, flat)
+        shape = _take(args, flat, "arguments")
         for variant in self._variants.get(shape, ()):
             result = self._run(variant, list(flat))
             if result is not None:
@@ -953,16 +964,16 @@ class CompiledStep:
         of them. An item that takes another branch or shape is an ordinary call."""
         outputs: list[float] = []
         variant: _Variant | None = None
+        shape: Any = ()  # no shape of arguments is (): the first item is an ordinary call
         grads: list[float] = []
         base: list[float] = []
         for item in arguments:
             args = (item,) if self._arity == 1 else tuple(item)
-            if variant is not None and _shape(args, "arguments") == variant.shape:
-                S: list[float] = []
-                _flatten(args, S)
+            S: list[float] = []
+            if _take(args, S, "arguments") == shape:
                 S += base
                 S += grads
-                r = variant.run(S)
+                r = variant.run(S)  # type: ignore[union-attr]
                 if r is not None:
                     out, grads = r
                     if not math.isfinite(out):
@@ -974,6 +985,7 @@ class CompiledStep:
                 self._write(variant, grads)
             outputs.append(self(*args))
             variant = self._last
+            shape = variant.shape
             base = [p.data for p in variant.params]
             grads = [p.grad for p in variant.grad_params]
         if variant is not None:

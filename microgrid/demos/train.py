@@ -6,7 +6,7 @@ import argparse
 import math
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from microgrid.data import Points, make_moons
@@ -95,10 +95,7 @@ def train(args: argparse.Namespace) -> tuple[MLP, Points, list[int], list[float]
     worst = 0.0
     steps, bar = _progress(args.steps)
     every = max(1, args.steps // 10)
-    compiled = None
-    if getattr(args, "compile", False):  # trace once; each step runs the generated code
-        from microgrid.compile import compile as compile_step
-        compiled = compile_step(lambda: bce_with_logits(_logits(model, X), y))
+    compiled = _compiled_loss(model, X, y) if getattr(args, "compile", False) else None
     for step in steps:
         if compiled is not None:
             opt.zero_grad()
@@ -125,6 +122,23 @@ def train(args: argparse.Namespace) -> tuple[MLP, Points, list[int], list[float]
     if bar is not None:
         bar.close()
     return model, X, y, losses, worst
+
+
+def _compiled_loss(model: MLP, X: Points, y: list[int]) -> Callable[[], float]:
+    """The mean loss over the data, forward and backward, with `microgrid.compile`.
+
+    What is compiled is the loss of one example, ``bce_with_logits(model(x), t) / n``: its
+    graph is the same for every example of a class (the class t is a constant of it), so it
+    is small to generate and compile (the whole data set's graph would take longer to compile
+    than to train), and ``step.map`` runs it over the examples of the class, adding each
+    example's gradient to the weights' ``.grad``, as backward() of the mean would."""
+    from microgrid.compile import compile as compile_step
+    n = len(X)
+    by_class = {t: [x for x, label in zip(X, y, strict=True) if label == t]
+                for t in sorted(set(y))}
+    steps = {t: compile_step(lambda x, t=t: bce_with_logits(model.output(x), t) * (1.0 / n),
+                             xs[0]) for t, xs in by_class.items()}
+    return lambda: sum(sum(steps[t].map(xs)) for t, xs in by_class.items())
 
 
 def _sigmoid(z: float) -> float:
