@@ -640,6 +640,11 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
         node = node_of.get(v)
         if node is not None and v not in stopped and any(x in needs for x in node[1]):
             needs.add(v)  # (no gradient flows through a node made in no_grad())
+    reached = {out}  # ... and that a gradient reaches from out (not through no_grad() only)
+    for v in reversed(backward_order):
+        if v in reached and v in needs and v in node_of:
+            reached.update(x for x in node_of[v][1] if isinstance(x, Value))
+    needs &= reached
     grad_set = set(grad_params)
     waiting: dict[Value, int] = {}  # an intermediate value's terms still to come
     for v in needs:
@@ -659,7 +664,7 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
     gvar[out] = f"d_{root}"
     for v in reversed(backward_order):
         node = node_of.get(v)
-        if node is None or v not in needs or v not in gvar:  # (not: used in no_grad() only)
+        if node is None or v not in needs:
             continue
         g = gvar[v]
         t, operands, opnames = node
@@ -1025,7 +1030,8 @@ def compile(fn: Callable[..., Value], *example_args: Any, retrace: bool = True,
     called with arguments of the same shape, returns the output's value and adds its gradient
     to the ``.grad`` of every leaf `fn` reads but did not create (the parameters), as
     ``backward()`` would; it reads those leaves' ``.data`` at each call, so ``opt.step()``
-    between calls works. ``step.source`` is the generated code.
+    between calls works. ``step.source`` is the generated code. ``step.map(items)`` is a
+    call for each item, faster for many small calls (the loss of one example, over the data).
 
     Comparisons of Values in `fn` (``if loss < 0.01``, builtin ``max``) are guards: when new
     arguments would take another branch, or have another shape, `fn` is traced again (or,

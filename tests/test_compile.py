@@ -173,7 +173,15 @@ class Softplus(Function):  # its derivative uses math directly: called, not writ
 
 
 CUBE, SOFTPLUS = Cube(), Softplus()
-UNARY = [
+
+
+def square_in_no_grad(a):
+    with no_grad():
+        s = a * a  # a constant of the graph, computed each call
+    return s * a + a
+
+
+UNARY = [square_in_no_grad, lambda a: a.detach().tanh() * a,
     lambda a: a.exp() * 0.1, lambda a: (a * a + 0.5).log(), lambda a: (a * a + 0.25).sqrt(),
     lambda a: a.tanh(), lambda a: a.sigmoid(), lambda a: a.sin(), lambda a: a.cos(),
     lambda a: a.relu(), lambda a: abs(a), lambda a: a.leaky_relu(0.1),
@@ -358,7 +366,14 @@ def test_no_grad_and_detach_are_compiled_without_gradients():
     def uses_detach(x):
         return w * (w * x).detach() + (u * x).detach().relu() * u
 
-    for f in (uses_no_grad, uses_detach):
+    def partly_in_no_grad(x):  # y's gradient comes from y * y, not through z
+        y = w * x
+        z = y + u
+        with no_grad():
+            s = z * 2.0
+        return w * s + y * y
+
+    for f in (uses_no_grad, uses_detach, partly_in_no_grad):
         step = mgcompile(f, 2.0)
         assert step.traces == 1
         for x in (2.0, -3.0, 0.25):  # new numbers: the no_grad values are recomputed
