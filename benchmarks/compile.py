@@ -1,7 +1,7 @@
 """The compiled MLP step against microgrid (plain Values and nn), micrograd and the flat tape.
 
     python -m benchmarks.compile                  # steps side by side, then the compile time
-    python -m benchmarks.compile --chunks 500 2000 4000 20000 1000000
+    python -m benchmarks.compile --chunks 4000 16000 32000 100000
     python -m benchmarks.compile --chain 1000000  # a long chain: compile and run
 
 Every engine runs the benchmarks' MLP step (`workloads.mlp_step`: zero the gradients, forward,
@@ -26,16 +26,11 @@ from typing import Any
 
 from benchmarks import workloads as w
 from benchmarks.engines import Microgrid, MicrogridNN
+from microgrid.compile import CHUNK
 
 
 def _loss(model: Callable[[list[Any]], Any], params: list[Any]) -> Callable[..., Any]:
-    def loss(xs: list[list[float]], ys: list[float]) -> Any:
-        scores = [model(x) for x in xs]
-        losses = [(1 + -y * s).relu() for y, s in zip(ys, scores, strict=True)]
-        data_loss = sum(losses) * (1.0 / len(losses))
-        reg_loss = w.ALPHA * sum(p * p for p in params)
-        return data_loss + reg_loss
-    return loss
+    return lambda xs, ys: w.mlp_loss(model, params, xs, ys)
 
 
 def _compile_timed(loss: Callable[..., Any], xs: Any, ys: Any, chunk: int
@@ -176,7 +171,7 @@ def _mark() -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.compile", description=__doc__)
     parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--chunk", type=int, default=4000)
+    parser.add_argument("--chunk", type=int, default=CHUNK)
     parser.add_argument("--chunks", type=int, nargs="*")
     parser.add_argument("--chain", type=int)
     args = parser.parse_args(argv)

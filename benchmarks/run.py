@@ -28,7 +28,8 @@ from benchmarks import workloads as w
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PEERS = ["tape", "micrograd", "torch"]
-ENGINES = ["tape", "microgrid", "microgrid.nn", "micrograd", "torch"]
+ENGINES = ["tape", "microgrid", "microgrid.nn", "compiled", "micrograd", "torch"]
+STEP_ONLY = ("microgrid.nn", "compiled")  # variants of the MLP step; no other workload
 CHAIN_SIZES = [1_000, 10_000, 100_000, 210_000, 1_000_000]
 QUICK_CHAIN_SIZES = [1_000, 10_000, 100_000]
 DEPTHS = [100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000,
@@ -72,7 +73,7 @@ def summarize(report: dict[str, Any], ops: int) -> dict[str, Any]:
             "all_ms": [round(1e3 * sum(r), 3) for r in runs],
             "build_ms": 1e3 * phases[0], "backward_ms": 1e3 * phases[1],
             "free_ms": 1e3 * phases[2], "per_op_us": 1e6 * total / ops,
-            "result": report["result"]}
+            "result": report["result"], "compile_seconds": report.get("compile_seconds")}
 
 
 def available(engine: str) -> str | None:
@@ -130,19 +131,24 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             failed = next((r for r in reports[e] if "error" in r), None)
             add(e, workload, size, "time", failed or {
                 "runs": [run for r in reports[e] for run in r["runs"]],
-                "result": reports[e][0]["result"]}, began, collector)
+                "result": reports[e][0]["result"],
+                "compile_seconds": statistics.median(
+                    r["compile_seconds"] for r in reports[e]) if e == "compiled" else None},
+                began, collector)
 
     def memory(engine: str, workload: str, size: int) -> None:
         began = time.perf_counter()
         add(engine, workload, size, "memory",
             worker(engine, workload, size, "--mode", "memory", timeout=args.timeout), began)
 
-    plain = [e for e in engines if e != "microgrid.nn"]  # the nn variant only changes the MLP
+    plain = [e for e in engines if e not in STEP_ONLY]
     timed("mlp", w.MLP_POINTS, engines)
     for n in chain_sizes:
         timed("chain", n, plain)
     timed("tree", tree, plain)
     for engine in engines:
+        if engine == "compiled":
+            continue  # no graph is alive while the compiled step runs
         memory(engine, "mlp", w.MLP_POINTS)
         if engine in plain:
             memory(engine, "chain", memory_chain)
@@ -154,7 +160,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
     depth: dict[str, dict[str, Any]] = {}
     for engine in engines:
-        if engine == "microgrid.nn":
+        if engine in STEP_ONLY:
             continue
         survived, failure = 0, None
         for d in depths:
@@ -272,6 +278,8 @@ def table(results: dict[str, Any]) -> str:
     time_row(f"MLP(2, [{sizes}]) step, {size} points, plain Value ops", "mlp", size)
     if get("microgrid.nn", "mlp", None, "time"):
         time_row("same step, microgrid.nn.MLP (peers: plain ops)", "mlp", size, "microgrid.nn")
+    if get("compiled", "mlp", None, "time"):
+        time_row("same step, plain ops, microgrid.compile", "mlp", size, "compiled")
     for n in sorted({c["size"] for c in cells if c["workload"] == "chain" and c["mode"] == "time"}):
         time_row(f"chain {n:,}, forward + backward", "chain", n)
     for n in sorted({c["size"] for c in cells if c["workload"] == "tree"}):
@@ -315,6 +323,33 @@ def table(results: dict[str, Any]) -> str:
             shown[e] = f"≥ {d['survives']:,} (all tried)"
     lines.append("| " + " | ".join(["deepest chain backward() survives", "",
                                       *(shown[e] for e in engines), "", "", ""]) + " |")
+    return "\n".join(lines)
+
+
+def compiled_goals(results: dict[str, Any]) -> str:
+    """The goals of issue 17 for the compiled MLP step, checked against this run."""
+    cells = results["cells"]
+
+    def median(engine: str) -> float | None:
+        c = find(cells, engine, "mlp", None, "time")
+        return c.get("median_ms") if c else None
+
+    compiled, plain = median("compiled"), median("microgrid")
+    c = find(cells, "compiled", "mlp", None, "time")
+    made = c.get("compile_seconds") if c else None
+    if not compiled:
+        return ""
+    lines = ["| goal (issue 17), MLP step | measured | |", "|---|---|---|"]
+    for peer, goal in (("micrograd", 100), ("tape", 3)):
+        theirs = median(peer)
+        if theirs:
+            times = theirs / compiled
+            lines.append(f"| compiled ≥ {goal}x faster than {peer} | {times:.1f}x | "
+                         f"{'met' if times >= goal else 'missed'} |")
+    if made and plain:
+        steps = 1e3 * made / plain
+        lines.append(f"| trace + generate + compile ≤ 25 plain-Value steps | {made:.2f} s = "
+                     f"{steps:.1f} steps | {'met' if steps <= 25 else 'missed'} |")
     return "\n".join(lines)
 
 
@@ -389,9 +424,12 @@ def write(results: dict[str, Any], out: Path, readme: bool) -> None:
         path = HERE / "README.md"
         text = path.read_text()
         start, end = text.index(MARKERS[0]), text.index(MARKERS[1])
-        block = f"{MARKERS[0]}\n{table(results)}\n\n{describe(results)}\n\nWhere the time goes " \
-                f"(ms, medians):\n\n{phases(results)}\n\nWhat the garbage collector costs " \
-                f"(the same runs with it disabled):\n\n{collector_share(results)}\n"
+        goals = compiled_goals(results)
+        goals = f"\n\nThe compiled step against its goals:\n\n{goals}" if goals else ""
+        block = f"{MARKERS[0]}\n{table(results)}\n\n{describe(results)}{goals}\n\n" \
+                f"Where the time goes (ms, medians):\n\n{phases(results)}\n\n" \
+                f"What the garbage collector costs (the same runs with it disabled):\n\n" \
+                f"{collector_share(results)}\n"
         path.write_text(text[:start] + block + text[end:])
 
 
@@ -418,8 +456,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick and "--rounds" not in given:
         args.rounds = 1
     results = measure(args)
-    print(f"\n{table(results)}\n\n{describe(results)}\n\n{phases(results)}\n\n"
-          f"{collector_share(results)}")
+    print(f"\n{table(results)}\n\n{describe(results)}\n\n{compiled_goals(results)}\n\n"
+          f"{phases(results)}\n\n{collector_share(results)}")
     out = args.out or (HERE / "quick" if args.quick else HERE)
     write(results, out, readme=out == HERE)
     print(f"\nwrote {out / 'results.json'} and {out / 'per_op_cost.png'}")

@@ -17,6 +17,8 @@ that one measurement.
   collector is disabled during each run, and a full collection and a small run (to warm the
   caches again) come between runs, untimed: the difference from ``--gc on`` is what the
   collector costs the engine.
+- engine ``compiled`` (mlp only): the step of `microgrid.compile`; the report's
+  ``compile_seconds`` is its one-time trace, code generation and compile.
 - ``memory``: builds the forward graph once and reports what it holds while alive: bytes
   traced by tracemalloc (Python allocations only, so not PyTorch's C++ graph) and, in a
   separate build, the growth of the resident set size.
@@ -52,12 +54,43 @@ def make_run(engine: str, workload: str, size: int) -> Run:
         if workload == "mlp":
             return lambda mark: w.tape_mlp_step(weights, xs, ys, mark)
         return lambda mark: {"chain": w.tape_chain, "tree": w.tape_tree}[workload](size, mark)
+    if engine == "compiled":
+        return compiled_run(workload, weights, xs, ys)
     from benchmarks.engines import ENGINES
     e = ENGINES[engine]()
     if workload == "mlp":
         model, params = e.mlp(weights)
         return lambda mark: w.mlp_step(e, model, params, xs, ys, mark)
     return lambda mark: {"chain": w.chain, "tree": w.tree}[workload](e, size, mark)
+
+
+def compiled_run(workload: str, weights: w.Weights, xs: list[list[float]], ys: list[float]
+                 ) -> Run:
+    """The MLP step with `microgrid.compile`: the plain-Value loss traced and compiled once
+    (here, untimed; its seconds are the run's ``compile_seconds``), then each run calls the
+    compiled step (forward and backward: the build phase) and updates (the backward phase)."""
+    if workload != "mlp":
+        raise SystemExit(f"compiled: only the mlp workload (see python -m benchmarks.compile "
+                         f"--chain for chains), not {workload}")
+    from benchmarks.engines import Microgrid
+    from microgrid.compile import compile as compile_step
+    e = Microgrid()
+    model, params = e.mlp(weights)
+    started = time.perf_counter()
+    step = compile_step(lambda xs, ys: w.mlp_loss(model, params, xs, ys), xs, ys)
+    seconds = time.perf_counter() - started
+
+    def run(mark: w.Mark) -> tuple[float, list[float]]:
+        mark()
+        e.zero_grad(params)
+        loss = step(xs, ys)
+        mark()
+        e.sgd(params, w.LR)
+        mark()
+        mark()
+        return loss, [p.grad for p in params]
+    run.compile_seconds = seconds  # type: ignore[attr-defined]
+    return run
 
 
 def time_runs(run: Run, warmup: Run, repeats: int, budget: float, collector: bool = True
@@ -138,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         warmup = make_run(args.engine, args.workload, WARMUP_SIZES[args.workload])
         report["runs"], report["result"] = time_runs(run, warmup, args.repeats, args.budget,
                                                      collector=args.gc == "on")
+        report["compile_seconds"] = getattr(run, "compile_seconds", None)
     elif args.mode == "memory":
         report.update(memory(run, python_only=args.engine != "torch"))
     else:

@@ -127,19 +127,25 @@ def mlp_step(engine: Engine, model: Callable[[list[float]], Any], params: list[A
     """One training step (micrograd's demo loss); returns the loss and the gradients."""
     mark()
     engine.zero_grad(params)
-    scores = [model(x) for x in xs]
-    losses = [(1 + -y * s).relu() for y, s in zip(ys, scores, strict=True)]
-    data_loss = sum(losses) * (1.0 / len(losses))
-    reg_loss = ALPHA * sum(p * p for p in params)
-    total = data_loss + reg_loss
+    total = mlp_loss(model, params, xs, ys)
     mark()
     engine.backward(total)
     engine.sgd(params, LR)
     mark()
     loss = engine.data(total)
-    del scores, losses, data_loss, reg_loss, total
+    del total
     mark()
     return loss, [engine.grad(p) for p in params]
+
+
+def mlp_loss(model: Callable[[list[Any]], Any], params: list[Any], xs: list[Any],
+             ys: list[Any]) -> Any:
+    """micrograd's demo loss: ``mean(relu(1 - y_i * score_i)) + ALPHA * sum(p * p)``."""
+    scores = [model(x) for x in xs]
+    losses = [(1 + -y * s).relu() for y, s in zip(ys, scores, strict=True)]
+    data_loss = sum(losses) * (1.0 / len(losses))
+    reg_loss = ALPHA * sum(p * p for p in params)
+    return data_loss + reg_loss
 
 
 def chain(engine: Engine, n_ops: int, mark: Mark) -> tuple[float, list[float]]:

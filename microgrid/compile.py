@@ -17,12 +17,14 @@ something a symbol cannot follow (``math.exp(x)`` in a forward) is called instea
 from __future__ import annotations
 
 import builtins
+import gc
 import inspect
 import keyword
 import math
 import re
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 from microgrid import autograd as _autograd
@@ -34,7 +36,7 @@ from microgrid.functions import Function, rule
 __all__ = ["CompiledStep", "GuardError", "compile"]
 
 _compile_source = builtins.compile  # this module's `compile` is the public one below
-CHUNK = 4000  # statements per generated function (see benchmarks/compile.py)
+CHUNK = 32000  # statements per generated function (measured: see benchmarks/compile.py)
 
 
 class GuardError(RuntimeError):
@@ -274,6 +276,33 @@ class _Template:
         self.inlinable = [slots.count(i) == 1 for i in range(n)]  # operand used once
         self.wrapped = _strip(self.forward) != self.forward  # in parentheses as a whole
         self.reads = [() if d is None else tuple(_placeholders(d)) for d in self.derivatives]
+        # What generation calls once per node: the forward's code from the operands' codes,
+        # and per operand the code of its gradient term ``g * d`` (g the output's gradient),
+        # with ``g * 1.0`` written ``g``, also inside a conditional (relu's ``g if x > 0.0
+        # else g * 0.0``): the same numbers, fewer multiplications.
+        self.forward_code = _formatter(self.forward)
+        self.terms: list[Callable[[list[str], str], str] | None] = []
+        self.terms_wrapped: list[bool] = []  # in parentheses as a whole
+        for i, c in enumerate(constants):
+            term = ("" if c is not None
+                    else _expression(tree, _term(local(i)), f"({{g}} * {calling}[{i}])"))
+            self.terms.append(_formatter(term) if term else None)
+            self.terms_wrapped.append(_strip(term) != term)
+        self.value_operands = [i for i, c in enumerate(constants) if c is None]
+
+
+def _term(derivative: Callable[[Any], str]) -> Callable[[Any], str]:
+    def pick(ds: Any) -> str:
+        d = derivative(ds)
+        return "{g}" if d == "1.0" else "(-{g})" if d == "(-1.0)" else f"({{g}} * {d})"
+    return pick
+
+
+def _formatter(template: str) -> Callable[..., str]:
+    """`template` (``"({0} * {g})"``) as a function of the operands' codes ``o`` (and ``g``):
+    an f-string, made once per template, formats faster than `str.format` per node."""
+    body = _PLACEHOLDER.sub(lambda m: f"{{o[{m.group(1)}]}}", template)
+    return cast(Callable[..., str], eval(f"lambda o, g='': f{body!r}"))  # noqa: S307
 
 
 def _undefined(op: str, i: int, operands: tuple[float, ...]) -> float:
@@ -319,21 +348,33 @@ class _Names:
 
 
 # --- arguments ----------------------------------------------------------------------------
-def _shape(x: Any, where: str) -> Any:
-    if isinstance(x, list | tuple):
-        return (type(x), tuple(_shape(e, where) for e in x))
+def _take(x: Any, out: list[float], where: str) -> Any:
+    """The nesting of the lists and tuples of `x` (None for a number), which a trace's code
+    is for, and its numbers, in order, appended to `out`; a TypeError for anything but
+    numbers. One pass, with no call per number: `map` takes every item through it."""
+    if not isinstance(x, list | tuple):
+        if x.__class__ is not float:
+            _number(x, where)
+        out.append(float(x))
+        return None
+    shape: list[Any] = []
+    for e in x:
+        if e.__class__ is float:
+            out.append(e)
+            shape.append(None)
+        elif isinstance(e, list | tuple):
+            shape.append(_take(e, out, where))
+        else:
+            _number(e, where)
+            out.append(float(e))
+            shape.append(None)
+    return (type(x), tuple(shape))
+
+
+def _number(x: Any, where: str) -> None:
     if isinstance(x, bool) or not isinstance(x, int | float):
         raise TypeError(f"compile: {where}: expected numbers or lists of numbers, got "
                         f"{type(x).__name__} {x!r}")
-    return None
-
-
-def _flatten(x: Any, out: list[float]) -> None:
-    if isinstance(x, list | tuple):
-        for e in x:
-            _flatten(e, out)
-    else:
-        out.append(float(x))
 
 
 def _leaves(x: Any, label: str, made: list[Value]) -> Any:
@@ -390,61 +431,122 @@ class _TracedData(float):
 
 
 class _Trace:
-    """Records, while `fn` runs, its comparisons of Values (the guards) and refuses what
-    the generated code could not reproduce (no_grad, detach)."""
+    """Records, while `fn` runs, its comparisons of Values (the guards) and the nodes it
+    makes inside ``no_grad()`` (and ``detach()``): computed, but no gradient flows through
+    them."""
 
     def __init__(self) -> None:
         self.guards: list[tuple[Value, str, Any, bool]] = []
-        self.refused = ""
+        self.no_grad = 0  # how many no_grad() blocks of fn are open
+        self.stopped: set[Value] = set()  # the nodes made inside them
 
     def run(self, fn: Callable[..., Any], args: Sequence[Any]) -> Any:
-        saved = {name: Value.__dict__[name] for name in (*_COMPARISONS, "detach")}
-        set_recording = _engine._set_recording
+        """``fn(*args)``, recorded. The recording versions of Value's methods are installed
+        for the time of the trace, process-wide, but record only in this thread: another
+        thread computing with Values meanwhile gets their plain behaviour (a bit slower), and
+        a second thread that traces waits for this trace to end."""
+        with _TRACING:
+            outer = _tracing.trace
+            originals = _install() if outer is None else None
+            _tracing.trace = self
+            try:
+                return fn(*args)
+            finally:
+                _tracing.trace = outer
+                if originals is not None:
+                    _uninstall(originals)
 
-        def compare(name: str, op: str) -> Callable[[Value, Any], bool]:
-            original = saved[name]
 
-            def comparison(self_: Value, other: Any) -> bool:
-                result = original(self_, other)
-                self.guards.append((self_, op, other, result))
-                return result
-            return comparison
+class _Tracing(threading.local):
+    trace: _Trace | None = None  # the trace this thread is running
 
-        def refuse_detach(self_: Value) -> Value:
-            self.refused = self.refused or "detach()"
-            return saved["detach"](self_)
 
-        def refuse_no_grad(enabled: bool) -> None:
-            if not enabled:
-                self.refused = self.refused or "no_grad()"
+_tracing = _Tracing()
+_TRACING = threading.RLock()  # held by the thread that traces (a nested trace takes it again)
+_ENGINE = (vars(_engine), vars(_functions), vars(_autograd))  # their reads of .data are plain
+
+
+def _install() -> dict[str, Any]:
+    """Install the recording versions; return what they replace."""
+    originals: dict[str, Any] = {name: Value.__dict__[name]
+                                 for name in ("data", "detach", *_COMPARISONS)}
+    originals["_set_recording"] = set_recording = _engine._set_recording
+    originals["_node"], originals["_nary_node"] = _engine._node, _engine._nary_node
+    data = originals["data"]  # the slot's descriptor
+    get = data.__get__
+    engine_globals, functions_globals, autograd_globals = _ENGINE
+
+    def read(self_: Value) -> float:
+        x = get(self_)
+        trace = _tracing.trace
+        if trace is None:
+            return x  # another thread
+        caller = sys._getframe(1).f_globals
+        if caller is engine_globals or caller is functions_globals or caller is autograd_globals:
+            return x
+        return _TracedData(x, self_, trace)  # fn's own code reads a number
+
+    def compare(name: str, op: str) -> Callable[[Value, Any], bool]:
+        original = originals[name]
+
+        def comparison(self_: Value, other: Any) -> bool:
+            result = original(self_, other)
+            trace = _tracing.trace
+            if trace is not None:
+                trace.guards.append((self_, op, other, result))
+            return cast(bool, result)
+        return comparison
+
+    def recording(enabled: bool) -> None:
+        # In the tracing thread, no_grad() goes on recording: its nodes are computed by the
+        # generated code, and `stop` marks them as the ends of the gradient's paths.
+        trace = _tracing.trace
+        if trace is None:
             set_recording(enabled)
+            return
+        trace.no_grad += 1 if not enabled else -1  # no_grad() sets False, then True again
 
-        data = Value.__dict__["data"]  # the slot's descriptor
-        inside = {id(vars(m)) for m in (_engine, _functions, _autograd)}
-        trace = self
+    def stop(make: Callable[..., Value]) -> Callable[..., Value]:
+        def made_in_no_grad(*args: Any) -> Value:
+            out = make(*args)
+            trace = _tracing.trace
+            if trace is not None and trace.no_grad:
+                trace.stopped.add(out)
+            return out
+        return made_in_no_grad
 
-        def read(self_: Value) -> float:
-            x = data.__get__(self_)
-            if id(sys._getframe(1).f_globals) in inside:
-                return x
-            return _TracedData(x, self_, trace)  # fn's own code reads a number
-
+    def detach(self_: Value) -> Value:
+        trace = _tracing.trace
+        if trace is None:
+            return cast(Value, originals["detach"](self_))
+        trace.no_grad += 1
         try:
-            setattr(Value, "data", property(read, data.__set__))  # noqa: B010
-            for name, op in _COMPARISONS.items():
-                setattr(Value, name, compare(name, op))
-            setattr(Value, "detach", refuse_detach)  # noqa: B010 (mypy: a method)
-            _engine._set_recording = refuse_no_grad
-            return fn(*args)
+            return self_ * 1.0  # the same number (also -0.0), a node that stops the gradient
         finally:
-            setattr(Value, "data", data)  # noqa: B010
-            for name, method in saved.items():
-                setattr(Value, name, method)
-            _engine._set_recording = set_recording
+            trace.no_grad -= 1
+
+    setattr(Value, "data", property(read, data.__set__))  # noqa: B010
+    for name, op in _COMPARISONS.items():
+        setattr(Value, name, compare(name, op))
+    setattr(Value, "detach", detach)  # noqa: B010 (mypy: a method)
+    _engine._set_recording = recording
+    _engine._node = stop(_engine._node)
+    _engine._nary_node = stop(_engine._nary_node)
+    return originals
+
+
+def _uninstall(originals: dict[str, Any]) -> None:
+    for name in ("data", "detach", *_COMPARISONS):
+        setattr(Value, name, originals[name])
+    _engine._set_recording = originals["_set_recording"]
+    _engine._node = originals["_node"]
+    _engine._nary_node = originals["_nary_node"]
 
 
 class _Variant:
     """One trace's generated code: for one shape of arguments and one side of each guard."""
+
+    shape: Any  # of its arguments (see `_take`)
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], chunk: int) -> None:
         made: list[Value] = []
@@ -452,16 +554,13 @@ class _Variant:
         leaves = [_leaves(a, name, made) for a, name in zip(args, names, strict=True)]
         trace = _Trace()
         out = trace.run(fn, leaves)
-        if trace.refused:
-            raise NotImplementedError(
-                f"compile: fn uses {trace.refused}, which compile does not support yet: the "
-                "generated code would keep the traced number instead of recomputing it")
         if not isinstance(out, Value):
             raise TypeError(f"compile: fn must return a Value, got {type(out).__name__} "
                             f"{out!r}")
-        if out.is_leaf:
+        if out.is_leaf or out in trace.stopped:
             raise ValueError(f"compile: fn returned a leaf ({out!r}), not the result of an "
-                             "operation, so there is nothing to differentiate")
+                             "operation (or one made in no_grad()), so there is nothing to "
+                             "differentiate")
         self.n_args = len(made)
         backward_order = topological_order(out)
         nodes, seen = [], set()
@@ -480,10 +579,17 @@ class _Variant:
         self.params = [v for v in nodes if v.is_leaf and id(v) not in arg_ids]
         in_graph = set(backward_order)
         self.grad_params = [p for p in self.params if p in in_graph]
-        self.source, self.namespace = _generate(made, self.params, self.grad_params, nodes,
-                                                backward_order, out, trace.guards, chunk)
-        for part in self.source.split("\n\n"):  # one function at a time: a bounded AST
-            exec(_compile_source(part, "<microgrid.compile>", "exec"), self.namespace)
+        collecting = gc.isenabled()
+        gc.disable()  # generation makes many small objects and no cycles: no collections
+        try:
+            self.source, self.namespace = _generate(made, self.params, self.grad_params,
+                                                    nodes, backward_order, out, trace.guards,
+                                                    trace.stopped, chunk)
+            for part in self.source.split("\n\n"):  # one function at a time: a bounded AST
+                exec(_compile_source(part, "<microgrid.compile>", "exec"), self.namespace)
+        finally:
+            if collecting:
+                gc.enable()
         self.run = self.namespace["step"]
 
 
@@ -497,7 +603,7 @@ INLINE = 16  # at most this many operations in one generated expression
 
 def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
               nodes: list[Value], backward_order: list[Value], out: Value,
-              guards: list[tuple[Value, str, Any, bool]], chunk: int
+              guards: list[tuple[Value, str, Any, bool]], stopped: set[Value], chunk: int
               ) -> tuple[str, dict[str, Any]]:
     """The source of ``step(S)`` and its namespace. ``S`` is a list: the arguments, the
     parameters' data and grads first, then the slots that pass values between the
@@ -506,85 +612,101 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
     name: dict[Value, str] = {}
     for i, v in enumerate(nodes):
         name[v] = names.value(v.label, i)
-    templates: dict[Any, _Template] = {}
-    template: dict[Value, _Template] = {}
-    operands_of: dict[Value, tuple[Any, ...]] = {}
-    parents_of: dict[Value, tuple[Value, ...]] = {}
+    # per node: its template, its operands, and their names (then its own, the n-th)
+    templates: dict[tuple[Any, ...], _Template] = {}
+    node_of: dict[Value, tuple[_Template, tuple[Any, ...], list[str]]] = {}
     for v in nodes:
-        if not v.is_leaf:
-            fn = rule(v._op)
-            operands_of[v] = v.operands
-            parents_of[v] = v.parents
-            if any(isinstance(x, _TracedData) for x in operands_of[v]):
-                raise NotImplementedError(
-                    "compile: fn uses a Value's .data as a constant operand; the generated "
-                    "code would keep the traced number instead of recomputing it")
-            constants = tuple(None if isinstance(x, Value) else float(x)
-                              for x in operands_of[v])
-            key = (id(fn), constants)
-            t = templates.get(key)
-            if t is None:
-                t = templates[key] = _Template(fn, constants, names)
-            template[v] = t
+        op = v._op
+        if not op:
+            continue
+        operands = _operands(v)
+        key = (op, *[None if isinstance(x, Value) else _constant_key(x) for x in operands])
+        t = templates.get(key)
+        if t is None:
+            t = templates[key] = _Template(
+                rule(op), tuple(None if isinstance(x, Value) else float(x) for x in operands),
+                names)
+        node_of[v] = (t, operands, [*[name[x] if isinstance(x, Value) else "" for x in operands],
+                                    name[v]])
 
-    # --- backward: reverse topological order, as Value.backward; a gradient that is a copy
-    # of another (through + and leaves' 1.0) is that other variable, not a new line
+    # --- backward: reverse topological order, as Value.backward. A parameter's gradient is
+    # added to term by term, in that order; an intermediate value's gradient is the sum of its
+    # terms, in the same order, written as one expression when its last term is known
+    # (``d_x = d_a * w1 + d_b * w2``: the same additions, without a store and a load per
+    # term). A gradient of one term that is a copy of another (through + and leaves' 1.0) is
+    # that other variable, not a new line.
     needs: set[Value] = set(grad_params)  # the nodes whose gradient leads to a parameter
     for v in backward_order:  # parents before children
-        if not v.is_leaf and any(p in needs for p in parents_of[v]):
-            needs.add(v)
+        node = node_of.get(v)
+        if node is not None and v not in stopped and any(x in needs for x in node[1]):
+            needs.add(v)  # (no gradient flows through a node made in no_grad())
+    reached = {out}  # ... and that a gradient reaches from out (not through no_grad() only)
+    for v in reversed(backward_order):
+        if v in reached and v in needs and v in node_of:
+            reached.update(x for x in node_of[v][1] if isinstance(x, Value))
+    needs &= reached
+    grad_set = set(grad_params)
+    waiting: dict[Value, int] = {}  # an intermediate value's terms still to come
+    for v in needs:
+        node = node_of.get(v)
+        if node is not None:
+            for i in node[0].value_operands:
+                x = node[1][i]
+                if x in needs and x not in grad_set:
+                    waiting[x] = waiting.get(x, 0) + 1
+    terms_of: dict[Value, list[tuple[str, str, tuple[str, ...]]]] = {}
+    adds: dict[int, tuple[str, str, str, tuple[str, ...]]] = {}  # a parameter's terms
     backward: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
-    read_by_backward: set[Value] = set()
+    read_by_backward: set[str] = set()
     gvar: dict[Value, str] = {p: f"d_{name[p]}" for p in grad_params}  # current variable
     root = name[out]
     backward.append((f"d_{root} = 1.0", (f"d_{root}",), ()))
     gvar[out] = f"d_{root}"
     for v in reversed(backward_order):
-        if v.is_leaf or v not in needs:
+        node = node_of.get(v)
+        if node is None or v not in needs:
             continue
         g = gvar[v]
-        t = template[v]
-        operands = operands_of[v]
-        for i, x in enumerate(operands):
-            if not isinstance(x, Value) or x not in needs:
+        t, operands, opnames = node
+        for i in t.value_operands:
+            x = operands[i]
+            if x not in needs:
                 continue
-            d = t.derivatives[i]
-            assert d is not None
-            used = [cast(Value, operands[k]) if k < len(operands) else v for k in t.reads[i]]
-            read_by_backward.update(used)
-            code = d.format(*(name[x] if isinstance(x, Value) else "" for x in operands),
-                            name[v])
-            term = g if code == "1.0" else f"-{g}" if code == "(-1.0)" else f"{g} * {code}"
-            reads = (*(name[u] for u in used), g)
-            target = f"d_{name[x]}"
-            current = gvar.get(x)
-            if current is None:
-                if term == g:
+            term = t.terms[i](opnames, g)  # type: ignore[misc]
+            whole = term[1:-1] if t.terms_wrapped[i] else term  # a statement's right side
+            reads = (*[opnames[k] for k in t.reads[i]], g)
+            read_by_backward.update(reads)
+            if x in grad_set:
+                target = gvar[x]
+                adds[len(backward)] = (target, term, whole, reads)
+                backward.append((f"{target} += {whole}", (target,), (target, *reads)))
+                continue
+            terms = terms_of.setdefault(x, [])
+            terms.append((term, whole, reads))
+            waiting[x] -= 1
+            if not waiting[x]:
+                del terms_of[x]
+                if len(terms) == 1 and term == g:
                     gvar[x] = g  # an alias: no line
-                    continue
-                gvar[x] = target
-                backward.append((f"{target} = {term}", (target,), reads))
-            elif current == target:
-                backward.append((f"{target} += {term}", (target,), (target, *reads)))
-            else:  # an alias until now: the sum gets a variable of its own
-                gvar[x] = target
-                backward.append((f"{target} = {current} + {term}", (target,),
-                                 (current, *reads)))
+                else:
+                    gvar[x] = _sum_of(terms, "d_" + opnames[i], backward)
+    assert not terms_of, "a gradient whose terms did not all arrive"
     final_grads = [gvar[p] for p in grad_params]
 
     # --- forward: each node once, in order; a value used once, unlabelled, and not read by
     # backward or a guard, is written into the expression that uses it (up to INLINE ops)
     uses: dict[Value, int] = {}
-    for v in nodes:
-        for p in parents_of.get(v, ()):
-            uses[p] = uses.get(p, 0) + 1
+    for t, operands, _ in node_of.values():
+        for i in t.value_operands:
+            x = operands[i]
+            uses[x] = uses.get(x, 0) + 1
     guarded = {g[0] for g in guards} | {g[2] for g in guards if isinstance(g[2], Value)}
     statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [("# forward", (), ())]
     pending: dict[Value, tuple[str, int, tuple[str, ...]]] = {}  # code, size, reads
 
     def emit(v: Value) -> None:
         code, _, reads = pending.pop(v)
-        if template[v].wrapped:
+        if node_of[v][0].wrapped:
             code = code[1:-1]
         statements.append((f"{name[v]} = {code}", (name[v],), reads))
 
@@ -595,33 +717,29 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
         last = max(position[v], position[other] if isinstance(other, Value) else -1)
         guards_after.setdefault(last, []).append(guard)
     for i, v in enumerate(nodes):
-        if not v.is_leaf:
-            t = template[v]
-            operands = operands_of[v]
+        node = node_of.get(v)
+        if node is not None:
+            t, operands, opnames = node
             inlinable = t.inlinable
-            codes: list[str] = []
+            codes = list(opnames)
             size = 1
             reading: list[str] = []
-            for k, x in enumerate(operands):
-                if not isinstance(x, Value):
-                    codes.append("")
-                elif x in pending:
+            for k in t.value_operands:
+                x = operands[k]
+                if x in pending:
                     code, n, r = pending[x]
                     if inlinable[k] and size + n <= INLINE:
                         del pending[x]
-                        codes.append(code)
+                        codes[k] = code
                         size += n
                         reading.extend(r)
                     else:
                         emit(x)
-                        codes.append(name[x])
-                        reading.append(name[x])
+                        reading.append(opnames[k])
                 else:
-                    codes.append(name[x])
-                    reading.append(name[x])
-            code = t.forward.format(*codes)
-            pending[v] = (code, size, tuple(reading))
-            if (v is out or v.label or v in read_by_backward or v in guarded
+                    reading.append(opnames[k])
+            pending[v] = (t.forward_code(codes), size, tuple(reading))
+            if (v is out or v.label or opnames[-1] in read_by_backward or v in guarded
                     or uses.get(v, 0) != 1):  # a labelled value keeps its line, for reading
                 emit(v)
         for v, op, other, result in guards_after.get(i, ()):
@@ -631,6 +749,7 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
                                (name[v], *([other_code] if isinstance(other, Value) else []))))
     assert not pending, "a value computed but never used"
     statements.append(("# backward", (), ()))
+    adds = {len(statements) + j: add for j, add in adds.items()}
     statements.extend(backward)
 
     n_args = len(args)
@@ -643,15 +762,83 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
     for i, p in enumerate(grad_params):
         slots[f"d_{name[p]}"] = n_args + len(params) + i
     results = [root, *final_grads]
-    source = _chunks(statements, slots, results, chunk, n_args + len(params) + len(grad_params))
+    source = _chunks(_parts(statements, adds, chunk), slots, results,
+                     n_args + len(params) + len(grad_params))
     return source, names.namespace
 
 
-def _chunks(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]],
-            slots: dict[str, int], results: list[str], chunk: int, initial: int) -> str:
-    """``step(S)``: the statements split into functions of at most `chunk` statements, each
-    loading from ``S`` what earlier ones computed and storing what later ones read."""
-    groups = [statements[i:i + chunk] for i in range(0, len(statements), chunk)] or [[]]
+def _parts(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]],
+           adds: dict[int, tuple[str, str, str, tuple[str, ...]]], chunk: int
+           ) -> list[list[tuple[str, tuple[str, ...], tuple[str, ...]]]]:
+    """The statements in parts of at most `chunk`. In each part, the terms added to one
+    parameter's gradient (`adds`: the statements ``d_w += term``) are one sum, where its last
+    term is: ``d_w = d_w + t1 + t2 ...``, the same additions in the same order."""
+    parts = []
+    for start in range(0, len(statements), chunk):
+        where = range(start, min(start + chunk, len(statements)))
+        last = {adds[j][0]: j for j in where if j in adds}
+        part: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
+        terms: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {}
+        for j in where:
+            add = adds.get(j)
+            if add is None:
+                part.append(statements[j])
+                continue
+            target = add[0]
+            terms.setdefault(target, []).append(add[1:])
+            if last[target] == j:
+                if len(terms[target]) == 1:
+                    part.append(statements[j])  # d_w += term
+                    del terms[target]
+                else:
+                    _sum_of(terms.pop(target), target, part, accumulate=True)
+        parts.append(part)
+    return parts or [[]]
+
+
+FUSE = 32  # at most this many terms in one generated sum
+
+
+def _sum_of(terms: list[tuple[str, str, tuple[str, ...]]], target: str,
+            backward: list[tuple[str, tuple[str, ...], tuple[str, ...]]],
+            accumulate: bool = False) -> str:
+    """Append the statements of ``target = t0 + t1 + ...`` (``target = target + t0 + ...``
+    to `accumulate`), left to right as backward() adds them, at most `FUSE` terms a
+    statement; return `target`."""
+    for k in range(0, len(terms), FUSE):
+        piece = terms[k:k + FUSE]
+        codes = [target] if k or accumulate else []
+        reads: list[str] = list(codes)
+        alone = len(piece) == 1 and not codes
+        for term, whole, r in piece:
+            # inside a sum, a conditional expression keeps its parentheses; a product needs none
+            codes.append(term if " if " in whole and not alone else whole)
+            reads.extend(r)
+        backward.append((f"{target} = {' + '.join(codes)}", (target,), tuple(reads)))
+    return target
+
+
+def _operands(v: Value) -> tuple[Any, ...]:
+    """``v.operands``, read from the slots (generation reads them once per node)."""
+    if v.__class__ is Value:
+        b = v._b
+        return (v._a,) if b is None else (v._a, b)
+    return v.operands
+
+
+def _constant_key(x: Any) -> Any:
+    """A constant operand as a template's key: its value (``-0.0`` apart from ``0.0``)."""
+    if x.__class__ is _TracedData:
+        raise NotImplementedError(
+            "compile: fn uses a Value's .data as a constant operand; the generated code would "
+            "keep the traced number instead of recomputing it")
+    return x if x else repr(float(x))
+
+
+def _chunks(groups: list[list[tuple[str, tuple[str, ...], tuple[str, ...]]]],
+            slots: dict[str, int], results: list[str], initial: int) -> str:
+    """``step(S)``: one function for each group of statements, each loading from ``S`` what
+    earlier ones computed and storing what later ones read."""
     loads: list[list[str]] = []
     writes: list[set[str]] = []
     for group in groups:
@@ -682,23 +869,41 @@ def _chunks(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]],
         loads[k].sort(key=slots.__getitem__)
         stores[k].sort(key=slots.__getitem__)
         lines.append(f"def _part{k}(S):")
-        if loads[k]:
-            lines.append(f"    {', '.join(loads[k])}, = " +
-                         ", ".join(f"S[{slots[n]}]" for n in loads[k]))
+        for run, where in _runs(loads[k], slots):
+            lines.append(f"    {', '.join(run)} = S[{where}]")
         for code, _, _ in group:
             lines.append(f"    {code}")
-        if stores[k]:
-            lines.append(f"    {', '.join(f'S[{slots[n]}]' for n in stores[k])} = "
-                         f"{', '.join(stores[k])},")
+        for run, where in _runs(stores[k], slots):
+            lines.append(f"    S[{where}] = {', '.join(run)}")
         lines.append("")
     lines.append("def step(S):")
     if next_slot > initial:
         lines.append(f"    S.extend([0.0] * {next_slot - initial})")
     for k in range(len(groups)):
         lines.append(f"    if _part{k}(S): return None")
-    lines.append(f"    return S[{slots[results[0]]}], "
-                 f"[{', '.join(f'S[{slots[n]}]' for n in results[1:])}]")
+    grads = list(_runs(results[1:], slots))
+    grads_code = (f"S[{grads[0][1]}]" if len(grads) == 1 and len(grads[0][0]) > 1 else
+                  f"[{', '.join(f'S[{slots[n]}]' for n in results[1:])}]")
+    lines.append(f"    return S[{slots[results[0]]}], {grads_code}")
     return "\n".join(lines) + "\n"
+
+
+def _runs(names: list[str], slots: dict[str, int]) -> Iterator[tuple[list[str], str]]:
+    """`names` (in the order of their slots) in runs of consecutive slots, each with its
+    subscript of ``S``: a slice (``3:7``) moves a run faster than one subscript per name."""
+    run: list[str] = []
+    for n in names:
+        if run and slots[n] != slots[run[-1]] + 1:
+            yield run, _subscript(run, slots)
+            run = []
+        run.append(n)
+    if run:
+        yield run, _subscript(run, slots)
+
+
+def _subscript(run: list[str], slots: dict[str, int]) -> str:
+    first = slots[run[0]]
+    return str(first) if len(run) == 1 else f"{first}:{first + len(run)}"
 
 
 # --- the compiled step --------------------------------------------------------------------
@@ -713,10 +918,12 @@ class CompiledStep:
         self.chunk = chunk
         self._variants: dict[Any, list[_Variant]] = {}
         self.traces = 0
-        self._last = self._trace(example_args, _shape(example_args, "example_args"))
+        self._arity = len(example_args)
+        self._last = self._trace(example_args, _take(example_args, [], "example_args"))
 
     def _trace(self, args: tuple[Any, ...], shape: Any) -> _Variant:
         variant = _Variant(self.fn, args, self.chunk)
+        variant.shape = shape
         self.traces += 1
         variants = self._variants.setdefault(shape, [])
         variants.insert(0, variant)
@@ -734,11 +941,10 @@ class CompiledStep:
         return list(self._last.grad_params)
 
     def __call__(self, *args: Any) -> float:
-        shape = _shape(args, "arguments")
         flat: list[float] = []
-        _flatten(args, flat)
+        shape = _take(args, flat, "arguments")
         for variant in self._variants.get(shape, ()):
-            result = self._run(variant, flat)
+            result = self._run(variant, list(flat))
             if result is not None:
                 self._last = variant
                 return result
@@ -755,6 +961,50 @@ class CompiledStep:
         self._last = variant
         return result
 
+    def map(self, arguments: Iterable[Any]) -> list[float]:
+        """``[step(*args) for args in arguments]``: the outputs, and every gradient added to
+        the parameters' ``.grad``, in order. Faster for many small calls (the loss of one
+        example, over a data set): the parameters' data and grads are read once and written
+        once, not at every call. With one argument, each item is that argument; else a tuple
+        of them. An item that takes another branch or shape is an ordinary call."""
+        outputs: list[float] = []
+        variant: _Variant | None = None
+        shape: Any = ()  # no shape of arguments is (): the first item is an ordinary call
+        grads: list[float] = []
+        base: list[float] = []
+        for item in arguments:
+            args = (item,) if self._arity == 1 else tuple(item)
+            S: list[float] = []
+            if _take(args, S, "arguments") == shape:
+                S += base
+                S += grads
+                r = variant.run(S)  # type: ignore[union-attr]
+                if r is not None:
+                    out, grads = r
+                    if not math.isfinite(out):
+                        raise OverflowError(f"compiled step: the output ({out!r}) is not "
+                                            "finite; run fn uncompiled to see where")
+                    outputs.append(out)
+                    continue
+            if variant is not None:  # write back, then an ordinary call
+                self._write(variant, grads)
+            outputs.append(self(*args))
+            variant = self._last
+            shape = variant.shape
+            base = [p.data for p in variant.params]
+            grads = [p.grad for p in variant.grad_params]
+        if variant is not None:
+            self._write(variant, grads)
+        return outputs
+
+    @staticmethod
+    def _write(variant: _Variant, grads: list[float]) -> None:
+        if not all(map(math.isfinite, grads)):  # a sum of finite and infinite stays so
+            raise OverflowError("compiled step: a gradient is not finite; run fn uncompiled "
+                                "to see where")
+        for p, g in zip(variant.grad_params, grads, strict=True):
+            p.grad = g
+
     @staticmethod
     def _run(variant: _Variant, flat: list[float]) -> float | None:
         S = flat
@@ -765,11 +1015,10 @@ class CompiledStep:
         if r is None:
             return None
         out, grads = r
-        if not (math.isfinite(out) and all(map(math.isfinite, grads))):
-            raise OverflowError(f"compiled step: the output ({out!r}) or a gradient is not "
-                                "finite; run fn uncompiled to see where")
-        for p, g in zip(grad_params, grads, strict=True):
-            p.grad = g
+        if not math.isfinite(out):
+            raise OverflowError(f"compiled step: the output ({out!r}) is not finite; run fn "
+                                "uncompiled to see where")
+        CompiledStep._write(variant, grads)
         return cast(float, out)
 
 
@@ -781,7 +1030,8 @@ def compile(fn: Callable[..., Value], *example_args: Any, retrace: bool = True,
     called with arguments of the same shape, returns the output's value and adds its gradient
     to the ``.grad`` of every leaf `fn` reads but did not create (the parameters), as
     ``backward()`` would; it reads those leaves' ``.data`` at each call, so ``opt.step()``
-    between calls works. ``step.source`` is the generated code.
+    between calls works. ``step.source`` is the generated code. ``step.map(items)`` is a
+    call for each item, faster for many small calls (the loss of one example, over the data).
 
     Comparisons of Values in `fn` (``if loss < 0.01``, builtin ``max``) are guards: when new
     arguments would take another branch, or have another shape, `fn` is traced again (or,
@@ -789,8 +1039,12 @@ def compile(fn: Callable[..., Value], *example_args: Any, retrace: bool = True,
     guard: they are compiled as conditional expressions. The intermediate Values of the trace
     are not updated by calls of the step.
 
+    ``no_grad()`` blocks and ``detach()`` in `fn` are compiled without gradients: their
+    values are computed by the generated code, and no gradient flows back through them, as
+    with ``backward()``. (Inside a traced ``no_grad()``, ``is_grad_enabled()`` stays True.)
+
     While `fn` is traced, `Value`'s comparisons, ``data`` and ``detach`` are replaced by
-    recording versions (restored afterwards): do not trace while another thread computes
-    with Values. ``no_grad()`` and ``detach()`` inside `fn` are refused (NotImplementedError).
+    recording versions (restored afterwards) that record in the tracing thread only: another
+    thread may compute with Values meanwhile, and a second trace waits for the first.
     """
     return CompiledStep(fn, example_args, retrace, chunk)

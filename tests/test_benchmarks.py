@@ -140,3 +140,35 @@ def test_report_renders_results_errors_and_skips():
     assert "| chain 1,000 | microgrid | 3.1 ms | 2.6 ms | 16% |" in run.collector_share(results)
     assert "microgrid.nn skipped" in text and "MISMATCH" not in text
     assert "1.0x faster" in text  # same times everywhere
+
+
+def test_the_compiled_engine_matches_the_tape_and_reports_its_compile_time():
+    compiled = worker.make_run("compiled", "mlp", 4)
+    tape = worker.make_run("tape", "mlp", 4)
+    assert compiled.compile_seconds > 0
+    first = compiled(nothing)
+    same(first, tape(nothing))
+    second = compiled(nothing)  # both updated their weights with SGD: read afresh
+    same(second, tape(nothing))
+    assert second[0] != first[0]
+    calls = []
+    compiled(lambda: calls.append(1))
+    assert len(calls) == 4
+
+
+def test_compiled_goals_are_checked_against_the_run():
+    def cell(engine, ms, **extra):
+        report = {"runs": [[ms / 1e3, 0.0, 0.0]] * 3, "result": [1.0, [2.0]], **extra}
+        return {"engine": engine, "workload": "mlp", "size": 100, "mode": "time",
+                "ops": 65077, **run.summarize(report, 65077)}
+    cells = [cell("compiled", 5.0, compile_seconds=2.0), cell("microgrid", 100.0),
+             cell("micrograd", 600.0), cell("tape", 50.0)]
+    text = run.compiled_goals({"cells": cells})
+    assert "| compiled ≥ 100x faster than micrograd | 120.0x | met |" in text
+    assert "| compiled ≥ 3x faster than tape | 10.0x | met |" in text
+    assert "2.00 s = 20.0 steps | met |" in text
+    cells[0] = cell("compiled", 10.0, compile_seconds=3.0)
+    text = run.compiled_goals({"cells": cells})
+    assert "60.0x | missed" in text and "30.0 steps | missed" in text
+    assert "same step, plain ops, microgrid.compile" in run.table(
+        {"cells": cells, "depth": {}})

@@ -22,7 +22,7 @@ def test_the_public_name_is_compile_and_the_builtin_still_works():
 # --- the apple example: the book's forward and backward passes, named after the labels -----
 APPLE_SOURCE = '''\
 def _part0(S):
-    apple, apple_num, tax, d_apple, d_apple_num, d_tax, = S[0], S[1], S[2], S[3], S[4], S[5]
+    apple, apple_num, tax, d_apple, d_apple_num, d_tax = S[0:6]
     # forward
     apple_price = apple * apple_num
     price = apple_price * tax
@@ -32,12 +32,12 @@ def _part0(S):
     d_tax += d_price * apple_price
     d_apple += d_apple_price * apple_num
     d_apple_num += d_apple_price * apple
-    S[3], S[4], S[5], S[6] = d_apple, d_apple_num, d_tax, price,
+    S[3:7] = d_apple, d_apple_num, d_tax, price
 
 def step(S):
     S.extend([0.0] * 1)
     if _part0(S): return None
-    return S[6], [S[3], S[4], S[5]]
+    return S[6], S[3:6]
 '''
 
 
@@ -115,7 +115,12 @@ def test_long_chain_is_split_into_parts():
             x = (x * a + b).relu()
         return x
     step = check_same(chain, [a, b], 1.0)
-    assert step.source.count("def _part") > 1
+    a.grad = b.grad = 0.0
+    expected = (step(1.0), a.grad, b.grad)
+    split = mgcompile(chain, 1.0, chunk=1000)
+    assert split.source.count("def _part") > 5
+    a.grad = b.grad = 0.0
+    assert (split(1.0), a.grad, b.grad) == expected
 
 
 def test_parameters_are_read_afresh_and_gradients_accumulate():
@@ -168,7 +173,15 @@ class Softplus(Function):  # its derivative uses math directly: called, not writ
 
 
 CUBE, SOFTPLUS = Cube(), Softplus()
-UNARY = [
+
+
+def square_in_no_grad(a):
+    with no_grad():
+        s = a * a  # a constant of the graph, computed each call
+    return s * a + a
+
+
+UNARY = [square_in_no_grad, lambda a: a.detach().tanh() * a,
     lambda a: a.exp() * 0.1, lambda a: (a * a + 0.5).log(), lambda a: (a * a + 0.25).sqrt(),
     lambda a: a.tanh(), lambda a: a.sigmoid(), lambda a: a.sin(), lambda a: a.cos(),
     lambda a: a.relu(), lambda a: abs(a), lambda a: a.leaky_relu(0.1),
@@ -339,22 +352,54 @@ def test_another_shape_retraces():
         step(["a"])
 
 
-def test_what_is_not_supported_says_so():
-    w = Value(1.0)
+def test_no_grad_and_detach_are_compiled_without_gradients():
+    w, u = Value(1.5, "w"), Value(-0.5, "u")
 
     def uses_no_grad(x):
         with no_grad():
-            s = w * x
-        return w * s
+            s = (w * x + u).tanh()  # computed, but no gradient flows back through it
+            with no_grad():
+                s = s * w
+            s = s + u
+        return w * s + u * x
 
     def uses_detach(x):
-        return w * (w * x).detach()
-    with pytest.raises(NotImplementedError, match="no_grad"):
-        mgcompile(uses_no_grad, 1.0)
-    with pytest.raises(NotImplementedError, match="detach"):
-        mgcompile(uses_detach, 1.0)
+        return w * (w * x).detach() + (u * x).detach().relu() * u
+
+    def partly_in_no_grad(x):  # y's gradient comes from y * y, not through z
+        y = w * x
+        z = y + u
+        with no_grad():
+            s = z * 2.0
+        return w * s + y * y
+
+    for f in (uses_no_grad, uses_detach, partly_in_no_grad):
+        step = mgcompile(f, 2.0)
+        assert step.traces == 1
+        for x in (2.0, -3.0, 0.25):  # new numbers: the no_grad values are recomputed
+            for p in (w, u):
+                p.grad = 0.0
+            out = f(x)
+            out.backward()
+            expected = (out.data, w.grad, u.grad)
+            w.grad = u.grad = 0.0
+            assert (step(x), w.grad, u.grad) == expected
+        assert step.traces == 1
+    with no_grad():  # a trace records in no_grad() of its own, then no_grad() is back
+        assert not microgrid.is_grad_enabled()
+    assert microgrid.is_grad_enabled()
+
+
+def test_what_is_not_supported_says_so():
+    w = Value(1.0)
     with pytest.raises(ValueError, match="leaf"):
         mgcompile(lambda: w)
+
+    def all_in_no_grad(x):
+        with no_grad():
+            return w * x
+    with pytest.raises(ValueError, match="no_grad"):
+        mgcompile(all_in_no_grad, 1.0)
     with pytest.raises(TypeError, match="Value"):
         mgcompile(lambda: 1.0)
     assert Value.__lt__(Value(1.0), 2.0)  # comparisons are restored after the trace
@@ -417,13 +462,20 @@ def test_demo_train_compile_trains_the_same_network(capsys):
     assert "faster" in out and "compile included" in out
 
 
-def test_branch_free_bce_equals_bce_with_logits():
-    from microgrid.demos.train import branch_free_bce
+def test_bce_with_logits_needs_no_guard():
     from microgrid.losses import bce_with_logits
-    zs, ys = [-3.0, -0.5, 0.25, 4.0], [0, 1, 1, 0]
-    a = branch_free_bce([Value(z) for z in zs], ys)
-    b = bce_with_logits([Value(z) for z in zs], ys)
-    assert a.data == pytest.approx(b.data, rel=1e-12)
+    w = Value(1.0, "w")
+    ys = [1, 0, 1]
+    step = mgcompile(lambda zs: bce_with_logits([w * z for z in zs], ys), [1.0, -2.0, 3.0])
+    for zs in ([-3.0, 0.5, 2.0], [0.0, 4.0, -1.0], [2.0, -1.0, 0.0]):
+        w.grad = 0.0
+        out = bce_with_logits([w * z for z in zs], ys)
+        out.backward()
+        expected = (out.data, w.grad)
+        w.grad = 0.0
+        assert (step(zs), w.grad) == expected  # logits of every sign, and 0
+    assert step.traces == 1
+    assert "return True" not in step.source  # no guard
 
 
 def test_dot_forward_is_called_where_sum_is_compensated(monkeypatch):
@@ -435,3 +487,102 @@ def test_dot_forward_is_called_where_sum_is_compensated(monkeypatch):
     monkeypatch.setattr(module, "_SUMS_COMPENSATED", True)
     step = check_same(f, ws, [0.3, -1.0, 2.0, 0.7, 1e-3])
     assert "_dot_forward(" in step.source
+
+
+# --- threads ------------------------------------------------------------------------------
+def test_another_thread_computes_with_values_while_fn_is_traced():
+    import threading
+    w = Value(2.0, "w")
+    started, done = threading.Event(), threading.Event()
+    seen = {}
+
+    def other_thread():  # runs entirely inside the trace below
+        started.wait(10)
+        try:
+            a, b = Value(2.0), Value(3.0)
+            seen["compare"] = (a < b, max(a, b) is b)
+            seen["data"] = type((a * b).data)
+            with no_grad():
+                seen["no_grad leaf"] = (a * b).is_leaf
+            seen["detach leaf"] = (a * b).detach().is_leaf
+            c = a * b
+            c.backward()
+            seen["grads"] = (a.grad, b.grad)
+        except BaseException as e:  # reported by the asserts below
+            seen["error"] = e
+        finally:
+            done.set()
+
+    def f(x):
+        started.set()
+        assert done.wait(10)
+        y = w * x
+        return y if y > 0 else -y  # fn's own comparison: the one guard
+    t = threading.Thread(target=other_thread)
+    t.start()
+    step = mgcompile(f, 1.5)
+    t.join()
+    assert seen == {"compare": (True, True), "data": float, "no_grad leaf": True,
+                    "detach leaf": True, "grads": (3.0, 2.0)}
+    assert step.source.count(" return True") == 1  # the other thread's comparisons: no guard
+    w.grad = 0.0
+    assert step(1.5) == 3.0 and w.grad == 1.5
+    assert type(Value.__dict__["data"]).__name__ == "member_descriptor"
+
+
+def test_two_threads_compile_at_once():
+    import threading
+    errors = []
+
+    def work(k):
+        try:
+            w = Value(0.5 + k, "w")
+
+            def f(x):  # long enough for the two traces to overlap
+                y = sum((w * x * (i + 1)).relu() for i in range(300))
+                return y + w * w if w * x < 1 else y * w  # a guard, and data read
+            for i in range(20):
+                x = float(i % 5 - 2)
+                step = mgcompile(f, x)
+                w.grad = 0.0
+                out = f(x)
+                out.backward()
+                expected = (out.data, w.grad)
+                w.grad = 0.0
+                assert (step(x), w.grad) == expected
+        except BaseException as e:
+            errors.append(e)
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_map_is_a_call_for_each_item_in_order():
+    w, b = Value(0.5, "w"), Value(-0.2, "b")
+
+    def f(x, t):
+        z = w * x[0] + b * x[1]
+        if z > 0.25:  # a guard: items on both sides of it
+            return (z - t) ** 2
+        return z.tanh() * t
+    items = [([1.0, 2.0], 0.5), ([3.0, -1.0], 1.0), ([-2.0, 0.5], 2.0), ([0.1, 0.1], 0.0)]
+    step = mgcompile(f, *items[0])
+    w.grad, b.grad = 0.25, 0.0  # gradients accumulate on what is there
+    expected = []
+    for x, t in items:
+        out = f([Value(v) for v in x], t)
+        out.backward()
+        expected.append(out.data)
+    expected_grads = (w.grad, b.grad)
+    w.grad, b.grad = 0.25, 0.0
+    assert step.map(items) == expected
+    assert (w.grad, b.grad) == expected_grads
+    assert step.traces == 2
+    one = mgcompile(lambda x: w * x[0] + b * x[1], [1.0, 2.0])  # one argument: the items
+    w.grad = b.grad = 0.0
+    assert one.map([[1.0, 2.0], [3.0, 4.0]]) == [0.5 - 0.4, 1.5 - 0.8]
+    assert (w.grad, b.grad) == (4.0, 6.0)
+    assert one.map([]) == []
