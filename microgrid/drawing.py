@@ -121,7 +121,7 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
     - `focus`: a `Value` (or several): draw only the paths from it to `root`, every other
       operand as a stub that shows its value.
     - `clusters`: draw every value, each group boxed and named.
-    Collapsed and focused drawings are in the values style, without `local` and `check`.
+    Collapsed and focused drawings take either style, but not `local` or `check`.
     """
     _check_options(root, style, rankdir, digits, max_nodes, renderer, time_budget)
     order = topological_order(root)
@@ -133,13 +133,13 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
         raise ValueError("draw: check=True compares each input's grad with its numerical "
                          "gradient, but no gradients are shown; call backward() first")
     if collapse or focus is not None:
-        if style != "values" or local or check:
-            raise ValueError("draw: collapse and focus draw in the 'values' style, without "
-                             f"local or check; got style={style!r}, local={local}, "
+        if local or check:
+            raise ValueError("draw: collapse and focus draw without local or check (a block "
+                             f"has no single local derivative); got local={local}, "
                              f"check={check}")
         shown = view(root, collapse, focus, order)
         _check_size(shown.nodes, max_nodes)
-        build_view = functools.partial(build_view_digraph, shown, rankdir=rankdir,
+        build_view = functools.partial(build_view_digraph, shown, style=style, rankdir=rankdir,
                                        grad_of=grad_of, title=title, digits=digits)
         return diagram(build_view, len(shown.nodes), renderer, time_budget)
     _check_size(order, max_nodes)
@@ -295,14 +295,10 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
 
     def book_node(i: int, v: Value) -> None:
         """The book style: v's operation's circle (an input: a dot), the root's edge out."""
-        if v.op:
-            g.node(f"op{i}", _html([_text(SYMBOLS.get(v.op, v.op))]), id=f"op{i}",
-                   **_op_attrs(0.5))
-        else:
-            g.node(f"v{i}", "", id=f"v{i}", shape="point", width="0.06")
+        node = _book_node(g, i, v)
         if v is root:
             g.node("out", "", id="out", shape="point", width="0.06")
-            g.edge(f"op{i}" if v.op else f"v{i}", "out", id=f"out{i}",
+            g.edge(node, "out", id=f"out{i}",
                    **labelled([_named(name(v), num(v.data))], grad_of(v), key=edge_label))
 
     def operand_edges(i: int, v: Value) -> None:
@@ -310,13 +306,7 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
         for k, operand, parent, local in operand_uses(v):
             edge_id = f"e{i}_{k}"
             if parent is None or local is None:
-                constant = num(float(operand))
-                g.node(f"c{i}_{k}", _html([constant]) if style == "values" else "",
-                       id=f"c{i}_{k}", shape="plaintext" if style == "values" else "point",
-                       width="0.06", fontcolor=CONSTANT_COLOR)
-                g.edge(f"c{i}_{k}", f"op{i}", id=edge_id, style="dashed",
-                       fontcolor=CONSTANT_COLOR, **{edge_label: _html([constant])},
-                       **_port(v, k, rankdir))
+                _constant(g, i, v, k, num(float(operand)), style, edge_label, rankdir)
                 continue
             j = ids[parent]
             if style == "values":
@@ -372,6 +362,30 @@ def _digraph(rankdir: str, title: str | None, fast: bool, **graph: str
     if title:
         g.attr(label=_html([_text(title)]), labelloc="t", fontsize="16")
     return g, "xlabel" if fast else "label"
+
+
+def _book_node(g: graphviz.Digraph, i: int, v: Value, focused: bool = False) -> str:
+    """In the book style, the node of `v`, the `i`-th value: its operation's circle ``op{i}``,
+    or for an input a dot ``v{i}``; a focused one drawn in blue. Returns its id."""
+    blue = {"color": FOCUS_COLOR, "penwidth": "2.5"} if focused else {}
+    if v.op:
+        g.node(f"op{i}", _html([_text(SYMBOLS.get(v.op, v.op))]), id=f"op{i}",
+               **_op_attrs(0.5), **blue)
+        return f"op{i}"
+    g.node(f"v{i}", "", id=f"v{i}", shape="point",
+           **({"width": "0.12", "color": FOCUS_COLOR} if focused else {"width": "0.06"}))
+    return f"v{i}"
+
+
+def _constant(g: graphviz.Digraph, i: int, v: Value, k: int, constant: str, style: Style,
+              edge_label: str, rankdir: str) -> None:
+    """The constant operand `k` of `v` (the `i`-th value), shown as `constant`: a grey node
+    (in the book style a dot) and a dashed edge into v's operation."""
+    g.node(f"c{i}_{k}", _html([constant]) if style == "values" else "",
+           id=f"c{i}_{k}", shape="plaintext" if style == "values" else "point",
+           width="0.06", fontcolor=CONSTANT_COLOR)
+    g.edge(f"c{i}_{k}", f"op{i}", id=f"e{i}_{k}", style="dashed",
+           fontcolor=CONSTANT_COLOR, **{edge_label: _html([constant])}, **_port(v, k, rankdir))
 
 
 def _op_attrs(min_width: float) -> dict[str, str]:
@@ -535,18 +549,22 @@ BLOCK_COLOR = "#eef2fa"  # a collapsed group's fill
 FOCUS_COLOR = "#1f77b4"  # the border of a focused value
 
 
-def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], float | None],
-                       title: str | None, digits: int, fast: bool = False) -> graphviz.Digraph:
-    """The DOT of a collapsed or focused `View` (see `microgrid.collapse`), in the values style.
+def build_view_digraph(v: View, *, style: Style = "values", rankdir: str,
+                       grad_of: Callable[[Value], float | None], title: str | None,
+                       digits: int, fast: bool = False) -> graphviz.Digraph:
+    """The DOT of a collapsed or focused `View` (see `microgrid.collapse`), in either style.
 
     Ids: a value ``v{i}`` and its operation ``op{i}`` (``i`` its place in the full graph's
-    topological order, as in `build_digraph`), a block ``g{k}``, a stub ``s{k}``; the edge of
-    operand k of value i ``e{i}_{k}``, of a constant ``c{i}_{k}``, into block k from its t-th
-    source ``b{k}_{t}``, from an operation to its value ``out{i}``.
+    topological order, as in `build_digraph`; in the book style an operation is its value's
+    node, and an input is the dot ``v{i}``), a block ``g{k}``, a bus ``j{k}``, a stub ``s{k}``;
+    the edge of operand k of value i ``e{i}_{k}``, of a constant ``c{i}_{k}``, into block k
+    from its t-th source ``b{k}_{t}``, into bus k ``i{k}_{t}``, from an operation to its value
+    (in the book style: from the root to the output) ``out{i}``.
     """
 
     from microgrid.collapse import Block, Bus
 
+    book = style == "book"
     ids = {x: i for i, x in enumerate(v.order)}
     g, edge_label = _digraph(rankdir, title, fast)
 
@@ -563,8 +581,20 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
         return {key: _html([*lines, red(f"{prefix}{num(grad)}")]), "class": "grad"}
 
     def summary(values: list[Value]) -> str:
-        lo, hi = min(x.data for x in values), max(x.data for x in values)
-        return f"{num(lo)} … {num(hi)}" if lo != hi else num(lo)
+        return summary_numbers([x.data for x in values], num)
+
+    def carried(values: list[Value]) -> list[str]:
+        """The lines an edge carrying `values` shows (the book names a single one)."""
+        if len(values) > 1:
+            return [f"{len(values)} values", summary(values)]
+        return [_named(values[0].label, num(values[0].data)) if book else num(values[0].data)]
+
+    def root_edge(tail: str) -> None:
+        """In the book style, the root's edge out of the drawing, with its value and grad."""
+        root = v.root
+        g.node("out", "", id="out", shape="point", width="0.06")
+        g.edge(tail, "out", id=f"out{ids[root]}",
+               **labelled([_named(root.label, num(root.data))], grad_of(root), key=edge_label))
 
     node_id: dict[int, str] = {}
     blocks = stubs = buses = 0
@@ -572,6 +602,11 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
     for n in v.nodes:
         if isinstance(n, Value):
             i = ids[n]
+            if book:
+                node_id[id(n)] = _book_node(g, i, n, focused=n in focus)
+                if n is v.root:
+                    root_edge(node_id[id(n)])
+                continue
             node_id[id(n)] = f"v{i}"
             lines = [_text(n.label)] if n.label else []
             lines.append(f"data {num(n.data)}")
@@ -588,7 +623,7 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
             blocks += 1
             node_id[id(n)] = name
             lines = [f"<b>{_text(n.name)}</b>"]
-            outs = n.outputs
+            outs = [] if book else n.outputs  # the book: the values are on the edges out
             if len(outs) == 1:
                 lines.append(f"data {num(outs[0].data)}")
                 grad = grad_of(outs[0])
@@ -604,6 +639,8 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
             lines.append(f'<font point-size="10" color="{CONSTANT_COLOR}">{count}{off}</font>')
             g.node(name, _html(lines), id=name, shape="box", style="rounded,filled",
                    fillcolor=BLOCK_COLOR, penwidth="1.5")
+            if book and v.root in n.members:
+                root_edge(name)
         elif isinstance(n, Bus):
             name = f"j{buses}"
             buses += 1
@@ -615,6 +652,9 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
             name = f"s{stubs}"
             stubs += 1
             node_id[id(n)] = name
+            if book:  # an input off the path: a grey dot, its value on its edge
+                g.node(name, "", id=name, shape="point", width="0.06", color=CONSTANT_COLOR)
+                continue
             if len(n.values) == 1:
                 x = n.values[0]
                 text = _named(x.label, num(x.data))
@@ -637,25 +677,15 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
             t = into.get(head, 0)
             into[head] = t + 1
             edge_id, target = f"{'b' if head[0] == 'g' else 'i'}{head[1:]}_{t}", head
-        if len(values) == 1:
-            lines = [num(values[0].data)]
-        else:
-            lines = [f"{len(values)} values", summary(values)]
-        style = {"style": "dashed", "color": CONSTANT_COLOR} if tail.startswith("s") else {}
-        g.edge(tail, target, id=edge_id, **labelled(lines, grad, "Σ " if len(values) > 1
-                                                    else "", key=edge_label), **style, **port)
+        dashed = {"style": "dashed", "color": CONSTANT_COLOR} if tail.startswith("s") else {}
+        g.edge(tail, target, id=edge_id, **labelled(carried(values), grad, "Σ " if len(values) > 1
+                                                    else "", key=edge_label), **dashed, **port)
     # constants of drawn values, as in the full drawing
     for n in v.nodes:
         if isinstance(n, Value):
-            i = ids[n]
             for k, operand in enumerate(n.operands):
                 if not isinstance(operand, Value):
-                    constant = num(float(operand))
-                    g.node(f"c{i}_{k}", _html([constant]), id=f"c{i}_{k}", shape="plaintext",
-                           fontcolor=CONSTANT_COLOR)
-                    g.edge(f"c{i}_{k}", f"op{i}", id=f"e{i}_{k}", style="dashed",
-                           fontcolor=CONSTANT_COLOR, **{edge_label: _html([constant])},
-                           **_port(n, k, rankdir))
+                    _constant(g, ids[n], n, k, num(float(operand)), style, edge_label, rankdir)
     return g
 
 
