@@ -146,7 +146,7 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
     checks = check_leaves(root, lambda v: v.grad) if check else None
     build = functools.partial(build_digraph, root, order, style=style, rankdir=rankdir,
                               grad_of=grad_of, title=title, digits=digits, show_local=local,
-                              checks=checks)
+                              checks=checks, text_inputs=True)
     if clusters:
         return diagram(functools.partial(_with_clusters, build, order), len(order), renderer,
                        time_budget, fan_out(order))
@@ -210,8 +210,8 @@ def _check_size(order: Sequence[object], max_nodes: int) -> None:
 def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str,
                   grad_of: Callable[[Value], float | None], title: str | None, digits: int,
                   names: dict[Value, str] | None = None, fast: bool = False,
-                  show_local: bool = False, checks: dict[Value, Check] | None = None
-                  ) -> graphviz.Digraph:
+                  show_local: bool = False, checks: dict[Value, Check] | None = None,
+                  text_inputs: bool = False) -> graphviz.Digraph:
     """The DOT of the graph `order` (``topological_order(root)``).
 
     `grad_of(v)` is the gradient to show for `v`, or None to show none. `names` names
@@ -223,6 +223,16 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
     With `show_local`, an operand's edge shows, above its gradient, the local derivative; `checks`
     (from `check_leaves`) adds, above an input's gradient, its numerical gradient. The
     gradient stays the last line of its element (the player replaces it).
+
+    `text_inputs` (the static drawing; the player keeps every number on its edge) attaches the
+    labels of a *fan*, the many operands of a neuron's ``Σwx``, to their edges: Graphviz sets a
+    label above its edge, and in a fan the edges that rise to the operation have the edge
+    before them just above their label. In the book style, a constant, and a leaf used once
+    by a fan, is drawn as its text (name, value, gradient) where its edge starts, not as a dot
+    and a label; a fan's operands computed by other operations come first, with edges twice
+    as long (their labels in a column of their own, before the edges meet) and each label
+    underlined and joined to its edge by a line (Graphviz's ``decorate``). In the values
+    style, every edge of a fan is decorated.
     """
 
     ids = {v: i for i, v in enumerate(order)}
@@ -295,6 +305,8 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
 
     def book_node(i: int, v: Value) -> None:
         """The book style: v's operation's circle (an input: a dot), the root's edge out."""
+        if v in as_text:
+            return  # drawn with its edge
         node = _book_node(g, i, v)
         if v is root:
             g.node("out", "", id="out", shape="point", width="0.06")
@@ -303,10 +315,16 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
 
     def operand_edges(i: int, v: Value) -> None:
         """One edge per operand use into v's operation, constants included (dashed)."""
-        for k, operand, parent, local in operand_uses(v):
+        fan = v in fans
+        uses = list(operand_uses(v))
+        if fan and style == "book":  # computed operands first (see text_inputs)
+            uses.sort(key=lambda use: not (use[2] is not None and use[2].op))
+        decorated = {"decorate": "true"} if fan else {}
+        for k, operand, parent, local in uses:
             edge_id = f"e{i}_{k}"
             if parent is None or local is None:
-                _constant(g, i, v, k, num(float(operand)), style, edge_label, rankdir)
+                _constant(g, i, v, k, num(float(operand)), style, edge_label, rankdir,
+                          as_text=text_inputs and style == "book", **decorated)
                 continue
             j = ids[parent]
             if style == "values":
@@ -315,10 +333,21 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
                 tail = f"op{j}" if parent.op else f"v{j}"
                 text = _named(name(parent), num(parent.data))
             extra = local_line(v, k, local) + (check_line(parent) if style == "book" else [])
+            if parent in as_text:  # the input's text, where its edge starts
+                g.node(tail, id=tail, shape="plaintext",
+                       **labelled([text, *extra], edge_grad(v, local)))
+                g.edge(tail, f"op{i}", id=edge_id)
+                continue
             g.edge(tail, f"op{i}", id=edge_id,
                    **labelled([text, *extra], edge_grad(v, local), key=edge_label),
-                   **_port(v, k, rankdir))
+                   **_port(v, k, rankdir), **decorated,
+                   **({"minlen": "2"} if fan and style == "book" else {}))
 
+    # with text_inputs: the operations of many operands, and their inputs drawn as text
+    fans = {v for v in order if len(v.operands) > 2} if text_inputs else set()
+    uses = Counter(p for v in order for p in v.parents)
+    as_text = ({p for v in fans for p in v.parents if not p.op and uses[p] == 1}
+               if style == "book" else set())
     node = values_node if style == "values" else book_node
     for i, v in enumerate(order):
         node(i, v)
@@ -333,7 +362,7 @@ NODESEP = "0.55"  # inches between neighbours of a rank (Graphviz: 0.25), labels
 # and the second one's label, set above it, sits nearer the first edge ("3 / 165" under
 # "150 / 3.3"); with these ports and NODESEP, no line of apple, apple_orange or perceptron is
 # nearer another edge than its own (147 of 704 lines were, 96 are: the rest are the fans into
-# the Σwx of mlp_backprop and notation).
+# the Σwx of mlp_backprop and notation, which `text_inputs` attaches: 0 are).
 # Past SPACED_NODES values, Graphviz's own spacing (0.25 in): a column of a whole network's
 # values (draw it with `collapse` instead) would otherwise grow by half, and its PNG with it.
 SPACED_NODES = 200
@@ -378,14 +407,17 @@ def _book_node(g: graphviz.Digraph, i: int, v: Value, focused: bool = False) -> 
 
 
 def _constant(g: graphviz.Digraph, i: int, v: Value, k: int, constant: str, style: Style,
-              edge_label: str, rankdir: str) -> None:
+              edge_label: str, rankdir: str, as_text: bool = False, **edge: str) -> None:
     """The constant operand `k` of `v` (the `i`-th value), shown as `constant`: a grey node
-    (in the book style a dot) and a dashed edge into v's operation."""
-    g.node(f"c{i}_{k}", _html([constant]) if style == "values" else "",
-           id=f"c{i}_{k}", shape="plaintext" if style == "values" else "point",
-           width="0.06", fontcolor=CONSTANT_COLOR)
-    g.edge(f"c{i}_{k}", f"op{i}", id=f"e{i}_{k}", style="dashed",
-           fontcolor=CONSTANT_COLOR, **{edge_label: _html([constant])}, **_port(v, k, rankdir))
+    (in the book style a dot) and a dashed edge into v's operation, labelled; `as_text`, in
+    the book style: the node is the number, the edge unlabelled."""
+    text = style == "values" or as_text
+    g.node(f"c{i}_{k}", _html([constant]) if text else "", id=f"c{i}_{k}",
+           shape="plaintext" if text else "point", fontcolor=CONSTANT_COLOR,
+           **({} if as_text else {"width": "0.06"}))
+    label = {} if as_text else {"fontcolor": CONSTANT_COLOR, edge_label: _html([constant])}
+    g.edge(f"c{i}_{k}", f"op{i}", id=f"e{i}_{k}", style="dashed", **label,
+           **_port(v, k, rankdir), **({} if as_text else edge))
 
 
 def _op_attrs(min_width: float) -> dict[str, str]:

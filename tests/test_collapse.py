@@ -260,13 +260,20 @@ def test_collapsed_gradients_add_up(kind, seed):
 
 
 def drawn_edges(source: str) -> list[tuple[str, str, str, float | None]]:
-    """Each edge of a DOT source: tail, head, id, and the gradient it shows (None: none)."""
+    """Each edge of a DOT source: tail, head, id, and the gradient it shows (None: none); an
+    input drawn as its text (the book style's inputs of a Σwx) shows its edge's gradient."""
+    def grad(attrs: str) -> float | None:
+        grads = re.findall(f'<font color="{GRAD_COLOR}">(?:Σ )?([^<]+)</font>', attrs)
+        return float(grads[-1]) if grads else None
+
+    texts = {m[1]: grad(m[2]) for m in re.finditer(r"^\t(\S+) \[(.*shape=plaintext.*)\]$",
+                                                   source, re.M)}
     out = []
     for m in re.finditer(r"^\t(\S+) -> (\S+) \[(.*)\]$", source, re.M):
-        grads = re.findall(f'<font color="{GRAD_COLOR}">(?:Σ )?([^<]+)</font>', m[3])
         edge_id = re.search(r"\bid=([^\s\]]+)", m[3])
         assert edge_id is not None, m[0]
-        out.append((m[1], m[2], edge_id[1], float(grads[-1]) if grads else None))
+        shown = grad(m[3]) if "label=" in m[3] else texts.get(m[1])
+        out.append((m[1], m[2], edge_id[1], shown))
     return out
 
 
