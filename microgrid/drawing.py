@@ -227,12 +227,11 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
     `text_inputs` (the static drawing; the player keeps every number on its edge) attaches the
     labels of a *fan*, the many operands of a neuron's ``Σwx``, to their edges: Graphviz sets a
     label above its edge, and in a fan the edges that rise to the operation have the edge
-    before them just above their label. In the book style, a constant, and a leaf used once
-    by a fan, is drawn as its text (name, value, gradient) where its edge starts, not as a dot
-    and a label; a fan's operands computed by other operations come first, with edges twice
-    as long (their labels in a column of their own, before the edges meet) and each label
-    underlined and joined to its edge by a line (Graphviz's ``decorate``). In the values
-    style, every edge of a fan is decorated.
+    before them just above their label. A fan's operands computed by other operations come
+    first, with edges twice as long (their labels in a column of their own, before the edges
+    meet), and each label of a fan is underlined and joined to its edge by a line (Graphviz's
+    ``decorate``). In the book style, a constant, and a leaf used once by a fan, is drawn as
+    its text (name, value, gradient) where its edge starts, not as a dot and a label.
     """
 
     ids = {v: i for i, v in enumerate(order)}
@@ -317,7 +316,7 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
         """One edge per operand use into v's operation, constants included (dashed)."""
         fan = v in fans
         uses = list(operand_uses(v))
-        if fan and style == "book":  # computed operands first (see text_inputs)
+        if fan:  # computed operands first (see text_inputs)
             uses.sort(key=lambda use: not (use[2] is not None and use[2].op))
         decorated = {"decorate": "true"} if fan else {}
         for k, operand, parent, local in uses:
@@ -341,7 +340,7 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
             g.edge(tail, f"op{i}", id=edge_id,
                    **labelled([text, *extra], edge_grad(v, local), key=edge_label),
                    **_port(v, k, rankdir), **decorated,
-                   **({"minlen": "2"} if fan and style == "book" else {}))
+                   **({"minlen": "2"} if fan else {}))
 
     # with text_inputs: the operations of many operands, and their inputs drawn as text
     fans = {v for v in order if len(v.operands) > 2} if text_inputs else set()

@@ -448,15 +448,15 @@ def test_a_full_layout_that_used_the_whole_budget_leaves_none_for_the_fast_one(
     assert budgets == [1.5]  # a quarter for the full layout, and nothing left to try the fast
 
 
-def _curve(d: str) -> list[tuple[float, float]]:
+def _curve(d: str, steps: int = 20) -> list[tuple[float, float]]:
     """Points along an SVG path of cubic Béziers (Graphviz's edges: M p0 C p1 p2 p3 ...)."""
     nums = [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?", d)]
     pts = list(zip(nums[::2], nums[1::2], strict=False))
     out = []
     for i in range(0, len(pts) - 3, 3):
         p0, p1, p2, p3 = pts[i:i + 4]
-        for k in range(21):
-            t = k / 20
+        for k in range(steps + 1):
+            t = k / steps
             out.append(tuple((1 - t) ** 3 * a + 3 * (1 - t) ** 2 * t * b + 3 * (1 - t) * t * t * c
                              + t ** 3 * e for a, b, c, e in zip(p0, p1, p2, p3, strict=True)))
     return out  # type: ignore[return-value]
@@ -490,7 +490,8 @@ def label_lines(svg: str) -> dict[str, tuple[Points, list[Points], list[Points],
             line = g.find(f"{SVG_NS}polyline")
             nums = [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?",
                                                  "" if line is None else line.get("points", ""))]
-            edges[g.get("id", "")] = (_curve(path.get("d", "")) if path is not None else [],
+            steps = 20 if line is None else 200  # a decoration ends on its edge: finely
+            edges[g.get("id", "")] = (_curve(path.get("d", ""), steps) if path is not None else [],
                                       [_line(t) for t in g.iter(f"{SVG_NS}text")], [],
                                       list(zip(nums[::2], nums[1::2], strict=True)))
             title = g.findtext(f"{SVG_NS}title", "")
@@ -532,7 +533,7 @@ def test_every_label_line_is_nearer_its_own_edge_than_any_other(demo, style, cap
     for edge, (points, lines, boxes, decoration) in edges.items():
         if decoration:  # the label underlined, and a line from it to a point of its edge
             (x0, y0), (x1, y1), end = decoration
-            assert y0 == y1 and min(math.dist(end, p) for p in points) < 6  # a sampled curve
+            assert y0 == y1 and min(math.dist(end, p) for p in points) < 1
             assert y0 - 8 < max(y for line in lines for _, y in line) < y0  # right under it
             assert min(x0, x1) - 2 <= min(x for line in lines for x, _ in line)
             checked += len(lines)
