@@ -230,8 +230,9 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
     before them just above their label. A fan's operands computed by other operations come
     first, with edges twice as long (their labels in a column of their own, before the edges
     meet), and each label of a fan is underlined and joined to its edge by a line (Graphviz's
-    ``decorate``). In the book style, a constant, and a leaf used once by a fan, is drawn as
-    its text (name, value, gradient) where its edge starts, not as a dot and a label.
+    ``decorate``), as are the labels of an operation with a constant operand, whose dashed
+    edge may cross them. In the book style, a constant, and a leaf used once by a fan, is
+    drawn as its text (name, value, gradient) where its edge starts, not as a dot and a label.
     """
 
     ids = {v: i for i, v in enumerate(order)}
@@ -318,7 +319,8 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
         uses = list(operand_uses(v))
         if fan:  # computed operands first (see text_inputs)
             uses.sort(key=lambda use: not (use[2] is not None and use[2].op))
-        decorated = {"decorate": "true"} if fan else {}
+        constants = text_inputs and len(v.parents) < len(v.operands)
+        decorated = {"decorate": "true"} if fan or constants else {}
         for k, operand, parent, local in uses:
             edge_id = f"e{i}_{k}"
             if parent is None or local is None:

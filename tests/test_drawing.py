@@ -514,7 +514,8 @@ def label_lines(svg: str) -> dict[str, tuple[Points, list[Points], list[Points],
 
 
 LABEL_DEMOS = [(demo, style) for demo in ("apple", "apple_orange", "perceptron", "mlp_backprop",
-                                          "notation") for style in ("values", "book")]
+                                          "notation", "newton", "derivatives")
+               for style in ("values", "book")]  # compiled draws apple_orange; train: see collapse
 
 
 @pytest.mark.parametrize(("demo", "style"), LABEL_DEMOS)
@@ -522,7 +523,9 @@ def test_every_label_line_is_nearer_its_own_edge_than_any_other(demo, style, cap
     # The complaint of issue 12: "150 / 3.3" and "3 / 165" at the lower x of apple/orange,
     # the second operand's label set above its edge, nearer the first one; and the fans of
     # inputs into each Σwx of mlp_backprop and notation (26 of 101 lines and 16 of 81 in the
-    # book style, 17 of 148 and 12 of 118 in the values style, were nearer another edge).
+    # book style, 17 of 148 and 12 of 118 in the values style, were nearer another edge), and
+    # the operands of an operation with a constant (newton, derivatives: the tanh's edges into
+    # the two x(-1), crossed by the second -1's dashed edge; 1, 2 and 1 lines).
     # A decorated label is joined to its edge by a line: it is checked to be.
     import importlib
     import math
