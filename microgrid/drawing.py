@@ -127,7 +127,7 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
     - `focus`: a `Value` (or several): draw only the paths from it to `root`, every other
       operand as a stub that shows its value.
     - `clusters`: draw every value, each group boxed and named.
-    Collapsed and focused drawings are in the values style, without `local` and `check`.
+    Collapsed and focused drawings take either style, but not `local` or `check`.
     """
     _check_options(root, style, rankdir, digits, max_nodes, renderer, time_budget)
     order = topological_order(root)
@@ -139,20 +139,20 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
         raise ValueError("draw: check=True compares each input's grad with its numerical "
                          "gradient, but no gradients are shown; call backward() first")
     if collapse or focus is not None:
-        if style != "values" or local or check:
-            raise ValueError("draw: collapse and focus draw in the 'values' style, without "
-                             f"local or check; got style={style!r}, local={local}, "
+        if local or check:
+            raise ValueError("draw: collapse and focus draw without local or check (a block "
+                             f"has no single local derivative); got local={local}, "
                              f"check={check}")
         shown = view(root, collapse, focus, order)
         _check_size(shown.nodes, max_nodes)
-        build_view = functools.partial(build_view_digraph, shown, rankdir=rankdir,
+        build_view = functools.partial(build_view_digraph, shown, style=style, rankdir=rankdir,
                                        grad_of=grad_of, title=title, digits=digits)
         return diagram(build_view, len(shown.nodes), renderer, time_budget)
     _check_size(order, max_nodes)
     checks = check_leaves(root, lambda v: v.grad) if check else None
     build = functools.partial(build_digraph, root, order, style=style, rankdir=rankdir,
                               grad_of=grad_of, title=title, digits=digits, show_local=local,
-                              checks=checks)
+                              checks=checks, text_inputs=True)
     if clusters:
         return diagram(functools.partial(_with_clusters, build, order), len(order), renderer,
                        time_budget, fan_out(order))
@@ -216,8 +216,8 @@ def _check_size(order: Sequence[object], max_nodes: int) -> None:
 def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str,
                   grad_of: Callable[[Value], float | None], title: str | None, digits: int,
                   names: dict[Value, str] | None = None, fast: bool = False,
-                  show_local: bool = False, checks: dict[Value, Check] | None = None
-                  ) -> graphviz.Digraph:
+                  show_local: bool = False, checks: dict[Value, Check] | None = None,
+                  text_inputs: bool = False) -> graphviz.Digraph:
     """The DOT of the graph `order` (``topological_order(root)``).
 
     `grad_of(v)` is the gradient to show for `v`, or None to show none. `names` names
@@ -229,6 +229,16 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
     With `show_local`, an operand's edge shows, above its gradient, the local derivative; `checks`
     (from `check_leaves`) adds, above an input's gradient, its numerical gradient. The
     gradient stays the last line of its element (the player replaces it).
+
+    `text_inputs` (the static drawing; the player keeps every number on its edge) attaches the
+    labels of a *fan*, the many operands of a neuron's ``Σwx``, to their edges: Graphviz sets a
+    label above its edge, and in a fan the edges that rise to the operation have the edge
+    before them just above their label. A fan's operands computed by other operations come
+    first, with edges twice as long (their labels in a column of their own, before the edges
+    meet), and each label of a fan is underlined and joined to its edge by a line (Graphviz's
+    ``decorate``), as are the labels of an operation with a constant operand, whose dashed
+    edge may cross them. In the book style, a constant, and a leaf used once by a fan, is
+    drawn as its text (name, value, gradient) where its edge starts, not as a dot and a label.
     """
 
     ids = {v: i for i, v in enumerate(order)}
@@ -301,28 +311,27 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
 
     def book_node(i: int, v: Value) -> None:
         """The book style: v's operation's circle (an input: a dot), the root's edge out."""
-        if v.op:
-            g.node(f"op{i}", _html([_text(SYMBOLS.get(v.op, v.op))]), id=f"op{i}",
-                   **_op_attrs(0.5))
-        else:
-            g.node(f"v{i}", "", id=f"v{i}", shape="point", width="0.06")
+        if v in as_text:
+            return  # drawn with its edge
+        node = _book_node(g, i, v)
         if v is root:
             g.node("out", "", id="out", shape="point", width="0.06")
-            g.edge(f"op{i}" if v.op else f"v{i}", "out", id=f"out{i}",
+            g.edge(node, "out", id=f"out{i}",
                    **labelled([_named(name(v), num(v.data))], grad_of(v), key=edge_label))
 
     def operand_edges(i: int, v: Value) -> None:
         """One edge per operand use into v's operation, constants included (dashed)."""
-        for k, operand, parent, local in operand_uses(v):
+        fan = v in fans
+        uses = list(operand_uses(v))
+        if fan:  # computed operands first (see text_inputs)
+            uses.sort(key=lambda use: not (use[2] is not None and use[2].op))
+        constants = text_inputs and len(v.parents) < len(v.operands)
+        decorated = {"decorate": "true"} if fan or constants else {}
+        for k, operand, parent, local in uses:
             edge_id = f"e{i}_{k}"
             if parent is None or local is None:
-                constant = num(float(operand))
-                g.node(f"c{i}_{k}", _html([constant]) if style == "values" else "",
-                       id=f"c{i}_{k}", shape="plaintext" if style == "values" else "point",
-                       width="0.06", fontcolor=CONSTANT_COLOR)
-                g.edge(f"c{i}_{k}", f"op{i}", id=edge_id, style="dashed",
-                       fontcolor=CONSTANT_COLOR, **{edge_label: _html([constant])},
-                       **_port(v, k, rankdir))
+                _constant(g, i, v, k, num(float(operand)), style, edge_label, rankdir,
+                          as_text=text_inputs and style == "book", **decorated)
                 continue
             j = ids[parent]
             if style == "values":
@@ -331,10 +340,21 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
                 tail = f"op{j}" if parent.op else f"v{j}"
                 text = _named(name(parent), num(parent.data))
             extra = local_line(v, k, local) + (check_line(parent) if style == "book" else [])
+            if parent in as_text:  # the input's text, where its edge starts
+                g.node(tail, id=tail, shape="plaintext",
+                       **labelled([text, *extra], edge_grad(v, local)))
+                g.edge(tail, f"op{i}", id=edge_id)
+                continue
             g.edge(tail, f"op{i}", id=edge_id,
                    **labelled([text, *extra], edge_grad(v, local), key=edge_label),
-                   **_port(v, k, rankdir))
+                   **_port(v, k, rankdir), **decorated,
+                   **({"minlen": "2"} if fan else {}))
 
+    # with text_inputs: the operations of many operands, and their inputs drawn as text
+    fans = {v for v in order if len(v.operands) > 2} if text_inputs else set()
+    uses = Counter(p for v in order for p in v.parents)
+    as_text = ({p for v in fans for p in v.parents if not p.op and uses[p] == 1}
+               if style == "book" else set())
     node = values_node if style == "values" else book_node
     for i, v in enumerate(order):
         node(i, v)
@@ -349,7 +369,7 @@ NODESEP = "0.55"  # inches between neighbours of a rank (Graphviz: 0.25), labels
 # and the second one's label, set above it, sits nearer the first edge ("3 / 165" under
 # "150 / 3.3"); with these ports and NODESEP, no line of apple, apple_orange or perceptron is
 # nearer another edge than its own (147 of 704 lines were, 96 are: the rest are the fans into
-# the Σwx of mlp_backprop and notation).
+# the Σwx of mlp_backprop and notation, which `text_inputs` attaches: 0 are).
 # Past SPACED_NODES values, Graphviz's own spacing (0.25 in): a column of a whole network's
 # values (draw it with `collapse` instead) would otherwise grow by half, and its PNG with it.
 SPACED_NODES = 200
@@ -378,6 +398,33 @@ def _digraph(rankdir: str, title: str | None, fast: bool, **graph: str
     if title:
         g.attr(label=_html([_text(title)]), labelloc="t", fontsize="16")
     return g, "xlabel" if fast else "label"
+
+
+def _book_node(g: graphviz.Digraph, i: int, v: Value, focused: bool = False) -> str:
+    """In the book style, the node of `v`, the `i`-th value: its operation's circle ``op{i}``,
+    or for an input a dot ``v{i}``; a focused one drawn in blue. Returns its id."""
+    blue = {"color": FOCUS_COLOR, "penwidth": "2.5"} if focused else {}
+    if v.op:
+        g.node(f"op{i}", _html([_text(SYMBOLS.get(v.op, v.op))]), id=f"op{i}",
+               **_op_attrs(0.5), **blue)
+        return f"op{i}"
+    g.node(f"v{i}", "", id=f"v{i}", shape="point",
+           **({"width": "0.12", "color": FOCUS_COLOR} if focused else {"width": "0.06"}))
+    return f"v{i}"
+
+
+def _constant(g: graphviz.Digraph, i: int, v: Value, k: int, constant: str, style: Style,
+              edge_label: str, rankdir: str, as_text: bool = False, **edge: str) -> None:
+    """The constant operand `k` of `v` (the `i`-th value), shown as `constant`: a grey node
+    (in the book style a dot) and a dashed edge into v's operation, labelled; `as_text`, in
+    the book style: the node is the number, the edge unlabelled."""
+    text = style == "values" or as_text
+    g.node(f"c{i}_{k}", _html([constant]) if text else "", id=f"c{i}_{k}",
+           shape="plaintext" if text else "point", fontcolor=CONSTANT_COLOR,
+           **({} if as_text else {"width": "0.06"}))
+    label = {} if as_text else {"fontcolor": CONSTANT_COLOR, edge_label: _html([constant])}
+    g.edge(f"c{i}_{k}", f"op{i}", id=f"e{i}_{k}", style="dashed", **label,
+           **_port(v, k, rankdir), **({} if as_text else edge))
 
 
 def _op_attrs(min_width: float) -> dict[str, str]:
@@ -565,18 +612,22 @@ BLOCK_COLOR = "#eef2fa"  # a collapsed group's fill
 FOCUS_COLOR = "#1f77b4"  # the border of a focused value
 
 
-def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], float | None],
-                       title: str | None, digits: int, fast: bool = False) -> graphviz.Digraph:
-    """The DOT of a collapsed or focused `View` (see `microgrid.collapse`), in the values style.
+def build_view_digraph(v: View, *, style: Style = "values", rankdir: str,
+                       grad_of: Callable[[Value], float | None], title: str | None,
+                       digits: int, fast: bool = False) -> graphviz.Digraph:
+    """The DOT of a collapsed or focused `View` (see `microgrid.collapse`), in either style.
 
     Ids: a value ``v{i}`` and its operation ``op{i}`` (``i`` its place in the full graph's
-    topological order, as in `build_digraph`), a block ``g{k}``, a stub ``s{k}``; the edge of
-    operand k of value i ``e{i}_{k}``, of a constant ``c{i}_{k}``, into block k from its t-th
-    source ``b{k}_{t}``, from an operation to its value ``out{i}``.
+    topological order, as in `build_digraph`; in the book style an operation is its value's
+    node, and an input is the dot ``v{i}``), a block ``g{k}``, a bus ``j{k}``, a stub ``s{k}``;
+    the edge of operand k of value i ``e{i}_{k}``, of a constant ``c{i}_{k}``, into block k
+    from its t-th source ``b{k}_{t}``, into bus k ``i{k}_{t}``, from an operation to its value
+    (in the book style: from the root to the output) ``out{i}``.
     """
 
     from microgrid.collapse import Block, Bus
 
+    book = style == "book"
     ids = {x: i for i, x in enumerate(v.order)}
     g, edge_label = _digraph(rankdir, title, fast)
 
@@ -593,8 +644,20 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
         return {key: _html([*lines, red(f"{prefix}{num(grad)}")]), "class": "grad"}
 
     def summary(values: list[Value]) -> str:
-        lo, hi = min(x.data for x in values), max(x.data for x in values)
-        return f"{num(lo)} … {num(hi)}" if lo != hi else num(lo)
+        return summary_numbers([x.data for x in values], num)
+
+    def carried(values: list[Value]) -> list[str]:
+        """The lines an edge carrying `values` shows (the book names a single one)."""
+        if len(values) > 1:
+            return [f"{len(values)} values", summary(values)]
+        return [_named(values[0].label, num(values[0].data)) if book else num(values[0].data)]
+
+    def root_edge(tail: str) -> None:
+        """In the book style, the root's edge out of the drawing, with its value and grad."""
+        root = v.root
+        g.node("out", "", id="out", shape="point", width="0.06")
+        g.edge(tail, "out", id=f"out{ids[root]}",
+               **labelled([_named(root.label, num(root.data))], grad_of(root), key=edge_label))
 
     node_id: dict[int, str] = {}
     blocks = stubs = buses = 0
@@ -602,6 +665,11 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
     for n in v.nodes:
         if isinstance(n, Value):
             i = ids[n]
+            if book:
+                node_id[id(n)] = _book_node(g, i, n, focused=n in focus)
+                if n is v.root:
+                    root_edge(node_id[id(n)])
+                continue
             node_id[id(n)] = f"v{i}"
             lines = [_text(n.label)] if n.label else []
             lines.append(f"data {num(n.data)}")
@@ -618,7 +686,7 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
             blocks += 1
             node_id[id(n)] = name
             lines = [f"<b>{_text(n.name)}</b>"]
-            outs = n.outputs
+            outs = [] if book else n.outputs  # the book: the values are on the edges out
             if len(outs) == 1:
                 lines.append(f"data {num(outs[0].data)}")
                 grad = grad_of(outs[0])
@@ -634,6 +702,8 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
             lines.append(f'<font point-size="10" color="{CONSTANT_COLOR}">{count}{off}</font>')
             g.node(name, _html(lines), id=name, shape="box", style="rounded,filled",
                    fillcolor=BLOCK_COLOR, penwidth="1.5")
+            if book and v.root in n.members:
+                root_edge(name)
         elif isinstance(n, Bus):
             name = f"j{buses}"
             buses += 1
@@ -645,6 +715,9 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
             name = f"s{stubs}"
             stubs += 1
             node_id[id(n)] = name
+            if book:  # an input off the path: a grey dot, its value on its edge
+                g.node(name, "", id=name, shape="point", width="0.06", color=CONSTANT_COLOR)
+                continue
             if len(n.values) == 1:
                 x = n.values[0]
                 text = _named(x.label, num(x.data))
@@ -667,25 +740,15 @@ def build_view_digraph(v: View, *, rankdir: str, grad_of: Callable[[Value], floa
             t = into.get(head, 0)
             into[head] = t + 1
             edge_id, target = f"{'b' if head[0] == 'g' else 'i'}{head[1:]}_{t}", head
-        if len(values) == 1:
-            lines = [num(values[0].data)]
-        else:
-            lines = [f"{len(values)} values", summary(values)]
-        style = {"style": "dashed", "color": CONSTANT_COLOR} if tail.startswith("s") else {}
-        g.edge(tail, target, id=edge_id, **labelled(lines, grad, "Σ " if len(values) > 1
-                                                    else "", key=edge_label), **style, **port)
+        dashed = {"style": "dashed", "color": CONSTANT_COLOR} if tail.startswith("s") else {}
+        g.edge(tail, target, id=edge_id, **labelled(carried(values), grad, "Σ " if len(values) > 1
+                                                    else "", key=edge_label), **dashed, **port)
     # constants of drawn values, as in the full drawing
     for n in v.nodes:
         if isinstance(n, Value):
-            i = ids[n]
             for k, operand in enumerate(n.operands):
                 if not isinstance(operand, Value):
-                    constant = num(float(operand))
-                    g.node(f"c{i}_{k}", _html([constant]), id=f"c{i}_{k}", shape="plaintext",
-                           fontcolor=CONSTANT_COLOR)
-                    g.edge(f"c{i}_{k}", f"op{i}", id=f"e{i}_{k}", style="dashed",
-                           fontcolor=CONSTANT_COLOR, **{edge_label: _html([constant])},
-                           **_port(n, k, rankdir))
+                    _constant(g, ids[n], n, k, num(float(operand)), style, edge_label, rankdir)
     return g
 
 

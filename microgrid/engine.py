@@ -242,7 +242,7 @@ def _node(data: float, op: str | Function, a: Any, da: float | None, b: Operand 
     out.grad = 0.0
     out.label = ""
     out._uses = 0
-    out._group = _groups.current
+    out._group = _groups.this_thread.current if _groups.any_open else None
     if _all_recording or _mode.enabled:  # separate stores: faster than unpacking a tuple
         out._op = op
         out._a = a
@@ -297,7 +297,7 @@ class Value:
         self._op = ""
         self._a = self._da = self._b = self._db = None
         self._uses = 0
-        self._group = _groups.current
+        self._group = _groups.this_thread.current if _groups.any_open else None
 
     # --- what was recorded at forward time -----------------------------------------------
     @property
@@ -741,7 +741,7 @@ def _nary_node(data: float, op: str | Function, operands: tuple[Operand, ...],
     out.grad = 0.0
     out.label = ""
     out._uses = 0
-    out._group = _groups.current
+    out._group = _groups.this_thread.current if _groups.any_open else None
     out._op = op
     out._a = out._da = out._b = out._db = None
     out._operands = operands

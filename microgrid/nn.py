@@ -182,22 +182,22 @@ class Neuron(Module):
 
     def _forward(self, x: Input) -> Value:
         """`__call__` without the check of `x`, for a `Layer` that checked it once."""
-        previous = groups.current  # `group(...)` without a context manager's cost per call
+        previous = groups.current_group()
         if self._group is None or self._group.parent is not previous:
             self._group = Group(self.group_name, previous)
-        groups.current = self._group
-        try:
-            return self._compute(x)
-        finally:
-            groups.current = previous
+        return self._compute(x, self._group)
 
-    def _compute(self, x: Input) -> Value:
-        """The neuron's values, made in whatever group is open (a `Layer` opens the neuron's)."""
+    def _compute(self, x: Input, group: Group) -> Value:
+        """The neuron's two values, in `group`. They are tagged here rather than made inside a
+        ``with group(...)``: the engine then takes its fast path (no thread has a group open)
+        on a plain network, and a network's forward costs no more than without groups."""
         z = dot(self.w, x, self.b)
         z.label = f"z[{self.layer}]_{self.index}"
-        a = self._act(z)
-        if a is not z:  # "linear" returns z itself, which keeps its label
+        z._group = group
+        a = self._act(z)  # one node, or z itself ("linear")
+        if a is not z:
             a.label = f"a[{self.layer}]_{self.index}"
+            a._group = group
         return a
 
     def named_parameters(self) -> list[tuple[str, Value]]:
@@ -228,18 +228,12 @@ class Layer(Module):
 
     def _forward(self, x: Input) -> list[Value]:
         """`__call__` without the check of `x`, for an `MLP` that checked it once."""
-        previous = groups.current
+        previous = groups.current_group()
         if self._group is None or self._group.parent is not previous:
             self._group = Group(f"layer {self.layer}", previous)
             self._neuron_groups = [Group(n.group_name, self._group) for n in self.neurons]
-        out = []
-        try:  # one store per neuron: its group, inside the layer's
-            for n, group in zip(self.neurons, self._neuron_groups, strict=True):
-                groups.current = group
-                out.append(n._compute(x))
-        finally:
-            groups.current = previous
-        return out
+        return [n._compute(x, group)
+                for n, group in zip(self.neurons, self._neuron_groups, strict=True)]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [item for n in self.neurons for item in n.named_parameters()]

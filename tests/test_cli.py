@@ -316,6 +316,13 @@ def test_demo_collapse_and_focus(capsys, tmp_path):
                          "--focus", "w[1]_0_0", "-o", str(focused))
     assert code in (0, 1), err
     assert "w[1]_0_0" in focused.read_text() and "<b>a[2]_3</b>" in focused.read_text()
+    book = tmp_path / "book.dot"  # the book style: values on the edges, blocks as boxes
+    code, out, err = run(capsys, "demo", "train", "--fast", "--no-plot", "--collapse", "2",
+                         "--focus", "w[1]_0_0", "--style", "book", "-o", str(book))
+    assert code in (0, 1), err
+    source = book.read_text()
+    assert "<b>a[2]_3</b>" in source and "label=<w[1]_0_0 " in source
+    assert "shape=point" in source and "data " not in source
     code, out, err = run(capsys, "demo", "apple_orange", "--collapse", "1")
     assert code == 2 and "need -o" in err
 
@@ -332,3 +339,10 @@ def test_a_warning_is_one_line_and_the_drawing_is_written(capsys, tmp_path):
     svg = str(tmp_path / "g.svg")
     assert main(["draw", "a*b", "a=2", "b=3", "--title", "苹果", "-o", svg]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_draw_book_style_collapsed_and_focused(capsys):
+    code, out, err = run(capsys, "draw", "(a*b + c).tanh()", "a=2", "b=-3", "c=10",
+                         "--focus", "a", "--style", "book")
+    assert code == 0, err
+    assert "label=<b -3<br/>" in out and "s0 -> op" in out and "v0 [" in out

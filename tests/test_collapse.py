@@ -6,13 +6,16 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
+import threading
 from pathlib import Path
 
 import pytest
 from conftest import check_golden
 
-from microgrid import Value, draw, edges, group, no_grad, topological_order
+from microgrid import Value, draw, edges, group, groups, no_grad, operand_uses, topological_order
 from microgrid.collapse import Block, Bus, Stub, view
+from microgrid.drawing import GRAD_COLOR
 from microgrid.groups import current_group
 from microgrid.nn import MLP
 
@@ -72,6 +75,66 @@ def test_nn_names_its_groups():
     assert current_group() is None
     # the same group objects on the next call: nodes share them
     assert m.output(x).group is y.group
+
+
+def test_groups_are_per_thread():
+    # a group opened in one thread tags only that thread's values, while another thread goes on
+    # making values outside every group, or in a group of its own
+    opened, made, close = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def other() -> None:
+        with group("other thread"):
+            seen["before"] = Value(1.0) * 2
+            opened.set()
+            made.wait(5)
+            seen["after"] = Value(1.0) + 1
+            close.wait(5)
+        seen["closed"] = Value(1.0) * 3
+
+    t = threading.Thread(target=other)
+    t.start()
+    assert opened.wait(5)
+    here = Value(2.0) * 3
+    assert here.group is None and Value(1.0).group is None and current_group() is None
+    with group("this thread") as mine:
+        inside = here * 2
+    made.set()
+    close.set()
+    t.join(5)
+    assert inside.group is mine
+    for key in ("before", "after"):
+        assert seen[key].group is not None and seen[key].group.path == ("other thread",)
+    assert seen["closed"].group is None
+    assert (Value(1.0) * 2).group is None and not groups.any_open
+
+
+def test_nn_groups_in_two_threads_at_once():
+    # two threads run networks at once: each one's values are in its own network's groups
+    barrier = threading.Barrier(2, timeout=5)
+    out: dict[int, list[Value]] = {}
+
+    def run(k: int) -> None:
+        m = MLP(2, [3, 1], seed=k)
+        barrier.wait()
+        with group(f"model {k}"):
+            out[k] = [m.output([Value(0.1 * i, "x1"), Value(-0.2, "x2")]) for i in range(200)]
+        out[k].append(Value(1.0) * 2)  # after its block: no group
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    for k in (0, 1):
+        *ys, plain = out[k]
+        assert plain.group is None
+        for y in ys:
+            for v in topological_order(y):
+                if v.group is not None and v.group.path[0].startswith("model"):
+                    assert v.group.path[0] == f"model {k}"
+            assert y.group is not None and y.group.path == (f"model {k}", "layer 2", "z[2]_0")
+    assert not groups.any_open
 
 
 # --- random graphs with groups ---------------------------------------------------------------
@@ -196,6 +259,88 @@ def test_collapsed_gradients_add_up(kind, seed):
         assert sorted(map(id, members + alone)) == sorted(map(id, topological_order(root)))
 
 
+def drawn_edges(source: str) -> list[tuple[str, str, str, float | None]]:
+    """Each edge of a DOT source: tail, head, id, and the gradient it shows (None: none); an
+    input drawn as its text (the book style's inputs of a Σwx) shows its edge's gradient."""
+    def grad(attrs: str) -> float | None:
+        grads = re.findall(f'<font color="{GRAD_COLOR}">(?:Σ )?([^<]+)</font>', attrs)
+        return float(grads[-1]) if grads else None
+
+    texts = {m[1]: grad(m[2]) for m in re.finditer(r"^\t(\S+) \[(.*shape=plaintext.*)\]$",
+                                                   source, re.M)}
+    out = []
+    for m in re.finditer(r"^\t(\S+) -> (\S+) \[(.*)\]$", source, re.M):
+        edge_id = re.search(r"\bid=([^\s\]]+)", m[3])
+        assert edge_id is not None, m[0]
+        shown = grad(m[3]) if "label=" in m[3] else texts.get(m[1])
+        out.append((m[1], m[2], edge_id[1], shown))
+    return out
+
+
+@pytest.mark.parametrize("style", ["values", "book"])
+@pytest.mark.parametrize(("kind", "seed"), GRAPHS)
+def test_the_drawn_numbers_add_up(kind, seed, style):
+    # Read from the DOT (digits=17: each number exactly), in both styles, at every depth: an
+    # edge into a value shows consumer.grad * local; the edges leaving a drawn value (a block)
+    # show gradients that sum to its grad (what leaves the block in the full graph), the edges
+    # entering a block what enters it in the full graph, and a bus passes on what it gets.
+    root = build(kind, seed)
+    order = topological_order(root)
+    index = {v: i for i, v in enumerate(order)}
+    full = edges(root)
+    for depth in range(0, 5):
+        blocks = [n.path for n in view(root, depth).nodes if isinstance(n, Block)]
+
+        def key(v: Value, depth: int = depth) -> object:
+            n = drawn_node(v, depth)
+            return ("value", index[n]) if isinstance(n, Value) else n
+
+        def node(dot_id: str, blocks: list = blocks) -> object:
+            if dot_id[0] == "g":
+                return blocks[int(dot_id[1:])]
+            if dot_id.startswith(("v", "op")):
+                return ("value", int(dot_id.lstrip("opv")))
+            return dot_id  # a bus, a constant, the book's output
+        drawn = [(node(t), node(h), i, g) for t, h, i, g in
+                 drawn_edges(draw(root, collapse=depth, style=style, digits=17).source)
+                 if not i.startswith("out")]  # out: a value's own edge (or the root's out)
+        for t, h, i, g in drawn:
+            if i.startswith("e") and t != h:  # into a value: one use
+                v = order[h[1]]  # type: ignore[index]
+                k = int(i.split("_")[1])
+                local = next(d for kk, _, p, d in operand_uses(v) if kk == k)
+                assert g is None if local is None else g == v.grad * local  # exact
+        sums_out: dict[object, list[float]] = {}
+        sums_in: dict[object, list[float]] = {}
+        for t, h, _, g in drawn:
+            if g is not None:
+                sums_out.setdefault(t, []).append(g)
+                sums_in.setdefault(h, []).append(g)
+        crossing = [u for u in full if key(u.parent) != key(u.child)]
+        tails = {key(u.parent) for u in crossing} | {key(u.child) for u in crossing}
+        for n in tails:
+            leaving = math.fsum(u.grad for u in crossing if key(u.parent) == n)
+            entering = math.fsum(u.grad for u in crossing if key(u.child) == n)
+            assert math.fsum(sums_out.get(n, [])) == pytest.approx(leaving, abs=1e-12)
+            assert math.fsum(sums_in.get(n, [])) == pytest.approx(entering, abs=1e-12)
+            if isinstance(n, tuple) and n[0] == "value" and order[n[1]] is not root:
+                assert leaving == pytest.approx(order[n[1]].grad, abs=1e-12)  # type: ignore[index]
+        for bus in {t for t, *_ in drawn if isinstance(t, str) and t.startswith("j")}:
+            assert math.fsum(sums_out[bus]) == pytest.approx(math.fsum(sums_in[bus]), abs=1e-12)
+
+
+@pytest.mark.parametrize(("kind", "seed"), GRAPHS[::3])
+def test_focused_book_drawing_draws_exactly_the_paths(kind, seed):
+    root = build(kind, seed)
+    order = topological_order(root)
+    focus = random.Random(seed).sample(order, 1)
+    source = draw(root, focus=focus, style="book").source
+    drawn = {int(m[1]) for m in re.finditer(r"^\t(?:op|v)(\d+) \[", source, re.M)}
+    assert drawn == {order.index(v) for v in descendants(root, focus)}
+    stubs = re.findall(r"^\ts\d+ -> ", source, re.M)
+    assert len(stubs) == sum(isinstance(n, Stub) for n in view(root, 0, focus).nodes)
+
+
 def descendants(root: Value, focus: list[Value]) -> set[Value]:
     """Independently of collapse.py: the values on a path from `focus` to `root`."""
     children: dict[Value, list[Value]] = {}
@@ -244,8 +389,10 @@ def test_focus_on_a_value_not_in_the_graph_is_a_clear_error():
         draw(y, focus=[3.0])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="collapse"):
         draw(y, collapse=-1)
-    with pytest.raises(ValueError, match="values"):
-        draw(y, collapse=1, style="book")
+    with pytest.raises(ValueError, match="without local or check"):
+        draw(y, collapse=1, local=True)
+    with pytest.raises(ValueError, match="without local or check"):
+        draw(y, focus=x, check=True)
 
 
 def readme_network() -> tuple[MLP, Value]:
@@ -274,18 +421,19 @@ def small_network() -> tuple[MLP, Value]:
     return model, out
 
 
+@pytest.mark.parametrize("style", ["values", "book"])
 @pytest.mark.parametrize("name", ["collapse1", "collapse2", "focus", "focus_collapse2"])
-def test_golden_dot_files(name):
+def test_golden_dot_files(name, style):
     def source() -> str:
         model, out = small_network()
         w = model.layers[0].neurons[0].w[0]
         options = {"collapse1": {"collapse": 1}, "collapse2": {"collapse": 2},
                    "focus": {"focus": w}, "focus_collapse2": {"focus": w, "collapse": 2}}[name]
-        return draw(out, **options).source  # type: ignore[arg-type]
+        return draw(out, style=style, **options).source  # type: ignore[arg-type]
 
     text = source()
     assert text == source()  # deterministic
-    golden = GOLDEN / f"mlp_{name}.dot"
+    golden = GOLDEN / f"mlp_{name}{'_book' if style == 'book' else ''}.dot"
     check_golden(golden, text)
 
 
@@ -334,7 +482,8 @@ out = model.output([Value(0.5, "x1"), Value(-1.0, "x2")])
 out.backward()
 w = model.layers[0].neurons[0].w[0]
 for options in ({}, {"style": "book"}, {"collapse": 1}, {"collapse": 2}, {"focus": w},
-                {"focus": w, "collapse": 2}, {"clusters": True}, {"local": True, "check": True}):
+                {"focus": w, "collapse": 2}, {"clusters": True}, {"local": True, "check": True},
+                {"focus": w, "collapse": 1, "style": "book"}, {"collapse": 2, "style": "book"}):
     print(draw(out, **options).source)
 """
     outputs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

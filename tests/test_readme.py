@@ -26,6 +26,7 @@ def test_readme_scripts_run(script, tmp_path, monkeypatch):
         assert ">layer 2</text>" in (tmp_path / "layers.svg").read_text()
         assert ">a[2]_15</text>" in (tmp_path / "neurons.svg").read_text()
         assert "w[1]_2_0" in (tmp_path / "why.svg").read_text()
+        assert ">w[1]_2_0 " in (tmp_path / "why_book.svg").read_text()  # on its edge
         assert names["y"].group.path == ("my block",)  # type: ignore[attr-defined]
     else:  # the drawing example writes its files
         assert (tmp_path / "neuron.svg").read_text().count("<g id=") > 10
