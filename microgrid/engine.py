@@ -187,13 +187,16 @@ def _not_real(x: object) -> bool:
     return x.__class__ is not float and (isinstance(x, bool) or not isinstance(x, Real))
 
 
-def _number(x: Operand, where: str) -> float:
-    """The number that `x` (a Value or a plain number) stands for, or a TypeError that names
-    `where` and `x`: a Value's `data` may have been set by hand to something else."""
+def _number(x: Operand, where: str, finite: bool = True) -> float:
+    """The number that `x` (a Value or a plain number) stands for, or a TypeError (ValueError)
+    that names `where` and `x`: a Value's `data` may have been set by hand to something else
+    (to nan or inf, which `finite=False` lets through, for showing the number)."""
     if isinstance(x, Value):
         data = x.data
         if _not_real(data):
             raise _data_error(where, x)
+        if finite and data - data:  # not finite: only a data set by hand can be
+            raise _nan_error(where, x)
         return data
     return _check_number(x, where)
 
@@ -201,6 +204,11 @@ def _number(x: Operand, where: str) -> float:
 def _data_error(where: object, v: Value) -> TypeError:
     return TypeError(f"{where}: the data of {v!r} is {type(v.data).__name__} {v.data!r}, not a "
                      "number; set it to a float")
+
+
+def _nan_error(where: object, v: Value) -> ValueError:
+    return ValueError(f"{where}: the data of {v!r} is {v.data!r}, not a finite number; set it "
+                      "to a finite float")
 
 
 # What arithmetic on a `data` set by hand raises: "x" * 2.0 a TypeError, a numpy array's truth
@@ -337,7 +345,7 @@ class Value:
 
     def item(self) -> float:
         """The number this Value holds, as in PyTorch: ``loss.item()`` (same as `data`)."""
-        return self.data
+        return _number(self, "item", finite=False)
 
     def __float__(self) -> float:
         # math.exp(x) would call this and compute with the number, silently dropping the
@@ -349,11 +357,11 @@ class Value:
 
     def __format__(self, spec: str) -> str:
         """``f"{loss:.4f}"`` formats the number; ``f"{v}"`` is ``repr(v)``."""
-        return format(_number(self, "format"), spec) if spec else repr(self)
+        return format(_number(self, "format", finite=False), spec) if spec else repr(self)
 
     def __round__(self, ndigits: int | None = None) -> float:
         """``round(v, 3)`` is the number rounded, as ``round(v.item(), 3)``: not a Value."""
-        return round(_number(self, "round"), ndigits)
+        return round(_number(self, "round", finite=False), ndigits)
 
     # Comparisons compare `data` (``if loss < 0.01``, ``max(values)``); ``==`` stays identity,
     # because a Value is a node of a graph (compare ``a.data == b.data`` for numbers).
@@ -495,9 +503,13 @@ class Value:
     def relu(self) -> Value:  # d/dx = 1 for x > 0, else 0 (also at the kink)
         x = self.data
         try:
-            return _node(x if x > 0 else 0.0, "relu", self, 1.0 if x > 0 else 0.0)
+            if x > 0:
+                return _node(x, "relu", self, 1.0)
+            if x <= 0:
+                return _node(0.0, "relu", self, 0.0)
         except _BAD_DATA as e:
             raise _refused(e, "relu", self) from None
+        raise _nan_error("relu", self)  # neither: nan, set by hand
 
     def abs(self) -> Value:
         """|x|; its derivative at 0 is taken as 0."""

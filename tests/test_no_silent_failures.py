@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from microgrid import Function, Value, dot, draw, maximum, no_grad, optim
+from microgrid import Function, Value, dot, draw, maximum, minimum, no_grad, optim
 from microgrid.engine import is_grad_enabled
 from microgrid.losses import bce_with_logits, binary_cross_entropy, cross_entropy
 from microgrid.nn import MLP
@@ -241,6 +241,34 @@ def test_numbers_set_by_hand_still_compute():
     assert (v * Value(2.0)).data == 6.0 and (-v).data == -3
     v.data = Fraction(1, 2)
     assert (v * 2).data == 1.0
+
+
+NAN_OPERATIONS = {  # each would give a number, not nan, from a nan data: 0, False, the other
+    "relu": lambda v: v.relu(), "<": lambda v: v < 1.0, ">=": lambda v: v >= 1.0,
+    "maximum": lambda v: maximum(v, 1.0), "minimum": lambda v: minimum(v, 1.0),
+    "clamp": lambda v: v.clamp(0, 1), "leaky_relu": lambda v: v.leaky_relu(),
+    ">": lambda v: max(v, Value(1.0)),  # builtin max compares
+}
+
+
+@pytest.mark.parametrize("bad", [math.nan, -math.nan])
+@pytest.mark.parametrize("op", NAN_OPERATIONS)
+def test_an_operation_names_the_value_whose_data_was_set_to_nan(op, bad):
+    v = Value(2.0, "v")
+    v.data = bad
+    with pytest.raises(ValueError) as info:
+        NAN_OPERATIONS[op](v)
+    assert str(info.value) == (f"{op}: the data of {v!r} is nan, not a finite number; set it "
+                               "to a finite float")
+
+
+def test_showing_a_nan_data_shows_it_and_item_checks_the_type():
+    v = Value(2.0, "v")
+    v.data = math.nan
+    assert (f"{v:.3f}", math.isnan(v.item()), math.isnan(round(v, 2))) == ("nan", True, True)
+    v.data = "x"
+    with pytest.raises(TypeError, match=r"^item: the data of .* is str 'x', not a number"):
+        v.item()
 
 
 # --- no public operation, loss or step makes a non-finite number without raising ------------
