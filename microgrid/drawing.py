@@ -237,13 +237,17 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
     first, with edges twice as long (their labels in a column of their own, before the edges
     meet), and each label of a fan is underlined and joined to its edge by a line (Graphviz's
     ``decorate``), as are the labels of an operation with a constant operand, whose dashed
-    edge may cross them. In the book style, a constant, and a leaf used once by a fan, is
+    edge may cross them, and every label of a graph past SPACED_NODES values, whose edges crowd.
+    In the book style, a constant, and a leaf used once by a fan, is
     drawn as its text (name, value, gradient) where its edge starts, not as a dot and a label.
     """
 
     ids = {v: i for i, v in enumerate(order)}
-    g, edge_label = _digraph(rankdir, title, fast,
-                             nodesep=NODESEP if len(order) <= SPACED_NODES else "0.25")
+    spaced = len(order) <= SPACED_NODES
+    g, edge_label = _digraph(rankdir, title, fast, nodesep=NODESEP if spaced else "0.25")
+    # a whole network's edges crowd: every label is joined to its edge (not with xlabels)
+    crowded = text_inputs and not spaced and not fast
+    out_decorated = {"decorate": "true"} if crowded else {}
 
     def num(x: float) -> str:
         return format_number(x, digits)
@@ -306,7 +310,7 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
         if v.op:
             g.node(f"op{i}", _html([_text(SYMBOLS.get(v.op, v.op))]), id=f"op{i}",
                    **_op_attrs(0.4))
-            g.edge(f"op{i}", f"v{i}", id=f"out{i}",
+            g.edge(f"op{i}", f"v{i}", id=f"out{i}", **out_decorated,
                    **labelled([num(v.data)], grad_of(v), key=edge_label))
 
     def book_node(i: int, v: Value) -> None:
@@ -316,7 +320,7 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
         node = _book_node(g, i, v)
         if v is root:
             g.node("out", "", id="out", shape="point", width="0.06")
-            g.edge(node, "out", id=f"out{i}",
+            g.edge(node, "out", id=f"out{i}", **out_decorated,
                    **labelled([_named(name(v), num(v.data))], grad_of(v), key=edge_label))
 
     def operand_edges(i: int, v: Value) -> None:
@@ -326,7 +330,7 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
         if fan:  # computed operands first (see text_inputs)
             uses.sort(key=lambda use: not (use[2] is not None and use[2].op))
         constants = text_inputs and len(v.parents) < len(v.operands)
-        decorated = {"decorate": "true"} if fan or constants else {}
+        decorated = {"decorate": "true"} if fan or constants or crowded else {}
         for k, operand, parent, local in uses:
             edge_id = f"e{i}_{k}"
             if parent is None or local is None:

@@ -572,6 +572,49 @@ def test_every_label_line_is_nearer_its_own_edge_than_any_other(demo, style, cap
     assert checked >= 10
 
 
+@pytest.mark.parametrize("style", ["values", "book"])
+def test_a_whole_networks_labels_are_each_joined_to_their_own_edge(style):
+    # Past SPACED_NODES values (here README's network on one input, 402 values; the train
+    # demo draws one of 411) the edges crowd, and 29 of the train demo's 1,487 label lines
+    # (values style; book: 9 of 1,004) sat nearer another edge than their own: every label is
+    # joined to its edge by a line, and that line ends nearer its own edge than any other.
+    import math
+
+    import numpy as np
+
+    from microgrid import nn
+    model = nn.MLP(2, [16, 16, 1], activation="relu", seed=0)
+    out = model.output([Value(0.5, "x1"), Value(-1.0, "x2")])
+    out.backward()
+    assert len(topological_order(out)) > drawing.SPACED_NODES
+    edges = label_lines(draw(out, style=style).svg())
+    cell = 100.0  # points of every edge, by square cells of this size
+    grid: dict[tuple[int, int], list[tuple[float, float, int]]] = {}
+    for k, (curve, *_) in enumerate(edges.values()):
+        for x, y in curve:
+            grid.setdefault((int(x // cell), int(y // cell)), []).append((x, y, k))
+
+    def nearest_edge(line: Points) -> int:
+        """The edge nearest to `line`'s points, among those in the cells around them."""
+        cells = {(int(x // cell) + i, int(y // cell) + j) for x, y in line
+                 for i in (-1, 0, 1) for j in (-1, 0, 1)}
+        near = np.array([p for c in cells for p in grid.get(c, ())])
+        d = np.sqrt(((np.array(line)[:, None, :] - near[None, :, :2]) ** 2).sum(-1)).min(0)
+        return int(near[d.argmin(), 2])
+
+    checked = 0
+    for k, (edge, (_, lines, boxes, decoration)) in enumerate(edges.items()):
+        assert decoration or not lines, edge  # a label on the edge is joined to it
+        if decoration:
+            assert math.isclose(decoration[0][1], decoration[1][1])  # the underline
+            assert nearest_edge([decoration[2]]) == k, edge  # and the line to its edge
+            checked += 1
+        for box in boxes:  # an input drawn as text where its edge starts
+            assert nearest_edge(box) == k, edge
+            checked += 1
+    assert checked > 600
+
+
 def test_a_value_used_many_times_is_laid_out_fast_from_the_start(monkeypatch):
     # A leaf used at every step of a chain has long edges, which take Graphviz's full layout
     # minutes: such a graph goes to the fast layout at once, without trying the full one.
