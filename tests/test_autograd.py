@@ -196,11 +196,7 @@ def test_backward_walk_visits_each_node_with_the_terms_of_its_uses():
 @settings(max_examples=150, deadline=None)
 @given(expressions())
 def test_backward_walk_terms_are_the_graphs_edges_and_sum_to_backwards_grads(program):
-    steps, inputs = program
-    assume(_usable(steps, inputs))
-    xs = [Value(x) for x in inputs]
-    out = build(steps, *xs)
-    assume(not out.is_leaf)
+    xs, out = _graph(program)
     visits = list(backward_walk(out))
     terms = sorted((id(v.node), id(t.consumer), t.index, t.local_grad)
                    for v in visits for t in v.terms)
@@ -214,6 +210,16 @@ def test_backward_walk_terms_are_the_graphs_edges_and_sum_to_backwards_grads(pro
 
 
 # --- property-based: random graphs with shared sub-expressions ---------------------------
+def _graph(program):
+    """The leaves and the output of a random program, if its numbers are usable."""
+    steps, inputs = program
+    assume(_usable(steps, inputs))
+    xs = [Value(x) for x in inputs]
+    out = build(steps, *xs)
+    assume(not out.is_leaf)
+    return xs, out
+
+
 def _usable(steps, inputs):
     try:
         with no_grad():
@@ -226,11 +232,7 @@ def _usable(steps, inputs):
 @settings(max_examples=200, deadline=None)
 @given(expressions())
 def test_random_graphs_grad_equals_backward_and_reference(program):
-    steps, inputs = program
-    assume(_usable(steps, inputs))
-    xs = [Value(x) for x in inputs]
-    out = build(steps, *xs)
-    assume(not out.is_leaf)
+    xs, out = _graph(program)
     got = [g.data for g in grad(out, xs)]
     with_graph = [g.data for g in grad(out, xs, create_graph=True)]
     out.backward()
