@@ -966,33 +966,42 @@ class CompiledStep:
         the parameters' ``.grad``, in order. Faster for many small calls (the loss of one
         example, over a data set): the parameters' data and grads are read once and written
         once, not at every call. With one argument, each item is that argument; else a tuple
-        of them. An item that takes another branch or shape is an ordinary call."""
+        of them. An item that takes another branch or shape is an ordinary call. If an item
+        fails, the gradients of the items before it are added, as by the calls before it; a
+        gradient that is not finite is found when they are written (at the end), and then none
+        of them is."""
         outputs: list[float] = []
         variant: _Variant | None = None
         shape: Any = ()  # no shape of arguments is (): the first item is an ordinary call
-        grads: list[float] = []
+        grads: list[float] = []  # the parameters' .grad, with every item's added so far
         base: list[float] = []
-        for item in arguments:
-            args = (item,) if self._arity == 1 else tuple(item)
-            S: list[float] = []
-            if _take(args, S, "arguments") == shape:
-                S += base
-                S += grads
-                r = variant.run(S)  # type: ignore[union-attr]
-                if r is not None:
-                    out, grads = r
-                    if not math.isfinite(out):
-                        raise OverflowError(f"compiled step: the output ({out!r}) is not "
-                                            "finite; run fn uncompiled to see where")
-                    outputs.append(out)
-                    continue
-            if variant is not None:  # write back, then an ordinary call
-                self._write(variant, grads)
-            outputs.append(self(*args))
-            variant = self._last
-            shape = variant.shape
-            base = [p.data for p in variant.params]
-            grads = [p.grad for p in variant.grad_params]
+        try:
+            for item in arguments:
+                args = (item,) if self._arity == 1 else tuple(item)
+                S: list[float] = []
+                if _take(args, S, "arguments") == shape:
+                    S += base
+                    S += grads
+                    r = variant.run(S)  # type: ignore[union-attr]
+                    if r is not None:
+                        out, added = r
+                        if not math.isfinite(out):
+                            raise OverflowError(f"compiled step: the output ({out!r}) is not "
+                                                "finite; run fn uncompiled to see where")
+                        outputs.append(out)
+                        grads = added
+                        continue
+                if variant is not None:  # write back, then an ordinary call
+                    self._write(variant, grads)
+                outputs.append(self(*args))
+                variant = self._last
+                shape = variant.shape
+                base = [p.data for p in variant.params]
+                grads = [p.grad for p in variant.grad_params]
+        except BaseException:
+            if variant is not None and all(map(math.isfinite, grads)):
+                self._write(variant, grads)  # what the items before the failing one added
+            raise
         if variant is not None:
             self._write(variant, grads)
         return outputs

@@ -586,3 +586,18 @@ def test_map_is_a_call_for_each_item_in_order():
     assert one.map([[1.0, 2.0], [3.0, 4.0]]) == [0.5 - 0.4, 1.5 - 0.8]
     assert (w.grad, b.grad) == (4.0, 6.0)
     assert one.map([]) == []
+
+
+@pytest.mark.parametrize(("items", "error"), [([1.0, 2.0, 3.0, 2000.0], OverflowError),
+                                              ([1.0, 2.0, "x"], TypeError)])
+def test_map_that_fails_on_an_item_keeps_the_gradients_of_the_items_before_it(items, error):
+    w = Value(0.5, "w")
+    step = mgcompile(lambda x: (w * x).exp(), 1.0)
+    with pytest.raises(error):
+        step.map(items)
+    mapped, w.grad = w.grad, 0.0
+    with pytest.raises(error):
+        for x in items:
+            step(x)
+    assert mapped == w.grad  # as the calls before the failing one: d/dw e^(wx) = x e^(wx)
+    assert mapped == pytest.approx(sum(x * math.exp(0.5 * x) for x in items[:-1]), rel=1e-15)
