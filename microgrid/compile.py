@@ -400,6 +400,9 @@ def _argument_names(fn: Callable[..., Any], n: int) -> list[str]:
 _COMPARISONS = {"__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">="}
 
 
+_plain = float.__float__  # a float's own number, as a plain float
+
+
 class _TracedData(float):
     """A Value's `.data` as `fn` reads it during the trace: a float whose comparisons are
     guards, as those of the Value are (``if z.data >= 0:`` in a loss)."""
@@ -418,16 +421,25 @@ class _TracedData(float):
         return result
 
     def __lt__(self, o: Any) -> bool:
-        return self._compare("<", o, float(self) < o)
+        return self._compare("<", o, _plain(self) < o)
 
     def __le__(self, o: Any) -> bool:
-        return self._compare("<=", o, float(self) <= o)
+        return self._compare("<=", o, _plain(self) <= o)
 
     def __gt__(self, o: Any) -> bool:
-        return self._compare(">", o, float(self) > o)
+        return self._compare(">", o, _plain(self) > o)
 
     def __ge__(self, o: Any) -> bool:
-        return self._compare(">=", o, float(self) >= o)
+        return self._compare(">=", o, _plain(self) >= o)
+
+    def _computed(self, *args: Any) -> Any:
+        raise NotImplementedError(
+            f"compile: fn computes with a Value's .data ({_plain(self)!r}); the generated code "
+            "would keep the traced number instead of recomputing it; compute with the Value")
+
+    # arithmetic, and float() (which Value(x) calls): each would freeze the traced number
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _computed
+    __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __neg__ = __abs__ = __float__ = _computed
 
 
 class _Trace:
@@ -828,10 +840,6 @@ def _operands(v: Value) -> tuple[Any, ...]:
 
 def _constant_key(x: Any) -> Any:
     """A constant operand as a template's key: its value (``-0.0`` apart from ``0.0``)."""
-    if x.__class__ is _TracedData:
-        raise NotImplementedError(
-            "compile: fn uses a Value's .data as a constant operand; the generated code would "
-            "keep the traced number instead of recomputing it")
     return x if x else repr(float(x))
 
 

@@ -562,7 +562,7 @@ class Diagram:
                          max_side=side)
         except LayoutTimeout:
             return None  # png() goes on with the SVG, which falls back to the fast layout
-        return png if max(png_size(png)) < side else None
+        return png if max(png_size(png)) < side - 2 else None  # a margin for rounding
 
     def pdf(self) -> bytes:
         return render(self.source, "pdf", self.renderer, time_budget=self.time_budget)

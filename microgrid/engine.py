@@ -105,7 +105,7 @@ def reference_backward(root: Value, grad: Number = 1.0) -> None:
     """
     if root.is_leaf:
         raise ValueError(f"reference_backward: {root!r} is a leaf; nothing to backpropagate")
-    for visit in backward_walk(root, grad):
+    for visit in backward_walk(root, _check_number(grad, "reference_backward")):
         node = visit.node
         node.grad = node.grad + visit.grad if node.is_leaf else visit.grad
 

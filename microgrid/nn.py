@@ -183,9 +183,10 @@ class Neuron(Module):
     def _forward(self, x: Input) -> Value:
         """`__call__` without the check of `x`, for a `Layer` that checked it once."""
         previous = groups.current_group()
-        if self._group is None or self._group.parent is not previous:
-            self._group = Group(self.group_name, previous)
-        return self._compute(x, self._group)
+        group = self._group  # read once: another thread may replace it meanwhile
+        if group is None or group.parent is not previous:
+            self._group = group = Group(self.group_name, previous)
+        return self._compute(x, group)
 
     def _compute(self, x: Input, group: Group) -> Value:
         """The neuron's two values, in `group`. They are tagged here rather than made inside a
@@ -216,8 +217,7 @@ class Layer(Module):
         _activation(activation)
         rng = _rng(seed)
         self.layer = layer
-        self._group: Group | None = None
-        self._neuron_groups: list[Group] = []
+        self._groups: tuple[Group, list[Group]] | None = None  # its own, and its neurons'
         with groups.group(f"layer {layer}"):  # the neurons' parameters belong to the layer
             self.neurons = [Neuron(nin, activation, seed=rng, layer=layer, index=i)
                             for i in range(nout)]
@@ -229,11 +229,11 @@ class Layer(Module):
     def _forward(self, x: Input) -> list[Value]:
         """`__call__` without the check of `x`, for an `MLP` that checked it once."""
         previous = groups.current_group()
-        if self._group is None or self._group.parent is not previous:
-            self._group = Group(f"layer {self.layer}", previous)
-            self._neuron_groups = [Group(n.group_name, self._group) for n in self.neurons]
-        return [n._compute(x, group)
-                for n, group in zip(self.neurons, self._neuron_groups, strict=True)]
+        pair = self._groups  # read once, set in one store: threads may share the layer
+        if pair is None or pair[0].parent is not previous:
+            layer = Group(f"layer {self.layer}", previous)
+            self._groups = pair = layer, [Group(n.group_name, layer) for n in self.neurons]
+        return [n._compute(x, group) for n, group in zip(self.neurons, pair[1], strict=True)]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [item for n in self.neurons for item in n.named_parameters()]

@@ -434,8 +434,12 @@ def test_a_comparison_of_data_is_a_guard_too():
     assert step(-1.0) == math.exp(-1.0) and w.grad == -math.exp(-1.0)
     assert step.traces == 2
     assert type(Value.__dict__["data"]).__name__ == "member_descriptor"  # restored
-    with pytest.raises(NotImplementedError, match="constant"):
-        mgcompile(lambda x: w * (w * x).data, 1.0)
+    for fn in (lambda x: w * (w * x).data, lambda x: Value(w.data) * x + w * x,
+               lambda x: (w.data + 0.0) * x, lambda x: float(w.data) * x, lambda x: -w.data * x,
+               lambda x: abs(w.data) * x):  # each would keep the traced number
+        with pytest.raises(NotImplementedError, match=r"^compile: fn computes with a Value's "
+                           r"\.data \(.*\); the generated code would keep the traced number"):
+            mgcompile(fn, 1.0)
 
 
 def test_bce_with_logits_training_matches_uncompiled():

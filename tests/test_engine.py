@@ -14,6 +14,7 @@ from microgrid import (
     gradcheck,
     is_grad_enabled,
     no_grad,
+    reference_backward,
     topological_order,
 )
 
@@ -570,3 +571,9 @@ def test_a_node_of_more_than_two_operands_has_its_own_type_and_slots():
     y = dot([w, 0.5], [x, x], 1.0)
     y.backward()
     assert (w.grad, x.grad) == (3.0, 2.5)
+
+
+def test_reference_backward_names_itself_for_a_bad_seed():
+    y = Value(2.0) * 3
+    with pytest.raises(TypeError, match=r"^reference_backward: expected a real number"):
+        reference_backward(y, "x")
