@@ -500,22 +500,24 @@ class Diagram:
         was changed since (the cache is keyed on the DOT source)."""
         key = (self.source, self.renderer)
         if self._svg is None or self._svg[0] != key:
-            self._svg = (key, self._render_svg())
+            self._svg = (key, self._laid_out("svg"))
         return self._svg[1]
 
-    def _render_svg(self) -> bytes:
+    def _laid_out(self, fmt: str, **options: int) -> bytes:
+        """`fmt` rendered within the time budget: the full layout for a quarter of it, then,
+        if that runs out, the fast layout (kept from then on) for the rest."""
         deadline = time.monotonic() + self.time_budget
         if self._fast is not None and self.layout == "full":
             try:
-                return render(self.source, "svg", self.renderer,
-                              time_budget=self.time_budget / 4)
+                return render(self.source, fmt, self.renderer,
+                              time_budget=self.time_budget / 4, **options)
             except LayoutTimeout:
                 self.digraph, self.layout = self._fast(), "fast"
         left = deadline - time.monotonic()
         try:
             if left <= 0:
                 raise LayoutTimeout(self.time_budget)
-            return render(self.source, "svg", self.renderer, time_budget=left)
+            return render(self.source, fmt, self.renderer, time_budget=left, **options)
         except LayoutTimeout:
             raise RenderError(self._too_slow()) from None
 
@@ -557,11 +559,7 @@ class Diagram:
         if self._svg is not None or len(self.digraph.body) > QUICK_PNG_STATEMENTS:
             return None
         side = min(QUICK_PNG_SIDE, math.isqrt(max_pixels))
-        try:
-            png = render(self.source, "png", self.renderer, time_budget=self.time_budget / 4,
-                         max_side=side)
-        except LayoutTimeout:
-            return None  # png() goes on with the SVG, which falls back to the fast layout
+        png = self._laid_out("png", max_side=side)  # falls back to the fast layout, as SVG
         return png if max(png_size(png)) < side - 2 else None  # a margin for rounding
 
     def pdf(self) -> bytes:

@@ -380,6 +380,24 @@ def test_a_small_graphs_png_is_one_render_and_the_same_picture(monkeypatch):
     assert render.png_size(png) == (955, 443)
 
 
+def test_a_small_graphs_png_whose_full_layout_runs_out_goes_to_the_fast_one_at_once(
+        monkeypatch):
+    runs: list[tuple[str, bool]] = []
+
+    def full_too_slow(source, fmt, *args, **kwargs):
+        fast = "nslimit=1" in source
+        runs.append((fmt, fast))
+        if not fast:
+            raise LayoutTimeout(kwargs["time_budget"])
+        return render.render(source, fmt, *args, **kwargs)
+
+    monkeypatch.setattr(drawing, "render", full_too_slow)
+    diagram = draw(build()["price"])
+    png = diagram.png()
+    assert runs == [("png", False), ("png", True)]  # the full layout is not tried twice
+    assert diagram.layout == "fast" and png.startswith(b"\x89PNG")
+
+
 def test_a_png_larger_than_the_quick_square_is_drawn_at_its_full_size(monkeypatch):
     x = Value(1.0, "x")
     y = x
