@@ -1,13 +1,16 @@
 """microgrid: a scalar autograd engine for learning and teaching backpropagation."""
 
-from microgrid.animate import BackwardSteps, backward_steps
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from microgrid.autograd import grad
 from microgrid.compile import (
     CompiledStep,
     GuardError,
     compile,  # noqa: A004 (microgrid.compile, as the issue names it)
 )
-from microgrid.drawing import Diagram, draw, format_number
 from microgrid.engine import (
     Edge,
     GradcheckError,
@@ -25,9 +28,27 @@ from microgrid.engine import (
     reference_backward,
     topological_order,
 )
-from microgrid.explain import Explanation, explain, tree
+from microgrid.explain import Explanation, explain, tree  # (a name of its own module: eager)
 from microgrid.functions import Function
 from microgrid.groups import Group, current_group, group
+
+if TYPE_CHECKING:
+    from microgrid.animate import BackwardSteps, backward_steps
+    from microgrid.drawing import Diagram, draw, format_number
+
+# Drawing and the player are imported at their first use: a script or a command that only
+# computes (`microgrid demo train`) starts without them.
+_LAZY = {"BackwardSteps": "animate", "backward_steps": "animate", "Diagram": "drawing",
+         "draw": "drawing", "format_number": "drawing"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'microgrid' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"microgrid.{_LAZY[name]}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BackwardSteps",

@@ -16,11 +16,14 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from microgrid import demos
-from microgrid.drawing import Style
 from microgrid.engine import Value, topological_order
 from microgrid.render import TIME_BUDGET, RenderError, check_writable, write_atomically
+
+if TYPE_CHECKING:
+    from microgrid.drawing import Style
 
 SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv")
 

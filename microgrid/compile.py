@@ -594,15 +594,43 @@ class _Variant:
         collecting = gc.isenabled()
         gc.disable()  # generation makes many small objects and no cycles: no collections
         try:
-            self.source, self.namespace = _generate(made, self.params, self.grad_params,
-                                                    nodes, backward_order, out, trace.guards,
-                                                    trace.stopped, chunk)
+            self.source, self._loop_source, self.namespace = _generate(
+                made, self.params, self.grad_params, nodes, backward_order, out, trace.guards,
+                trace.stopped, chunk)
             for part in self.source.split("\n\n"):  # one function at a time: a bounded AST
                 exec(_compile_source(part, "<microgrid.compile>", "exec"), self.namespace)
         finally:
             if collecting:
                 gc.enable()
         self.run = self.namespace["step"]
+        self._loop: Callable[..., list[float]] | None = None
+
+    @property
+    def loop(self) -> Callable[[list[list[float]], list[float], list[float], list[float]],
+                               list[float]]:
+        """``loop(rows, data, grads, outs)``: the step for each row of flat arguments, in
+        order, until one whose guards fail or whose output is not finite; the outputs are
+        appended to `outs`, the parameters' grads (with each row's added) returned. Compiled
+        at its first use (by `map`); for a graph of more than one generated function, a loop
+        over `run`."""
+        if self._loop is None:
+            if self._loop_source is None:
+                self._loop = self._loop_over_run
+            else:
+                exec(_compile_source(self._loop_source, "<microgrid.compile>", "exec"),
+                     self.namespace)
+                self._loop = self.namespace["loop"]
+        return self._loop
+
+    def _loop_over_run(self, rows: list[list[float]], data: list[float], grads: list[float],
+                       outs: list[float]) -> list[float]:
+        for row in rows:
+            r = self.run([*row, *data, *grads])
+            if r is None or not math.isfinite(r[0]):
+                break
+            outs.append(r[0])
+            grads = r[1]
+        return grads
 
 
 def _placeholders(template: str) -> list[int]:
@@ -610,14 +638,16 @@ def _placeholders(template: str) -> list[int]:
 
 
 _PLACEHOLDER = re.compile(r"\{(\d+)\}")
+_FAILED = "return True"  # a guard's statement ends so: its part returns True when it fails
 INLINE = 16  # at most this many operations in one generated expression
 
 
 def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
               nodes: list[Value], backward_order: list[Value], out: Value,
               guards: list[tuple[Value, str, Any, bool]], stopped: set[Value], chunk: int
-              ) -> tuple[str, dict[str, Any]]:
-    """The source of ``step(S)`` and its namespace. ``S`` is a list: the arguments, the
+              ) -> tuple[str, str | None, dict[str, Any]]:
+    """The source of ``step(S)``, that of `map`'s loop (see `_loop`; None for more than one
+    generated function), and their namespace. ``S`` is a list: the arguments, the
     parameters' data and grads first, then the slots that pass values between the
     generated functions (each at most `chunk` statements)."""
     names = _Names()
@@ -757,7 +787,7 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
         for v, op, other, result in guards_after.get(i, ()):
             other_code = name[other] if isinstance(other, Value) else _code(other)
             test = f"{name[v]} {op} {other_code}"
-            statements.append((f"if {'not ' if result else ''}{test}: return True", (),
+            statements.append((f"if {'not ' if result else ''}{test}: {_FAILED}", (),
                                (name[v], *([other_code] if isinstance(other, Value) else []))))
     assert not pending, "a value computed but never used"
     statements.append(("# backward", (), ()))
@@ -774,9 +804,34 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
     for i, p in enumerate(grad_params):
         slots[f"d_{name[p]}"] = n_args + len(params) + i
     results = [root, *final_grads]
-    source = _chunks(_parts(statements, adds, chunk), slots, results,
-                     n_args + len(params) + len(grad_params))
-    return source, names.namespace
+    parts = _parts(statements, adds, chunk)
+    source = _chunks(parts, slots, results, n_args + len(params) + len(grad_params))
+    loop = None
+    if len(parts) == 1:  # a small graph: `map` runs it over many items in one call
+        loop = _loop(parts[0], [name.get(a, "_") for a in args], [name[p] for p in params],
+                     final_grads, root)
+    return source, loop, names.namespace
+
+
+def _loop(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]], args: list[str],
+          params: list[str], grads: list[str], root: str) -> str:
+    """``loop(R, P, G, outs)``, the step for each row of arguments in `R` (flat lists) in
+    turn: the parameters' data `P` and grads `G` are unpacked into locals once, the grads
+    add up there, and the list of them is returned. Each output is appended to `outs`; a row
+    whose guards fail, or whose output is not finite, ends the loop before its backward pass
+    (``len(outs)`` tells where), to be called as an ordinary call."""
+    lines = ["def loop(R, P, G, outs):", "    append = outs.append"]
+    lines += [f"    {', '.join(names)}, = {what}" for names, what in ((params, "P"), (grads, "G"))
+              if names]
+    lines.append(f"    for {', '.join(args)}, in R:" if args else "    for _ in R:")
+    for code, _, _ in statements:
+        if code == "# backward":
+            lines.append(f"        if {root} - {root} != 0.0: break  # not finite")
+        if code.endswith(_FAILED):
+            code = code.removesuffix(_FAILED) + "break"
+        lines.append(f"        {code}")
+    lines += [f"        append({root})", f"    return [{', '.join(grads)}]"]
+    return "\n".join(lines) + "\n"
 
 
 def _parts(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]],
@@ -972,39 +1027,46 @@ class CompiledStep:
     def map(self, arguments: Iterable[Any]) -> list[float]:
         """``[step(*args) for args in arguments]``: the outputs, and every gradient added to
         the parameters' ``.grad``, in order. Faster for many small calls (the loss of one
-        example, over a data set): the parameters' data and grads are read once and written
-        once, not at every call. With one argument, each item is that argument; else a tuple
-        of them. An item that takes another branch or shape is an ordinary call. If an item
-        fails, the gradients of the items before it are added, as by the calls before it; a
-        gradient that is not finite is found when they are written (at the end), and then none
-        of them is."""
-        outputs: list[float] = []
-        variant: _Variant | None = None
-        shape: Any = ()  # no shape of arguments is (): the first item is an ordinary call
-        grads: list[float] = []  # the parameters' .grad, with every item's added so far
-        base: list[float] = []
+        example, over a data set): the generated code loops over the items itself, with the
+        parameters' data and grads read once and written once. With one argument, each item
+        is that argument; else a tuple of them. An item that takes another branch or shape is
+        an ordinary call. If an item fails, the gradients of the items before it are added, as
+        by the calls before it; a gradient that is not finite is found when they are written
+        (at the end), and then none of them is."""
+        items: list[tuple[tuple[Any, ...], list[float], Any]] = []  # args, flat, shape
+        bad: Exception | None = None  # raised after the items before it
         try:
             for item in arguments:
                 args = (item,) if self._arity == 1 else tuple(item)
-                S: list[float] = []
-                if _take(args, S, "arguments") == shape:
-                    S += base
-                    S += grads
-                    r = variant.run(S)  # type: ignore[union-attr]
-                    if r is not None:
-                        out, added = r
-                        if not math.isfinite(out):
-                            raise OverflowError(f"compiled step: the output ({out!r}) is not "
-                                                "finite; run fn uncompiled to see where")
-                        outputs.append(out)
-                        grads = added
+                flat: list[float] = []
+                items.append((args, flat, _take(args, flat, "arguments")))
+        except Exception as e:
+            bad = e
+        outputs: list[float] = []
+        variant: _Variant | None = None
+        data: list[float] = []  # the parameters' .data
+        grads: list[float] = []  # the parameters' .grad, with every item's added so far
+        i = 0
+        try:
+            while i < len(items):
+                if variant is not None and items[i][2] == variant.shape:
+                    end = i + 1
+                    while end < len(items) and items[end][2] == variant.shape:
+                        end += 1
+                    rows, done = [flat for _, flat, _ in items[i:end]], len(outputs)
+                    try:
+                        grads = variant.loop(rows, data, grads, outputs)
+                    except Exception:  # raised on a row (an overflow): redo the rows before it
+                        grads = variant.loop(rows[:len(outputs) - done], data, grads, [])
+                    i += len(outputs) - done
+                    if i == end:
                         continue
-                if variant is not None:  # write back, then an ordinary call
-                    self._write(variant, grads)
-                outputs.append(self(*args))
+                    self._write(variant, grads)  # then an ordinary call: a guard failed, or
+                    # the output is not finite, or a row raised (the call raises it again)
+                outputs.append(self(*items[i][0]))
+                i += 1
                 variant = self._last
-                shape = variant.shape
-                base = [p.data for p in variant.params]
+                data = [p.data for p in variant.params]
                 grads = [p.grad for p in variant.grad_params]
         except BaseException:
             if variant is not None and all(map(math.isfinite, grads)):
@@ -1012,6 +1074,8 @@ class CompiledStep:
             raise
         if variant is not None:
             self._write(variant, grads)
+        if bad is not None:
+            raise bad
         return outputs
 
     @staticmethod

@@ -346,3 +346,22 @@ def test_draw_book_style_collapsed_and_focused(capsys):
                          "--focus", "a", "--style", "book")
     assert code == 0, err
     assert "label=<b -3<br/>" in out and "s0 -> op" in out and "v0 [" in out
+
+
+def test_a_command_that_only_computes_does_not_import_the_drawing():
+    """`import microgrid` (and `microgrid demo train`) leaves drawing and the player to their
+    first use; their names still work, by attribute and by `from ... import`."""
+    code = ("import sys, microgrid, microgrid.cli\n"
+            "lazy = ('microgrid.drawing', 'microgrid.animate')\n"
+            "print(sorted(m for m in lazy if m in sys.modules))\n"
+            "from microgrid import draw, Diagram, backward_steps\n"
+            "import microgrid.drawing, microgrid.animate\n"
+            "assert draw is microgrid.drawing.draw and Diagram is microgrid.drawing.Diagram\n"
+            "assert callable(microgrid.explain) and callable(microgrid.format_number)\n"
+            "assert backward_steps is microgrid.animate.backward_steps\n"
+            "assert all(getattr(microgrid, n) is not None for n in microgrid.__all__)\n"
+            "try:\n    microgrid.nothing\nexcept AttributeError as e:\n    print(e)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[]", "module 'microgrid' has no attribute 'nothing'"]

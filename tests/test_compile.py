@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 import microgrid
 from microgrid import Function, Value, dot, maximum, minimum, no_grad
 from microgrid import functions as F
-from microgrid.compile import GuardError, _code, _Names, _Sym, _Template
+from microgrid.compile import CHUNK, GuardError, _code, _Names, _Sym, _Template
 from microgrid.compile import compile as mgcompile
 from microgrid.nn import MLP
 from microgrid.optim import SGD
@@ -592,16 +592,73 @@ def test_map_is_a_call_for_each_item_in_order():
     assert one.map([]) == []
 
 
-@pytest.mark.parametrize(("items", "error"), [([1.0, 2.0, 3.0, 2000.0], OverflowError),
-                                              ([1.0, 2.0, "x"], TypeError)])
-def test_map_that_fails_on_an_item_keeps_the_gradients_of_the_items_before_it(items, error):
+@pytest.mark.parametrize("chunk", [CHUNK, 2])  # one generated loop; a loop over parts
+@pytest.mark.parametrize(("items", "error"), [
+    ([1.0, 2.0, 3.0, 2000.0, 1.0], OverflowError),  # math.exp raises inside the loop
+    ([1.0, 2.0, 3.0, 1418.0, 1.0], OverflowError),  # e^709 * 1418 is inf: no exception
+    ([1.0, 2.0, 3.0, "x", 1.0], TypeError)])
+def test_map_that_fails_on_an_item_keeps_the_gradients_of_the_items_before_it(items, error,
+                                                                              chunk):
     w = Value(0.5, "w")
-    step = mgcompile(lambda x: (w * x).exp(), 1.0)
+    step = mgcompile(lambda x: (w * x).exp() * x, 1.0, chunk=chunk)
     with pytest.raises(error):
         step.map(items)
     mapped, w.grad = w.grad, 0.0
     with pytest.raises(error):
         for x in items:
             step(x)
-    assert mapped == w.grad  # as the calls before the failing one: d/dw e^(wx) = x e^(wx)
-    assert mapped == pytest.approx(sum(x * math.exp(0.5 * x) for x in items[:-1]), rel=1e-15)
+    assert mapped == w.grad  # as the calls before the failing one: d/dw x e^(wx) = x² e^(wx)
+    assert mapped == pytest.approx(sum(x * x * math.exp(0.5 * x) for x in items[:3]),
+                                   rel=1e-15)
+
+
+@settings(max_examples=150, deadline=None)
+@given(programs(), st.lists(st.lists(st.floats(-2, 2), min_size=3, max_size=3), max_size=8),
+       st.sampled_from([CHUNK, 3]))
+def test_map_over_random_graphs_is_the_calls_one_by_one(program, rows, chunk):
+    steps, inputs, _ = program
+    n = len(inputs)
+    w = [Value(x, f"w{i}") for i, x in enumerate(inputs)]  # the parameters
+
+    def f(x):
+        return run(steps, [wi * xi for wi, xi in zip(w, x, strict=True)])
+    rows = [row[:n] for row in rows]
+    outputs = []
+    for wi in w:
+        wi.grad = 0.5  # gradients accumulate on what is there
+    try:
+        for row in rows:  # uncompiled, one by one
+            out = f(row)
+            out.backward()
+            outputs.append(out.data)
+    except (ValueError, OverflowError, ZeroDivisionError):
+        assume(False)
+    expected = [wi.grad for wi in w]
+    step = mgcompile(f, [1.0] * n, chunk=chunk)
+    for wi in w:
+        wi.grad = 0.5
+    assert step.map(rows) == outputs
+    assert [wi.grad for wi in w] == expected
+    assert step.traces == 1
+
+
+@pytest.mark.parametrize("chunk", [CHUNK, 2])
+def test_map_follows_the_guards_from_item_to_item(chunk):
+    w = Value(0.75, "w")
+
+    def f(x):
+        z = w * x
+        return z * z if z > 0 else -z  # a guard: runs of items on each side of it
+    items = [1.0, 2.0, 3.0, -1.0, -2.0, 4.0, -3.0, 5.0, 6.0, 7.0, -4.0, -5.0]
+    expected = []
+    for x in items:
+        out = f(x)
+        out.backward()
+        expected.append(out.data)
+    expected_grad, w.grad = w.grad, 0.0
+    step = mgcompile(f, 1.0, chunk=chunk)
+    assert step.map(items) == expected
+    assert w.grad == expected_grad
+    assert step.traces == 2
+    assert step.map(items) == expected  # both sides traced: no more traces
+    assert step.traces == 2 and w.grad == 2 * expected_grad

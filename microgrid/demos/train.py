@@ -228,7 +228,7 @@ def run(argv: list[str] | None = None) -> tuple[int, Value]:
     return status, example_graph(model, X, y)
 
 
-def _uncompiled_step_seconds(args: argparse.Namespace, n: int = 3) -> float:
+def _uncompiled_step_seconds(args: argparse.Namespace, n: int = 1) -> float:
     """The median time of `n` uncompiled training steps of the same network and data."""
     X, y = make_moons(args.n, noise=args.noise, seed=args.seed)
     model = model_for(args.hidden, args.seed)
