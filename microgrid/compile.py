@@ -17,6 +17,7 @@ something a symbol cannot follow (``math.exp(x)`` in a forward) is called instea
 from __future__ import annotations
 
 import builtins
+import functools
 import gc
 import inspect
 import keyword
@@ -30,7 +31,7 @@ from typing import Any, cast
 from microgrid import autograd as _autograd
 from microgrid import engine as _engine
 from microgrid import functions as _functions
-from microgrid.engine import Value, topological_order
+from microgrid.engine import Value, enable_grad, is_grad_enabled, topological_order
 from microgrid.functions import Function, rule
 
 __all__ = ["CompiledStep", "GuardError", "compile"]
@@ -298,6 +299,7 @@ def _term(derivative: Callable[[Any], str]) -> Callable[[Any], str]:
     return pick
 
 
+@functools.lru_cache(maxsize=1024)  # a network's templates repeat from trace to trace
 def _formatter(template: str) -> Callable[..., str]:
     """`template` (``"({0} * {g})"``) as a function of the operands' codes ``o`` (and ``g``):
     an f-string, made once per template, formats faster than `str.format` per node."""
@@ -559,13 +561,16 @@ class _Variant:
     """One trace's generated code: for one shape of arguments and one side of each guard."""
 
     shape: Any  # of its arguments (see `_take`)
+    loop_source: str | None  # of `loop` and `forward_loop` (None: a graph of several parts)
+    forward_source: str | None
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], chunk: int) -> None:
         made: list[Value] = []
         names = _argument_names(fn, len(args))
         leaves = [_leaves(a, name, made) for a, name in zip(args, names, strict=True)]
         trace = _Trace()
-        out = trace.run(fn, leaves)
+        with enable_grad():  # the trace records its graph, also when called inside no_grad()
+            out = trace.run(fn, leaves)
         if not isinstance(out, Value):
             raise TypeError(f"compile: fn must return a Value, got {type(out).__name__} "
                             f"{out!r}")
@@ -594,7 +599,7 @@ class _Variant:
         collecting = gc.isenabled()
         gc.disable()  # generation makes many small objects and no cycles: no collections
         try:
-            self.source, self._loop_source, self.namespace = _generate(
+            self.source, loops, self.namespace = _generate(
                 made, self.params, self.grad_params, nodes, backward_order, out, trace.guards,
                 trace.stopped, chunk)
             for part in self.source.split("\n\n"):  # one function at a time: a bounded AST
@@ -603,34 +608,40 @@ class _Variant:
             if collecting:
                 gc.enable()
         self.run = self.namespace["step"]
-        self._loop: Callable[..., list[float]] | None = None
+        self.loop_source, self.forward_source = loops or (None, None)
 
-    @property
+    # ``loop(rows, data, grads, outs)``: the step for each row of flat arguments, in order,
+    # until one whose guards fail or whose output is not finite. The outputs are appended to
+    # `outs`, and the parameters' grads returned, with each row's gradient added (by `loop`)
+    # or as they were (by `forward_loop`, the forward pass only). Each is compiled at its first
+    # use (by `map`); for a graph of more than one generated function, they loop over `run`.
+    @functools.cached_property
     def loop(self) -> Callable[[list[list[float]], list[float], list[float], list[float]],
                                list[float]]:
-        """``loop(rows, data, grads, outs)``: the step for each row of flat arguments, in
-        order, until one whose guards fail or whose output is not finite; the outputs are
-        appended to `outs`, the parameters' grads (with each row's added) returned. Compiled
-        at its first use (by `map`); for a graph of more than one generated function, a loop
-        over `run`."""
-        if self._loop is None:
-            if self._loop_source is None:
-                self._loop = self._loop_over_run
-            else:
-                exec(_compile_source(self._loop_source, "<microgrid.compile>", "exec"),
-                     self.namespace)
-                self._loop = self.namespace["loop"]
-        return self._loop
+        return self._compiled("loop", self.loop_source, backward=True)
+
+    @functools.cached_property
+    def forward_loop(self) -> Callable[[list[list[float]], list[float], list[float],
+                                        list[float]], list[float]]:
+        return self._compiled("forward", self.forward_source, backward=False)
+
+    def _compiled(self, name: str, source: str | None, backward: bool
+                  ) -> Callable[..., list[float]]:
+        if source is None:
+            return functools.partial(self._loop_over_run, backward=backward)
+        exec(_compile_source(source, "<microgrid.compile>", "exec"), self.namespace)
+        return cast(Callable[..., list[float]], self.namespace[name])
 
     def _loop_over_run(self, rows: list[list[float]], data: list[float], grads: list[float],
-                       outs: list[float]) -> list[float]:
+                       outs: list[float], backward: bool) -> list[float]:
+        added = grads
         for row in rows:
-            r = self.run([*row, *data, *grads])
+            r = self.run([*row, *data, *added])
             if r is None or not math.isfinite(r[0]):
                 break
             outs.append(r[0])
-            grads = r[1]
-        return grads
+            added = r[1]
+        return added if backward else grads
 
 
 def _placeholders(template: str) -> list[int]:
@@ -645,8 +656,8 @@ INLINE = 16  # at most this many operations in one generated expression
 def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
               nodes: list[Value], backward_order: list[Value], out: Value,
               guards: list[tuple[Value, str, Any, bool]], stopped: set[Value], chunk: int
-              ) -> tuple[str, str | None, dict[str, Any]]:
-    """The source of ``step(S)``, that of `map`'s loop (see `_loop`; None for more than one
+              ) -> tuple[str, tuple[str, str] | None, dict[str, Any]]:
+    """The source of ``step(S)``, those of `map`'s loops (see `_loop`; None for more than one
     generated function), and their namespace. ``S`` is a list: the arguments, the
     parameters' data and grads first, then the slots that pass values between the
     generated functions (each at most `chunk` statements)."""
@@ -806,31 +817,37 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
     results = [root, *final_grads]
     parts = _parts(statements, adds, chunk)
     source = _chunks(parts, slots, results, n_args + len(params) + len(grad_params))
-    loop = None
+    loops = None
     if len(parts) == 1:  # a small graph: `map` runs it over many items in one call
-        loop = _loop(parts[0], [name.get(a, "_") for a in args], [name[p] for p in params],
-                     final_grads, root)
-    return source, loop, names.namespace
+        arg_names, param_names = [name.get(a, "_") for a in args], [name[p] for p in params]
+        loops = (_loop(parts[0], arg_names, param_names, final_grads, root, "loop"),
+                 _loop(parts[0], arg_names, param_names, final_grads, root, "forward"))
+    return source, loops, names.namespace
 
 
 def _loop(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]], args: list[str],
-          params: list[str], grads: list[str], root: str) -> str:
-    """``loop(R, P, G, outs)``, the step for each row of arguments in `R` (flat lists) in
-    turn: the parameters' data `P` and grads `G` are unpacked into locals once, the grads
-    add up there, and the list of them is returned. Each output is appended to `outs`; a row
-    whose guards fail, or whose output is not finite, ends the loop before its backward pass
-    (``len(outs)`` tells where), to be called as an ordinary call."""
-    lines = ["def loop(R, P, G, outs):", "    append = outs.append"]
-    lines += [f"    {', '.join(names)}, = {what}" for names, what in ((params, "P"), (grads, "G"))
-              if names]
+          params: list[str], grads: list[str], root: str, kind: str) -> str:
+    """``loop(R, P, G, outs)`` (or ``forward``, the forward pass only), the step for each row
+    of arguments in `R` (flat lists) in turn: the parameters' data `P` and grads `G` are
+    unpacked into locals once, the grads add up there, and the list of them is returned. Each
+    output is appended to `outs`; a row whose guards fail, or whose output is not finite, ends
+    the loop before its backward pass (``len(outs)`` tells where), to be called as an ordinary
+    call."""
+    backward = kind == "loop"
+    lines = [f"def {kind}(R, P, G, outs):", "    append = outs.append"]
+    lines += [f"    {', '.join(names)}, = {what}"
+              for names, what in ((params, "P"), (grads if backward else [], "G")) if names]
     lines.append(f"    for {', '.join(args)}, in R:" if args else "    for _ in R:")
     for code, _, _ in statements:
         if code == "# backward":
             lines.append(f"        if {root} - {root} != 0.0: break  # not finite")
+            if not backward:
+                break
         if code.endswith(_FAILED):
             code = code.removesuffix(_FAILED) + "break"
         lines.append(f"        {code}")
-    lines += [f"        append({root})", f"    return [{', '.join(grads)}]"]
+    lines += [f"        append({root})",
+              f"    return [{', '.join(grads)}]" if backward else "    return G"]
     return "\n".join(lines) + "\n"
 
 
@@ -1006,8 +1023,9 @@ class CompiledStep:
     def __call__(self, *args: Any) -> float:
         flat: list[float] = []
         shape = _take(args, flat, "arguments")
+        backward = is_grad_enabled()  # inside no_grad(), no gradient is added
         for variant in self._variants.get(shape, ()):
-            result = self._run(variant, list(flat))
+            result = self._run(variant, list(flat), backward)
             if result is not None:
                 self._last = variant
                 return result
@@ -1017,7 +1035,7 @@ class CompiledStep:
             raise GuardError(f"compile: these arguments take {what}, and the step was "
                              "compiled with retrace=False")
         variant = self._trace(args, shape)
-        result = self._run(variant, flat)
+        result = self._run(variant, flat, backward)
         if result is None:
             raise RuntimeError("compile: the new trace's guards fail on its own arguments; "
                                "is fn's graph random?")
@@ -1029,8 +1047,9 @@ class CompiledStep:
         the parameters' ``.grad``, in order. Faster for many small calls (the loss of one
         example, over a data set): the generated code loops over the items itself, with the
         parameters' data and grads read once and written once. With one argument, each item
-        is that argument; else a tuple of them. An item that takes another branch or shape is
-        an ordinary call. If an item fails, the gradients of the items before it are added, as
+        is that argument; else a tuple of them. Inside ``no_grad()``, the forward pass only: the
+        outputs, and no gradient added. An item that takes another branch or shape is an
+        ordinary call. If an item fails, the gradients of the items before it are added, as
         by the calls before it; a gradient that is not finite is found when they are written
         (at the end), and then none of them is."""
         items: list[tuple[tuple[Any, ...], list[float], Any]] = []  # args, flat, shape
@@ -1042,6 +1061,7 @@ class CompiledStep:
                 items.append((args, flat, _take(args, flat, "arguments")))
         except Exception as e:
             bad = e
+        backward = is_grad_enabled()  # inside no_grad(), the forward pass only
         outputs: list[float] = []
         variant: _Variant | None = None
         data: list[float] = []  # the parameters' .data
@@ -1053,16 +1073,17 @@ class CompiledStep:
                     end = i + 1
                     while end < len(items) and items[end][2] == variant.shape:
                         end += 1
+                    loop = variant.loop if backward else variant.forward_loop
                     rows, done = [flat for _, flat, _ in items[i:end]], len(outputs)
                     try:
-                        grads = variant.loop(rows, data, grads, outputs)
+                        grads = loop(rows, data, grads, outputs)
                     except Exception:  # raised on a row (an overflow): redo the rows before it
-                        grads = variant.loop(rows[:len(outputs) - done], data, grads, [])
+                        grads = loop(rows[:len(outputs) - done], data, grads, [])
                     i += len(outputs) - done
                     if i == end:
                         continue
-                    self._write(variant, grads)  # then an ordinary call: a guard failed, or
-                    # the output is not finite, or a row raised (the call raises it again)
+                    self._write(variant, grads, backward)  # then an ordinary call: a guard
+                    # failed, or the output is not finite, or a row raised (it raises again)
                 outputs.append(self(*items[i][0]))
                 i += 1
                 variant = self._last
@@ -1070,16 +1091,18 @@ class CompiledStep:
                 grads = [p.grad for p in variant.grad_params]
         except BaseException:
             if variant is not None and all(map(math.isfinite, grads)):
-                self._write(variant, grads)  # what the items before the failing one added
+                self._write(variant, grads, backward)  # what the items before it added
             raise
         if variant is not None:
-            self._write(variant, grads)
+            self._write(variant, grads, backward)
         if bad is not None:
             raise bad
         return outputs
 
     @staticmethod
-    def _write(variant: _Variant, grads: list[float]) -> None:
+    def _write(variant: _Variant, grads: list[float], backward: bool = True) -> None:
+        if not backward:
+            return
         if not all(map(math.isfinite, grads)):  # a sum of finite and infinite stays so
             raise OverflowError("compiled step: a gradient is not finite; run fn uncompiled "
                                 "to see where")
@@ -1087,7 +1110,7 @@ class CompiledStep:
             p.grad = g
 
     @staticmethod
-    def _run(variant: _Variant, flat: list[float]) -> float | None:
+    def _run(variant: _Variant, flat: list[float], backward: bool) -> float | None:
         S = flat
         S += [p.data for p in variant.params]
         grad_params = variant.grad_params
@@ -1099,7 +1122,8 @@ class CompiledStep:
         if not math.isfinite(out):
             raise OverflowError(f"compiled step: the output ({out!r}) is not finite; run fn "
                                 "uncompiled to see where")
-        CompiledStep._write(variant, grads)
+        if backward:
+            CompiledStep._write(variant, grads)
         return cast(float, out)
 
 
@@ -1113,6 +1137,8 @@ def compile(fn: Callable[..., Value], *example_args: Any, retrace: bool = True,
     ``backward()`` would; it reads those leaves' ``.data`` at each call, so ``opt.step()``
     between calls works. ``step.source`` is the generated code. ``step.map(items)`` is a
     call for each item, faster for many small calls (the loss of one example, over the data).
+    Inside ``no_grad()``, a call (or `map`) computes the output only and adds no gradient, as
+    a model called inside ``torch.no_grad()``.
 
     Comparisons of Values in `fn` (``if loss < 0.01``, builtin ``max``) are guards: when new
     arguments would take another branch, or have another shape, `fn` is traced again (or,

@@ -150,6 +150,18 @@ def no_grad() -> Iterator[None]:
         _set_recording(previous)
 
 
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Inside this block, this thread's operations record again, also within `no_grad()`
+    (PyTorch's ``torch.enable_grad``)."""
+    previous = _mode.enabled
+    _set_recording(True)
+    try:
+        yield
+    finally:
+        _set_recording(previous)
+
+
 def is_grad_enabled() -> bool:
     """Whether this thread's operations record the graph (False inside `no_grad()`)."""
     return _all_recording or _mode.enabled

@@ -662,3 +662,39 @@ def test_map_follows_the_guards_from_item_to_item(chunk):
     assert step.traces == 2
     assert step.map(items) == expected  # both sides traced: no more traces
     assert step.traces == 2 and w.grad == 2 * expected_grad
+
+
+@pytest.mark.parametrize("chunk", [CHUNK, 2])
+def test_under_no_grad_a_compiled_step_computes_the_output_only(chunk):
+    """As a model called inside ``torch.no_grad()``: the outputs, and no gradient added."""
+    w, b = Value(0.5, "w"), Value(-1.0, "b")
+
+    def f(x):
+        z = w * x + b
+        return z * z if z > 0 else z.tanh()  # a guard: both sides are met below
+    items = [3.0, 4.0, -1.0, 5.0, 0.5, -2.0]
+    expected = [f(x).data for x in items]
+    step = mgcompile(f, 3.0, chunk=chunk)
+    w.grad, b.grad = 0.25, 0.5
+    with no_grad():
+        assert step.map(items) == expected
+        assert [step(x) for x in items] == expected
+    assert (w.grad, b.grad) == (0.25, 0.5)
+    assert step.traces == 2  # the other side was traced inside no_grad(), with its graph
+    assert step.map(items) == expected and w.grad != 0.25  # outside it, gradients again
+    with no_grad():
+        made_inside = mgcompile(f, 3.0, chunk=chunk)  # tracing records inside no_grad() too
+        assert made_inside(4.0) == expected[1]
+    assert made_inside(4.0) == expected[1]
+
+
+def test_under_no_grad_map_runs_the_forward_pass_only():
+    w = Value(0.5, "w")
+    step = mgcompile(lambda x: (w * x).exp(), 1.0)
+    step.map([1.0, 2.0])
+    variant = step._last
+    assert "d_w" not in variant.forward_source and "d_w" in variant.loop_source
+    with no_grad():
+        assert step.map([1.0, 2.0, 1418.0]) == [math.exp(0.5), math.exp(1.0), math.exp(709.0)]
+        with pytest.raises(OverflowError):
+            step.map([1.0, 2000.0])

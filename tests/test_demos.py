@@ -72,6 +72,12 @@ def test_train_graph_is_the_first_training_point_through_the_trained_model(capsy
     assert root.label == "L" and len(leaves) == 2 * 8 + 8 + 8 * 8 + 8 + 8 + 1  # --fast: 8 units
     untrained = {p.label: p.data for p in train.model_for(8, 0).parameters()}
     assert any(v.data != untrained[v.label] for v in leaves)
+    # each weight's grad is its gradient for that point alone, not added to the last step's
+    drawn = [v.grad for v in leaves]
+    for v in topological_order(root):
+        v.grad = 0.0
+    root.backward()
+    assert drawn == [v.grad for v in leaves]
 
 
 def test_entry_point_script_runs():

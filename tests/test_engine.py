@@ -11,6 +11,7 @@ from microgrid import (
     Value,
     dot,
     edges,
+    enable_grad,
     gradcheck,
     is_grad_enabled,
     no_grad,
@@ -208,6 +209,19 @@ def test_no_grad_records_nothing():
     assert y.data == 5.0 and y.parents == () and y.is_leaf
     z = x * x  # recording is back on after the block
     assert z.parents == (x, x)
+
+
+def test_enable_grad_records_inside_no_grad_and_restores_it():
+    x = Value(2.0)
+    with no_grad():
+        with enable_grad():
+            assert is_grad_enabled()
+            y = x * x
+        assert not is_grad_enabled() and (x * x).is_leaf
+        with pytest.raises(ZeroDivisionError), enable_grad():
+            Value(1.0) / 0
+        assert not is_grad_enabled()
+    assert y.parents == (x, x)
 
 
 def test_no_grad_is_restored_after_an_exception():

@@ -50,14 +50,34 @@ def model_for(hidden: int, seed: int) -> MLP:
     return MLP(2, [hidden, hidden, 1], activation="relu", output_activation="linear", seed=seed)
 
 
+Logits = Callable[[Points], list[float]]  # the model's logit at each point, no gradient
+
+
 def _logits(model: MLP, X: Points) -> list[Value]:
     return [model.output(x) for x in X]
 
 
-def accuracy(model: MLP, X: Points, y: list[int]) -> float:
-    with no_grad():
-        return sum((z.data > 0) == (t == 1) for z, t in zip(_logits(model, X), y,
-                                                             strict=True)) / len(y)
+def plain_logits(model: MLP) -> Logits:
+    def logits(points: Points) -> list[float]:
+        with no_grad():
+            return [z.data for z in _logits(model, points)]
+    return logits
+
+
+def compiled_logits(model: MLP, example: list[float]) -> Logits:
+    """The logits from `microgrid.compile`'s step of the model, called inside no_grad(): the
+    forward pass only, with the weights as they are at each call."""
+    from microgrid.compile import compile as compile_step
+    step = compile_step(model.output, example)
+
+    def logits(points: Points) -> list[float]:
+        with no_grad():
+            return step.map(points)
+    return logits
+
+
+def accuracy(logits: Logits, X: Points, y: list[int]) -> float:
+    return sum((z > 0) == (t == 1) for z, t in zip(logits(X), y, strict=True)) / len(y)
 
 
 def example_graph(model: MLP, X: Points, y: list[int]) -> Value:
@@ -65,6 +85,7 @@ def example_graph(model: MLP, X: Points, y: list[int]) -> Value:
     the trained model, after backward() (every weight, with its gradient for that point)."""
     loss = bce_with_logits(_logits(model, X[:1]), y[:1])
     loss.label = "L"
+    model.zero_grad()  # the weights' grads hold the last training step's
     loss.backward()
     return loss
 
@@ -145,7 +166,7 @@ def _sigmoid(z: float) -> float:
     return 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
 
 
-def plot(model: MLP, X: Points, y: list[int], losses: list[float], path: str) -> bool:
+def plot(logits: Logits, X: Points, y: list[int], losses: list[float], path: str) -> bool:
     """Save the decision boundary and the loss curve as a PNG; False if matplotlib is absent."""
     try:
         import matplotlib
@@ -159,14 +180,14 @@ def plot(model: MLP, X: Points, y: list[int], losses: list[float], path: str) ->
     k = 60
     gx = [x0 + (x1 - x0) * i / (k - 1) for i in range(k)]
     gy = [y0 + (y1 - y0) * j / (k - 1) for j in range(k)]
-    with no_grad():
-        zz = [[_point_logit(model, a, b) for a in gx] for b in gy]
+    grid = logits([[a, b] for b in gy for a in gx])
+    zz = [grid[j * k:(j + 1) * k] for j in range(k)]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
     left.contourf(gx, gy, zz, levels=[-1e9, 0, 1e9], colors=["#9ecae1", "#fdae6b"], alpha=0.6)
     left.contour(gx, gy, zz, levels=[0], colors="k", linewidths=1)
     left.scatter(xs, ys, c=["#e6550d" if t else "#3182bd" for t in y], s=18, edgecolors="k",
                  linewidths=0.4)
-    left.set_title(f"decision boundary (training accuracy {accuracy(model, X, y):.0%})")
+    left.set_title(f"decision boundary (training accuracy {accuracy(logits, X, y):.0%})")
     right.plot(range(1, len(losses) + 1), losses)
     right.set_xlabel("step")
     right.set_ylabel("binary cross-entropy")
@@ -176,10 +197,6 @@ def plot(model: MLP, X: Points, y: list[int], losses: list[float], path: str) ->
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return True
-
-
-def _point_logit(model: MLP, a: float, b: float) -> float:
-    return model.output([a, b]).data
 
 
 def run(argv: list[str] | None = None) -> tuple[int, Value]:
@@ -203,7 +220,8 @@ def run(argv: list[str] | None = None) -> tuple[int, Value]:
     start = time.perf_counter()
     model, X, y, losses, worst = train(args)
     seconds = time.perf_counter() - start
-    acc = accuracy(model, X, y)
+    logits = compiled_logits(model, X[0]) if args.compile else plain_logits(model)
+    acc = accuracy(logits, X, y)
     target = "no target" if args.target is None else f"target {args.target:.0%}"
     print(f"training accuracy {acc:.1%} ({target}), final loss {losses[-1]:.4f},"
           f" {seconds:.1f} s")
@@ -216,7 +234,7 @@ def run(argv: list[str] | None = None) -> tuple[int, Value]:
         print(f"dL/dz_i from backward() vs (sigmoid(z_i) - y_i) / n, every example, every step: "
               f"max |diff| {worst:.1e}")
     if args.plot is not None and not args.no_plot:
-        if plot(model, X, y, losses, args.plot):
+        if plot(logits, X, y, losses, args.plot):
             print(f"saved the decision boundary and the loss curve to {args.plot}")
         else:
             print("matplotlib is not installed: no picture "
