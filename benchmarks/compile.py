@@ -3,6 +3,7 @@
     python -m benchmarks.compile                  # steps side by side, then the compile time
     python -m benchmarks.compile --chunks 4000 16000 32000 100000
     python -m benchmarks.compile --chain 1000000  # a long chain: compile and run
+    python -m benchmarks.compile --train          # `microgrid demo train` with and without it
 
 Every engine runs the benchmarks' MLP step (`workloads.mlp_step`: zero the gradients, forward,
 backward, SGD update, drop the graph) on the same weights; the compiled engine runs
@@ -19,9 +20,12 @@ from __future__ import annotations
 import argparse
 import gc
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from benchmarks import workloads as w
@@ -164,23 +168,67 @@ def chain(n_ops: int, chunk: int) -> None:
           f"plain Values forward + backward {plain * 1e3:.1f} ms")
 
 
+def train(rounds: int, picture: bool) -> None:
+    """`microgrid demo train` against `--compile`, in turns: its training (``train()``, the
+    compile included) in this process, and the whole command in a new one (Python's start,
+    the imports, the accuracy and the demo's own timing of an uncompiled step included; with
+    `picture`, also matplotlib's decision boundary and loss curve)."""
+    import contextlib
+    import io
+
+    from microgrid.demos import train as demo
+    times: dict[str, list[float]] = {f"{what}{flag}": [] for what in ("train", "command")
+                                     for flag in ("", " --compile")}
+    accuracy: dict[str, set[float]] = {"": set(), " --compile": set()}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(rounds):
+            for flag in ("", " --compile"):
+                args = demo._parser().parse_args(flag.split())
+                t = time.perf_counter()
+                with contextlib.redirect_stdout(io.StringIO()):
+                    model, X, y, _, _ = demo.train(args)
+                times[f"train{flag}"].append(time.perf_counter() - t)
+                accuracy[flag].add(demo.accuracy(demo.plain_logits(model), X, y))
+                command = [sys.executable, "-m", "microgrid", "demo", "train", *flag.split(),
+                           *(["--plot", str(Path(tmp) / "train.png")] if picture
+                             else ["--no-plot"])]
+                t = time.perf_counter()
+                subprocess.run(command, check=True, capture_output=True)
+                times[f"command{flag}"].append(time.perf_counter() - t)
+    m = {k: statistics.median(v) for k, v in times.items()}
+    print(f"microgrid demo train, medians of {rounds} interleaved rounds"
+          f" ({'with' if picture else 'without'} the picture):")
+    for what in ("train", "command"):
+        plain, compiled = m[what], m[f"{what} --compile"]
+        print(f"  {what + ':':9} {plain:6.2f} s, --compile {compiled:5.2f} s: "
+              f"{plain / compiled:5.1f}x")
+    print(f"  training accuracy: {sorted(accuracy[''])}, "
+          f"--compile {sorted(accuracy[' --compile'])}")
+
+
 def _mark() -> None:
     pass
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.compile", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, help="default: 15, with --train 5")
     parser.add_argument("--chunk", type=int, default=CHUNK)
     parser.add_argument("--chunks", type=int, nargs="*")
     parser.add_argument("--chain", type=int)
+    parser.add_argument("--train", action="store_true",
+                        help="time `microgrid demo train` with and without --compile")
+    parser.add_argument("--picture", action="store_true",
+                        help="with --train: the command also draws its picture (matplotlib)")
     args = parser.parse_args(argv)
-    if args.chain:
+    if args.train:
+        train(args.rounds or 5, args.picture)
+    elif args.chain:
         chain(args.chain, args.chunk)
     elif args.chunks:
-        chunks(args.chunks, args.rounds)
+        chunks(args.chunks, args.rounds or 15)
     else:
-        steps(args.rounds, args.chunk)
+        steps(args.rounds or 15, args.chunk)
 
 
 if __name__ == "__main__":
