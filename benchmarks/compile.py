@@ -186,7 +186,7 @@ def train(rounds: int, picture: bool) -> None:
                 args = demo._parser().parse_args(flag.split())
                 t = time.perf_counter()
                 with contextlib.redirect_stdout(io.StringIO()):
-                    model, X, y, _, _ = demo.train(args)
+                    model, X, y, *_ = demo.train(args)
                 times[f"train{flag}"].append(time.perf_counter() - t)
                 accuracy[flag].add(demo.accuracy(demo.plain_logits(model), X, y))
                 command = [sys.executable, "-m", "microgrid", "demo", "train", *flag.split(),

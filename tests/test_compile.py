@@ -1,5 +1,6 @@
 import math
 import random
+import re
 
 import pytest
 from hypothesis import assume, given, settings
@@ -459,11 +460,28 @@ def test_bce_with_logits_training_matches_uncompiled():
         twin_opt.step()
 
 
-def test_demo_train_compile_trains_the_same_network(capsys):
+def test_demo_train_compile_trains_the_same_network(capsys, monkeypatch):
     from microgrid.demos import train
     assert train.main(["--fast", "--no-plot", "--compile"]) == 0
     out = capsys.readouterr().out
     assert "faster" in out and "compile included" in out
+    assert "OK: the compiled step and backward() agree" in out
+    assert train.main(["--fast", "--no-plot"]) == 0
+    accuracy = re.compile(r"training accuracy (\S+)")
+    assert accuracy.findall(capsys.readouterr().out) == accuracy.findall(out)  # the same one
+    compiled_loss = train._compiled_loss
+
+    def one_gradient_off(model, X, y):  # the check against backward() can fail
+        loss = compiled_loss(model, X, y)
+
+        def wrong() -> float:
+            value = loss()
+            model.parameters()[3].grad += 1e-6
+            return value
+        return wrong
+    monkeypatch.setattr(train, "_compiled_loss", one_gradient_off)
+    assert train.main(["--fast", "--no-plot", "--compile"]) == 1
+    assert "FAILED: the compiled step and backward() differ" in capsys.readouterr().out
 
 
 def test_bce_with_logits_needs_no_guard():
