@@ -827,17 +827,18 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
 
 def _loop(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]], args: list[str],
           params: list[str], grads: list[str], root: str, kind: str) -> str:
-    """``loop(R, P, G, outs)`` (or ``forward``, the forward pass only), the step for each row
-    of arguments in `R` (flat lists) in turn: the parameters' data `P` and grads `G` are
-    unpacked into locals once, the grads add up there, and the list of them is returned. Each
-    output is appended to `outs`; a row whose guards fail, or whose output is not finite, ends
-    the loop before its backward pass (``len(outs)`` tells where), to be called as an ordinary
-    call."""
+    """``loop(_rows, _data, _grads, _outs)`` (or ``forward``, the forward pass only), the step
+    for each row of arguments in `_rows` (flat lists) in turn: the parameters' `_data` and
+    `_grads` are unpacked into locals once, the grads add up there, and the list of them is
+    returned. Each output is appended to `_outs`; a row whose guards fail, or whose output is
+    not finite, ends the loop before its backward pass (``len(_outs)`` tells where), to be
+    called as an ordinary call. (Its own names begin with ``_``, which no value's name does.)"""
     backward = kind == "loop"
-    lines = [f"def {kind}(R, P, G, outs):", "    append = outs.append"]
+    lines = [f"def {kind}(_rows, _data, _grads, _outs):", "    _append = _outs.append"]
     lines += [f"    {', '.join(names)}, = {what}"
-              for names, what in ((params, "P"), (grads if backward else [], "G")) if names]
-    lines.append(f"    for {', '.join(args)}, in R:" if args else "    for _ in R:")
+              for names, what in ((params, "_data"), (grads if backward else [], "_grads"))
+              if names]
+    lines.append(f"    for {', '.join(args)}, in _rows:" if args else "    for _ in _rows:")
     for code, _, _ in statements:
         if code == "# backward":
             lines.append(f"        if {root} - {root} != 0.0: break  # not finite")
@@ -846,8 +847,8 @@ def _loop(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]], args: 
         if code.endswith(_FAILED):
             code = code.removesuffix(_FAILED) + "break"
         lines.append(f"        {code}")
-    lines += [f"        append({root})",
-              f"    return [{', '.join(grads)}]" if backward else "    return G"]
+    lines += [f"        _append({root})",
+              f"    return [{', '.join(grads)}]" if backward else "    return _grads"]
     return "\n".join(lines) + "\n"
 
 

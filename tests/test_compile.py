@@ -716,3 +716,13 @@ def test_under_no_grad_map_runs_the_forward_pass_only():
         assert step.map([1.0, 2.0, 1418.0]) == [math.exp(0.5), math.exp(1.0), math.exp(709.0)]
         with pytest.raises(OverflowError):
             step.map([1.0, 2000.0])
+
+
+def test_map_works_whatever_the_labels():
+    """The generated loop's own names cannot be a value's: labels such as `append` or `R`."""
+    a, r, o, g = Value(2.0, "append"), Value(3.0, "R"), Value(1.5, "outs"), Value(0.5, "G")
+    step = mgcompile(lambda x, _rows: a * x + r * o * g + _rows, 1.0, 0.0)
+    assert step.map([(1.0, 0.0), (2.0, 1.0)]) == [2.0 + 2.25, 4.0 + 2.25 + 1.0]
+    assert (a.grad, r.grad, o.grad, g.grad) == (3.0, 1.5, 3.0, 9.0)
+    with no_grad():
+        assert step.map([(1.0, 0.0)]) == [4.25]
