@@ -1101,7 +1101,8 @@ class CompiledStep:
         return outputs
 
     @staticmethod
-    def _write(variant: _Variant, grads: list[float], backward: bool = True) -> None:
+    def _write(variant: _Variant, grads: list[float], backward: bool) -> None:
+        """Set the parameters' grads (with `backward`; inside no_grad(), nothing)."""
         if not backward:
             return
         if not all(map(math.isfinite, grads)):  # a sum of finite and infinite stays so
@@ -1123,8 +1124,7 @@ class CompiledStep:
         if not math.isfinite(out):
             raise OverflowError(f"compiled step: the output ({out!r}) is not finite; run fn "
                                 "uncompiled to see where")
-        if backward:
-            CompiledStep._write(variant, grads)
+        CompiledStep._write(variant, grads, backward)
         return cast(float, out)
 
 
