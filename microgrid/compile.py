@@ -578,6 +578,16 @@ class _Variant:
             raise ValueError(f"compile: fn returned a leaf ({out!r}), not the result of an "
                              "operation (or one made in no_grad()), so there is nothing to "
                              "differentiate")
+        collecting = gc.isenabled()
+        gc.disable()  # ordering and generation make many small objects and no cycles
+        try:
+            self._make_code(made, out, trace, chunk)
+        finally:
+            if collecting:
+                gc.enable()
+        self.run = self.namespace["step"]
+
+    def _make_code(self, made: list[Value], out: Value, trace: _Trace, chunk: int) -> None:
         self.n_args = len(made)
         backward_order = topological_order(out)
         nodes, seen = [], set()
@@ -596,19 +606,12 @@ class _Variant:
         self.params = [v for v in nodes if v.is_leaf and id(v) not in arg_ids]
         in_graph = set(backward_order)
         self.grad_params = [p for p in self.params if p in in_graph]
-        collecting = gc.isenabled()
-        gc.disable()  # generation makes many small objects and no cycles: no collections
-        try:
-            self.source, loops, self.namespace = _generate(
-                made, self.params, self.grad_params, nodes, backward_order, out, trace.guards,
-                trace.stopped, chunk)
-            for part in self.source.split("\n\n"):  # one function at a time: a bounded AST
-                exec(_compile_source(part, "<microgrid.compile>", "exec"), self.namespace)
-        finally:
-            if collecting:
-                gc.enable()
-        self.run = self.namespace["step"]
+        self.source, loops, self.namespace = _generate(
+            made, self.params, self.grad_params, nodes, backward_order, out, trace.guards,
+            trace.stopped, chunk)
         self.loop_source, self.forward_source = loops or (None, None)
+        for part in self.source.split("\n\n"):  # one function at a time: a bounded AST
+            exec(_compile_source(part, "<microgrid.compile>", "exec"), self.namespace)
 
     # ``loop(rows, data, grads, outs)``: the step for each row of flat arguments, in order,
     # until one whose guards fail or whose output is not finite. The outputs are appended to
@@ -938,7 +941,8 @@ def _chunks(groups: list[list[tuple[str, tuple[str, ...], tuple[str, ...]]]],
     stores: list[list[str]] = [[] for _ in groups]
     for k in range(len(groups) - 1, -1, -1):
         stores[k] = sorted(writes[k] & later)
-        later = (later - writes[k]) | set(loads[k])
+        later -= writes[k]  # in place: a new set each time would copy all of it (quadratic)
+        later.update(loads[k])
     next_slot = max(slots.values(), default=-1) + 1
     for k in range(len(groups)):
         for n in stores[k]:
