@@ -1068,13 +1068,13 @@ class CompiledStep:
             bad = e
         backward = is_grad_enabled()  # inside no_grad(), the forward pass only
         outputs: list[float] = []
-        variant: _Variant | None = None
-        data: list[float] = []  # the parameters' .data
-        grads: list[float] = []  # the parameters' .grad, with every item's added so far
+        variant = self._last
+        data = [p.data for p in variant.params]
+        grads = [p.grad for p in variant.grad_params]  # with every item's added so far
         i = 0
         try:
             while i < len(items):
-                if variant is not None and items[i][2] == variant.shape:
+                if items[i][2] == variant.shape:
                     end = i + 1
                     while end < len(items) and items[end][2] == variant.shape:
                         end += 1
@@ -1087,18 +1087,19 @@ class CompiledStep:
                     i += len(outputs) - done
                     if i == end:
                         continue
-                    self._write(variant, grads, backward)  # then an ordinary call: a guard
-                    # failed, or the output is not finite, or a row raised (it raises again)
+                # an ordinary call: another shape, or a guard failed, or the output is not
+                # finite, or a row raised (the call raises it again)
+                self._write(variant, grads, backward)
                 outputs.append(self(*items[i][0]))
                 i += 1
                 variant = self._last
                 data = [p.data for p in variant.params]
                 grads = [p.grad for p in variant.grad_params]
         except BaseException:
-            if variant is not None and all(map(math.isfinite, grads)):
+            if all(map(math.isfinite, grads)):
                 self._write(variant, grads, backward)  # what the items before it added
             raise
-        if variant is not None:
+        if items:
             self._write(variant, grads, backward)
         if bad is not None:
             raise bad

@@ -726,3 +726,22 @@ def test_map_works_whatever_the_labels():
     assert (a.grad, r.grad, o.grad, g.grad) == (3.0, 1.5, 3.0, 9.0)
     with no_grad():
         assert step.map([(1.0, 0.0)]) == [4.25]
+
+
+@pytest.mark.parametrize("chunk", [CHUNK, 2])
+def test_map_over_items_of_several_shapes_keeps_every_gradient(chunk):
+    w = Value(0.5, "w")
+
+    def f(x):
+        return w * sum(x[1:], x[0]) if len(x) > 1 else w * w * x[0]
+    items = [[1.0, 2.0], [3.0, 4.0], [1.0, 2.0, 3.0], [2.0], [1.0, 1.0], [5.0]]
+    expected = []
+    for x in items:
+        out = f(x)
+        out.backward()
+        expected.append(out.data)
+    expected_grad, w.grad = w.grad, 0.0
+    step = mgcompile(f, items[0], chunk=chunk)
+    assert step.map(items) == expected
+    assert w.grad == expected_grad
+    assert step.traces == 3
