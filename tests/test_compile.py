@@ -474,8 +474,8 @@ def test_demo_train_compile_trains_the_same_network(capsys, monkeypatch):
     def one_gradient_off(model, X, y):  # the check against backward() can fail
         loss = compiled_loss(model, X, y)
 
-        def wrong() -> float:
-            value = loss()
+        def wrong(points, labels) -> float:
+            value = loss(points, labels)
             model.parameters()[3].grad += 1e-6
             return value
         return wrong

@@ -103,8 +103,11 @@ def _progress(steps: int) -> tuple[Iterable[int], Any]:
     return range(1, steps + 1), None
 
 
+CompiledLoss = Callable[[Points, list[int]], float]
+
+
 def train(args: argparse.Namespace) -> tuple[MLP, Points, list[int], list[float], float,
-                                             Callable[[], float] | None]:
+                                             CompiledLoss | None]:
     """The training loop: forward, loss, backward, update. Returns the model, the data, the
     losses, the worst difference between each example's dL/dz from backward() and the
     formula (sigmoid(z) - y) / n (0 with --compile), and with --compile the compiled loss."""
@@ -121,7 +124,7 @@ def train(args: argparse.Namespace) -> tuple[MLP, Points, list[int], list[float]
     for step in steps:
         if compiled is not None:
             opt.zero_grad()
-            losses.append(compiled())       # forward and backward, compiled
+            losses.append(compiled(X, y))   # forward and backward, compiled
             opt.step()
             if bar is None and (step % every == 0 or step == args.steps):
                 print(f"  step {step:>4}/{args.steps}  loss {losses[-1]:.4f}", flush=True)
@@ -146,8 +149,9 @@ def train(args: argparse.Namespace) -> tuple[MLP, Points, list[int], list[float]
     return model, X, y, losses, worst, compiled
 
 
-def _compiled_loss(model: MLP, X: Points, y: list[int]) -> Callable[[], float]:
-    """The mean loss over the data, forward and backward, with `microgrid.compile`.
+def _compiled_loss(model: MLP, X: Points, y: list[int]) -> CompiledLoss:
+    """``loss(points, labels)``: the sum of the loss terms of those points (all of the data:
+    the mean loss), forward and backward, with `microgrid.compile`.
 
     What is compiled is the loss of one example, ``bce_with_logits(model(x), t) / n``: its
     graph is the same for every example of a class (the class t is a constant of it), so it
@@ -156,11 +160,14 @@ def _compiled_loss(model: MLP, X: Points, y: list[int]) -> Callable[[], float]:
     example's gradient to the weights' ``.grad``, as backward() of the mean would."""
     from microgrid.compile import compile as compile_step
     n = len(X)
-    by_class = {t: [x for x, label in zip(X, y, strict=True) if label == t]
-                for t in sorted(set(y))}
+    first = {t: X[y.index(t)] for t in sorted(set(y))}
     steps = {t: compile_step(lambda x, t=t: bce_with_logits(model.output(x), t) * (1.0 / n),
-                             xs[0]) for t, xs in by_class.items()}
-    return lambda: sum(sum(steps[t].map(xs)) for t, xs in by_class.items())
+                             x) for t, x in first.items()}
+
+    def loss(points: Points, labels: list[int]) -> float:
+        return sum(sum(step.map([x for x, label in zip(points, labels, strict=True)
+                                 if label == t])) for t, step in steps.items())
+    return loss
 
 
 def _sigmoid(z: float) -> float:
@@ -228,12 +235,13 @@ def run(argv: list[str] | None = None) -> tuple[int, Value]:
     print(f"training accuracy {acc:.1%} ({target}), final loss {losses[-1]:.4f},"
           f" {seconds:.1f} s")
     if compiled is not None:
-        uncompiled, worst = _against_backward(model, X, y, compiled)
-        print(f"compiled: {seconds:.2f} s end to end, compile included; an uncompiled forward "
-              f"and backward takes {uncompiled * 1e3:.0f} ms, {args.steps} of them about "
-              f"{uncompiled * args.steps:.1f} s: {uncompiled * args.steps / seconds:.1f}x faster")
-        print(f"the compiled loss and gradients vs backward()'s, on the trained weights: "
-              f"max |diff| {worst:.1e}")
+        per_point, worst, checked = _against_backward(model, X, y, compiled)
+        uncompiled = per_point * len(X) * args.steps
+        print(f"compiled: {seconds:.2f} s end to end, compile included; uncompiled, a point's "
+              f"forward and backward takes {per_point * 1e3:.2f} ms, {args.steps} steps of "
+              f"{len(X)} points about {uncompiled:.1f} s: {_faster(uncompiled / seconds)}")
+        print(f"the compiled loss and gradients vs backward()'s, on the trained weights and "
+              f"{checked} of the points: max |diff| {worst:.1e}")
     else:
         print(f"dL/dz_i from backward() vs (sigmoid(z_i) - y_i) / n, every example, every step: "
               f"max |diff| {worst:.1e}")
@@ -251,21 +259,31 @@ def run(argv: list[str] | None = None) -> tuple[int, Value]:
     return status, example_graph(model, X, y)
 
 
-def _against_backward(model: MLP, X: Points, y: list[int], compiled: Callable[[], float]
-                      ) -> tuple[float, float]:
-    """The time of one uncompiled forward and backward of the loss, and the worst difference
-    between its loss and gradients and the compiled step's, on the same (trained) weights."""
+def _faster(ratio: float) -> str:
+    if ratio >= 1:
+        return f"{ratio:.1f}x faster"
+    return f"{1 / ratio:.1f}x slower (so few steps do not pay for the compile)"
+
+
+def _against_backward(model: MLP, X: Points, y: list[int], compiled: CompiledLoss,
+                      each: int = 5) -> tuple[float, float, int]:
+    """The check of the compiled loss on the trained weights, on the first `each` points of
+    each class: the time of their uncompiled forward and backward per point, the worst
+    difference between the compiled loss and gradients and backward()'s, and how many points."""
+    points = [i for t in sorted(set(y)) for i in [k for k, label in enumerate(y)
+                                                   if label == t][:each]]
+    sub_X, sub_y = [X[i] for i in points], [y[i] for i in points]
     params = model.parameters()
     model.zero_grad()
     start = time.perf_counter()
-    loss = bce_with_logits(_logits(model, X), y)
+    loss = bce_with_logits(_logits(model, sub_X), sub_y) * (len(points) / len(X))
     loss.backward()
-    seconds = time.perf_counter() - start
+    seconds = (time.perf_counter() - start) / len(points)
     expected = [loss.data, *(p.grad for p in params)]
     model.zero_grad()
-    got = [compiled(), *(p.grad for p in params)]
+    got = [compiled(sub_X, sub_y), *(p.grad for p in params)]
     model.zero_grad()
-    return seconds, max(abs(a - b) for a, b in zip(expected, got, strict=True))
+    return seconds, max(abs(a - b) for a, b in zip(expected, got, strict=True)), len(points)
 
 
 def main(argv: list[str] | None = None) -> int:
