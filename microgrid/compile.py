@@ -619,12 +619,12 @@ class _Variant:
     # or as they were (by `forward_loop`, the forward pass only). Each is compiled at its first
     # use (by `map`); for a graph of more than one generated function, they loop over `run`.
     @functools.cached_property
-    def loop(self) -> Callable[[list[list[float]], list[float], list[float], list[float]],
+    def loop(self) -> Callable[[Iterable[list[float]], list[float], list[float], list[float]],
                                list[float]]:
         return self._compiled("loop", self.loop_source, backward=True)
 
     @functools.cached_property
-    def forward_loop(self) -> Callable[[list[list[float]], list[float], list[float],
+    def forward_loop(self) -> Callable[[Iterable[list[float]], list[float], list[float],
                                         list[float]], list[float]]:
         return self._compiled("forward", self.forward_source, backward=False)
 
@@ -635,8 +635,8 @@ class _Variant:
         exec(_compile_source(source, "<microgrid.compile>", "exec"), self.namespace)
         return cast(Callable[..., list[float]], self.namespace[name])
 
-    def _loop_over_run(self, rows: list[list[float]], data: list[float], grads: list[float],
-                       outs: list[float], backward: bool) -> list[float]:
+    def _loop_over_run(self, rows: Iterable[list[float]], data: list[float],
+                       grads: list[float], outs: list[float], backward: bool) -> list[float]:
         added = grads
         for row in rows:
             r = self.run([*row, *data, *added])
@@ -992,6 +992,15 @@ def _subscript(run: list[str], slots: dict[str, int]) -> str:
 
 
 # --- the compiled step --------------------------------------------------------------------
+def _runs_of_one_shape(items: list[tuple[Any, Any, Any]]) -> Iterator[tuple[int, int]]:
+    """The (start, end) of each run of consecutive items of one shape (their third field)."""
+    start = 0
+    for i in range(1, len(items) + 1):
+        if i == len(items) or items[i][2] != items[start][2]:
+            yield start, i
+            start = i
+
+
 class CompiledStep:
     """``step(*args)``: the output's value for `args`, its gradient added to each
     parameter's ``.grad``. See `compile`."""
@@ -1071,30 +1080,33 @@ class CompiledStep:
         variant = self._last
         data = [p.data for p in variant.params]
         grads = [p.grad for p in variant.grad_params]  # with every item's added so far
-        i = 0
         try:
-            while i < len(items):
-                if items[i][2] == variant.shape:
-                    end = i + 1
-                    while end < len(items) and items[end][2] == variant.shape:
-                        end += 1
-                    loop = variant.loop if backward else variant.forward_loop
-                    rows, done = [flat for _, flat, _ in items[i:end]], len(outputs)
-                    try:
-                        grads = loop(rows, data, grads, outputs)
-                    except Exception:  # raised on a row (an overflow): redo the rows before it
-                        grads = loop(rows[:len(outputs) - done], data, grads, [])
-                    i += len(outputs) - done
-                    if i == end:
-                        continue
-                # an ordinary call: another shape, or a guard failed, or the output is not
-                # finite, or a row raised (the call raises it again)
-                self._write(variant, grads, backward)
-                outputs.append(self(*items[i][0]))
-                i += 1
-                variant = self._last
-                data = [p.data for p in variant.params]
-                grads = [p.grad for p in variant.grad_params]
+            for start, end in _runs_of_one_shape(items):
+                rows = [flat for _, flat, _ in items[start:end]]
+                unread = iter(rows)  # the loops read the rows from it, each once
+                i = start
+                while i < end:
+                    if items[i][2] == variant.shape:
+                        loop = variant.loop if backward else variant.forward_loop
+                        done = len(outputs)
+                        try:
+                            grads = loop(unread, data, grads, outputs)
+                        except Exception:  # raised on a row: redo the rows before it
+                            grads = loop(rows[i - start:i - start + len(outputs) - done],
+                                         data, grads, [])
+                        i += len(outputs) - done
+                        if i == end:
+                            break
+                    else:  # the first item of another shape than the latest trace's
+                        next(unread)
+                    # An ordinary call: another shape, or a guard failed, or the output is not
+                    # finite, or the row raised (the call raises it again). Its row was read.
+                    self._write(variant, grads, backward)
+                    outputs.append(self(*items[i][0]))
+                    i += 1
+                    variant = self._last
+                    data = [p.data for p in variant.params]
+                    grads = [p.grad for p in variant.grad_params]
         except BaseException:
             if all(map(math.isfinite, grads)):
                 self._write(variant, grads, backward)  # what the items before it added

@@ -745,3 +745,22 @@ def test_map_over_items_of_several_shapes_keeps_every_gradient(chunk):
     assert step.map(items) == expected
     assert w.grad == expected_grad
     assert step.traces == 3
+
+
+@pytest.mark.parametrize("chunk", [CHUNK, 2])
+def test_map_where_guards_fail_from_item_to_item(chunk):
+    w = Value(0.75, "w")
+
+    def f(x):
+        z = w * x
+        return z * z if z > 0 else -z
+    items = [(-1.0) ** i * (1 + i / 100) for i in range(200)]
+    expected = []
+    for x in items:
+        out = f(x)
+        out.backward()
+        expected.append(out.data)
+    expected_grad, w.grad = w.grad, 0.0
+    step = mgcompile(f, 1.0, chunk=chunk)
+    assert step.map(items) == expected
+    assert w.grad == expected_grad and step.traces == 2
