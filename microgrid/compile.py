@@ -451,7 +451,7 @@ class _Trace:
 
     def __init__(self) -> None:
         self.guards: list[tuple[Value, str, Any, bool]] = []
-        self.no_grad = 0  # how many no_grad() blocks of fn are open
+        self.no_grad = False  # whether fn is inside a no_grad() block (or detach())
         self.stopped: set[Value] = set()  # the nodes made inside them
 
     def run(self, fn: Callable[..., Any], args: Sequence[Any]) -> Any:
@@ -485,6 +485,7 @@ def _install() -> dict[str, Any]:
     originals: dict[str, Any] = {name: Value.__dict__[name]
                                  for name in ("data", "detach", *_COMPARISONS)}
     originals["_set_recording"] = set_recording = _engine._set_recording
+    originals["_grad_mode"] = grad_mode = _engine._grad_mode
     originals["_node"], originals["_nary_node"] = _engine._node, _engine._nary_node
     data = originals["data"]  # the slot's descriptor
     get = data.__get__
@@ -518,7 +519,11 @@ def _install() -> dict[str, Any]:
         if trace is None:
             set_recording(enabled)
             return
-        trace.no_grad += 1 if not enabled else -1  # no_grad() sets False, then True again
+        trace.no_grad = not enabled
+
+    def mode() -> bool:  # what no_grad() and enable_grad() restore
+        trace = _tracing.trace
+        return grad_mode() if trace is None else not trace.no_grad
 
     def stop(make: Callable[..., Value]) -> Callable[..., Value]:
         def made_in_no_grad(*args: Any) -> Value:
@@ -533,17 +538,18 @@ def _install() -> dict[str, Any]:
         trace = _tracing.trace
         if trace is None:
             return cast(Value, originals["detach"](self_))
-        trace.no_grad += 1
+        previous, trace.no_grad = trace.no_grad, True
         try:
             return self_ * 1.0  # the same number (also -0.0), a node that stops the gradient
         finally:
-            trace.no_grad -= 1
+            trace.no_grad = previous
 
     setattr(Value, "data", property(read, data.__set__))  # noqa: B010
     for name, op in _COMPARISONS.items():
         setattr(Value, name, compare(name, op))
     setattr(Value, "detach", detach)  # noqa: B010 (mypy: a method)
     _engine._set_recording = recording
+    _engine._grad_mode = mode
     _engine._node = stop(_engine._node)
     _engine._nary_node = stop(_engine._nary_node)
     return originals
@@ -553,6 +559,7 @@ def _uninstall(originals: dict[str, Any]) -> None:
     for name in ("data", "detach", *_COMPARISONS):
         setattr(Value, name, originals[name])
     _engine._set_recording = originals["_set_recording"]
+    _engine._grad_mode = originals["_grad_mode"]
     _engine._node = originals["_node"]
     _engine._nary_node = originals["_nary_node"]
 

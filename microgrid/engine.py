@@ -136,13 +136,19 @@ def _set_recording(enabled: bool) -> None:
         _all_recording = not _no_grad_threads
 
 
+def _grad_mode() -> bool:
+    """This thread's grad mode, as `no_grad` and `enable_grad` restore it (a trace of
+    `microgrid.compile` replaces this and `_set_recording` with its own)."""
+    return _mode.enabled
+
+
 @contextmanager
 def no_grad() -> Iterator[None]:
     """Inside this block, this thread's operations record no operands: results are leaves.
 
     The mode is per thread, as in PyTorch: other threads go on recording meanwhile.
     """
-    previous = _mode.enabled
+    previous = _grad_mode()
     _set_recording(False)
     try:
         yield
@@ -154,7 +160,7 @@ def no_grad() -> Iterator[None]:
 def enable_grad() -> Iterator[None]:
     """Inside this block, this thread's operations record again, also within `no_grad()`
     (PyTorch's ``torch.enable_grad``)."""
-    previous = _mode.enabled
+    previous = _grad_mode()
     _set_recording(True)
     try:
         yield

@@ -7,7 +7,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import microgrid
-from microgrid import Function, Value, dot, maximum, minimum, no_grad
+from microgrid import Function, Value, dot, enable_grad, maximum, minimum, no_grad
 from microgrid import functions as F
 from microgrid.compile import CHUNK, GuardError, _code, _Names, _Sym, _Template
 from microgrid.compile import compile as mgcompile
@@ -764,3 +764,31 @@ def test_map_where_guards_fail_from_item_to_item(chunk):
     step = mgcompile(f, 1.0, chunk=chunk)
     assert step.map(items) == expected
     assert w.grad == expected_grad and step.traces == 2
+
+
+def test_enable_grad_and_nested_no_grad_inside_fn_compile_as_backward_does():
+    w = Value(0.5, "w")
+
+    def f(x):
+        with enable_grad():  # no-op here
+            a = w * x
+        with no_grad():
+            with enable_grad():
+                b = w * x  # records: its gradient flows
+            with no_grad():
+                pass
+            c = w * x  # made in no_grad(): a constant
+        return a * w + b * w + c * w
+    expected = []
+    for x in (3.0, -2.0):
+        w.grad = 0.0
+        out = f(x)
+        out.backward()
+        expected.append((out.data, w.grad))
+    step = mgcompile(f, 1.0)
+    got = []
+    for x in (3.0, -2.0):
+        w.grad = 0.0
+        got.append((step(x), w.grad))
+    # 3 w² x, and d/dw: 2wx from each of a*w and b*w, and c = wx for c*w: 5wx
+    assert got == expected == [(0.75 * 3, 5 * 0.5 * 3), (0.75 * -2, 5 * 0.5 * -2)]
