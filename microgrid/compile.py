@@ -642,8 +642,25 @@ class _Variant:
         exec(_compile_source(source, "<microgrid.compile>", "exec"), self.namespace)
         return cast(Callable[..., list[float]], self.namespace[name])
 
+    def forward(self, row: list[float], data: list[float]) -> float | None:
+        """The output for one row of flat arguments, by the forward pass only (finite or not);
+        None if a guard fails."""
+        if self.forward_source is not None:  # one generated function: the loop, once
+            outs: list[float] = []
+            self.forward_loop([row], data, [], outs)
+            return outs[0] if outs else None
+        return cast(float | None, self.namespace["forward"](
+            [*row, *data, *[0.0] * len(self.grad_params)]))
+
     def _loop_over_run(self, rows: Iterable[list[float]], data: list[float],
                        grads: list[float], outs: list[float], backward: bool) -> list[float]:
+        if not backward:
+            for row in rows:
+                out = self.forward(row, data)
+                if out is None:
+                    break
+                outs.append(out)
+            return grads
         added = grads
         for row in rows:
             r = self.run([*row, *data, *added])
@@ -651,7 +668,7 @@ class _Variant:
                 break
             outs.append(r[0])
             added = r[1]
-        return added if backward else grads
+        return added
 
 
 def _placeholders(template: str) -> list[int]:
@@ -842,7 +859,8 @@ def _loop(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]], args: 
     `_grads` are unpacked into locals once, the grads add up there, and the list of them is
     returned. Each output is appended to `_outs`; a row whose guards fail, or whose output is
     not finite, ends the loop before its backward pass (``len(_outs)`` tells where), to be
-    called as an ordinary call. (Its own names begin with ``_``, which no value's name does.)"""
+    called as an ordinary call; the forward loop stops at a guard only. (Its own names begin
+    with ``_``, which no value's name does.)"""
     backward = kind == "loop"
     lines = [f"def {kind}(_rows, _data, _grads, _outs):", "    _append = _outs.append"]
     lines += [f"    {', '.join(names)}, = {what}"
@@ -851,9 +869,9 @@ def _loop(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]], args: 
     lines.append(f"    for {', '.join(args)}, in _rows:" if args else "    for _ in _rows:")
     for code, _, _ in statements:
         if code == "# backward":
-            lines.append(f"        if {root} - {root} != 0.0: break  # not finite")
             if not backward:
                 break
+            lines.append(f"        if {root} - {root} != 0.0: break  # not finite")
         if code.endswith(_FAILED):
             code = code.removesuffix(_FAILED) + "break"
         lines.append(f"        {code}")
@@ -865,12 +883,16 @@ def _loop(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]], args: 
 def _parts(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]],
            adds: dict[int, tuple[str, str, str, tuple[str, ...]]], chunk: int
            ) -> list[list[tuple[str, tuple[str, ...], tuple[str, ...]]]]:
-    """The statements in parts of at most `chunk`. In each part, the terms added to one
+    """The statements in parts of at most `chunk`; if more than one, the forward pass ends a
+    part (so that `forward(S)` runs it alone). In each part, the terms added to one
     parameter's gradient (`adds`: the statements ``d_w += term``) are one sum, where its last
     term is: ``d_w = d_w + t1 + t2 ...``, the same additions in the same order."""
+    n = len(statements)
+    middle = statements.index(("# backward", (), ())) if n > chunk else n
+    ranges = [range(start, min(start + chunk, end)) for begin, end in ((0, middle), (middle, n))
+              for start in range(begin, end, chunk)]
     parts = []
-    for start in range(0, len(statements), chunk):
-        where = range(start, min(start + chunk, len(statements)))
+    for where in ranges:
         last = {adds[j][0]: j for j in where if j in adds}
         part: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
         terms: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {}
@@ -929,7 +951,8 @@ def _constant_key(x: Any) -> Any:
 def _chunks(groups: list[list[tuple[str, tuple[str, ...], tuple[str, ...]]]],
             slots: dict[str, int], results: list[str], initial: int) -> str:
     """``step(S)``: one function for each group of statements, each loading from ``S`` what
-    earlier ones computed and storing what later ones read."""
+    earlier ones computed and storing what later ones read; with more than one group, also
+    ``forward(S)``, the groups of the forward pass only, which returns the output."""
     loads: list[list[str]] = []
     writes: list[set[str]] = []
     for group in groups:
@@ -977,6 +1000,13 @@ def _chunks(groups: list[list[tuple[str, tuple[str, ...], tuple[str, ...]]]],
     grads_code = (f"S[{grads[0][1]}]" if len(grads) == 1 and len(grads[0][0]) > 1 else
                   f"[{', '.join(f'S[{slots[n]}]' for n in results[1:])}]")
     lines.append(f"    return S[{slots[results[0]]}], {grads_code}")
+    forward = [k for k, group in enumerate(groups) if ("# backward", (), ()) in group][:1]
+    if len(groups) > 1 and forward:
+        lines += ["", "def forward(S):"]
+        if next_slot > initial:
+            lines.append(f"    S.extend([0.0] * {next_slot - initial})")
+        lines += [f"    if _part{k}(S): return None" for k in range(forward[0])]
+        lines.append(f"    return S[{slots[results[0]]}]")
     return "\n".join(lines) + "\n"
 
 
@@ -999,6 +1029,13 @@ def _subscript(run: list[str], slots: dict[str, int]) -> str:
 
 
 # --- the compiled step --------------------------------------------------------------------
+def _finite(out: float) -> float:
+    if not math.isfinite(out):
+        raise OverflowError(f"compiled step: the output ({out!r}) is not finite; run fn "
+                            "uncompiled to see where")
+    return out
+
+
 def _runs_of_one_shape(items: list[tuple[Any, Any, Any]]) -> Iterator[tuple[int, int]]:
     """The (start, end) of each run of consecutive items of one shape (their third field)."""
     start = 0
@@ -1101,6 +1138,9 @@ class CompiledStep:
                         except Exception:  # raised on a row: redo the rows before it
                             grads = loop(rows[i - start:i - start + len(outputs) - done],
                                          data, grads, [])
+                        if not backward:  # the forward loop went on past any output
+                            for out in outputs[done:]:
+                                _finite(out)
                         i += len(outputs) - done
                         if i == end:
                             break
@@ -1137,6 +1177,9 @@ class CompiledStep:
 
     @staticmethod
     def _run(variant: _Variant, flat: list[float], backward: bool) -> float | None:
+        if not backward:  # inside no_grad(): the forward pass only
+            out = variant.forward(flat, [p.data for p in variant.params])
+            return None if out is None else _finite(out)
         S = flat
         S += [p.data for p in variant.params]
         grad_params = variant.grad_params
@@ -1145,9 +1188,7 @@ class CompiledStep:
         if r is None:
             return None
         out, grads = r
-        if not math.isfinite(out):
-            raise OverflowError(f"compiled step: the output ({out!r}) is not finite; run fn "
-                                "uncompiled to see where")
+        _finite(out)
         CompiledStep._write(variant, grads, backward)
         return cast(float, out)
 

@@ -792,3 +792,26 @@ def test_enable_grad_and_nested_no_grad_inside_fn_compile_as_backward_does():
         got.append((step(x), w.grad))
     # 3 w² x, and d/dw: 2wx from each of a*w and b*w, and c = wx for c*w: 5wx
     assert got == expected == [(0.75 * 3, 5 * 0.5 * 3), (0.75 * -2, 5 * 0.5 * -2)]
+
+
+@pytest.mark.parametrize("chunk", [CHUNK, 2])
+def test_under_no_grad_a_call_runs_the_forward_pass_only(chunk):
+    """d/dw sqrt(w x) is undefined at 0, but no_grad() needs no derivative."""
+    w = Value(1.0, "w")
+
+    def f(x):
+        z = w * x
+        return z ** 0.5 if z > 0.5 else z * 0.0  # a guard too: both sides are met
+    step = mgcompile(f, 1.0, chunk=chunk)
+    with pytest.raises(ValueError, match="derivative 0 is undefined"):
+        mgcompile(lambda x: (w * x) ** 0.5, 1.0, chunk=chunk)(0.0)  # with the backward pass
+    with no_grad():
+        sqrt_at_0 = mgcompile(lambda x: (w * x) ** 0.5, 1.0, chunk=chunk)
+        assert sqrt_at_0(0.0) == 0.0 and sqrt_at_0.map([0.0, 4.0]) == [0.0, 2.0]
+        assert step.map([0.0, 4.0, 0.25, 9.0]) == [0.0, 2.0, 0.0, 3.0]
+        assert [step(0.0), step(4.0)] == [0.0, 2.0]
+        with pytest.raises(OverflowError, match=r"the output \(inf\) is not finite"):
+            step.map([4.0, math.inf])
+        with pytest.raises(OverflowError, match=r"the output \(inf\) is not finite"):
+            step(math.inf)
+    assert w.grad == 0.0
