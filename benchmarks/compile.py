@@ -171,8 +171,8 @@ def chain(n_ops: int, chunk: int) -> None:
 def train(rounds: int, picture: bool) -> None:
     """`microgrid demo train` against `--compile`, in turns: its training (``train()``, the
     compile included) in this process, and the whole command in a new one (Python's start,
-    the imports, the accuracy and the demo's own timing of an uncompiled step included; with
-    `picture`, also matplotlib's decision boundary and loss curve)."""
+    the imports, the accuracy and the demo's check against backward() included; with
+    `picture`, also the decision boundary and loss curve drawn with matplotlib)."""
     import contextlib
     import io
 

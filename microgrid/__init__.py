@@ -43,12 +43,17 @@ _LAZY = {"BackwardSteps": "animate", "backward_steps": "animate", "Diagram": "dr
          "draw": "drawing", "format_number": "drawing"}
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'microgrid' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"microgrid.{_LAZY[name]}"), name)
-    globals()[name] = value
-    return value
+if not TYPE_CHECKING:  # (for mypy, the names are the imports above)
+    def __getattr__(name: str) -> Any:
+        if name not in _LAZY:
+            raise AttributeError(f"module 'microgrid' has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"microgrid.{_LAZY[name]}"), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 __all__ = [

@@ -1103,8 +1103,9 @@ class CompiledStep:
     def map(self, arguments: Iterable[Any]) -> list[float]:
         """``[step(*args) for args in arguments]``: the outputs, and every gradient added to
         the parameters' ``.grad``, in order. Faster for many small calls (the loss of one
-        example, over a data set): the generated code loops over the items itself, with the
-        parameters' data and grads read once and written once. With one argument, each item
+        example, over a data set): the parameters' data and grads are read once and written
+        once, and for a graph of one generated function the generated code loops over the
+        items itself. With one argument, each item
         is that argument; else a tuple of them. Inside ``no_grad()``, the forward pass only: the
         outputs, and no gradient added. An item that takes another branch or shape is an
         ordinary call. If an item fails, the gradients of the items before it are added, as

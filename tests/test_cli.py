@@ -354,6 +354,7 @@ def test_a_command_that_only_computes_does_not_import_the_drawing():
     code = ("import sys, microgrid, microgrid.cli\n"
             "lazy = ('microgrid.drawing', 'microgrid.animate')\n"
             "print(sorted(m for m in lazy if m in sys.modules))\n"
+            "assert {'draw', 'Diagram', 'backward_steps'} <= set(dir(microgrid))\n"
             "from microgrid import draw, Diagram, backward_steps\n"
             "import microgrid.drawing, microgrid.animate\n"
             "assert draw is microgrid.drawing.draw and Diagram is microgrid.drawing.Diagram\n"

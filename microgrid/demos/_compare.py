@@ -43,10 +43,10 @@ def against_the_book(got: dict[str, float], by_layers: dict[str, float],
     return verdict(ok, "the layers, autograd and the book")
 
 
-def verdict(ok: bool, what: str = "autograd and the formula") -> int:
+def verdict(ok: bool, what: str = "autograd and the formula", tol: float = TOLERANCE) -> int:
     """Print the outcome and return the exit status: 0 if `ok`."""
     if ok:
-        print(f"OK: {what} agree to within {TOLERANCE:g}.")
+        print(f"OK: {what} agree to within {tol:g}.")
         return 0
-    print(f"FAILED: {what} differ by more than {TOLERANCE:g}.")
+    print(f"FAILED: {what} differ by more than {tol:g}.")
     return 1
