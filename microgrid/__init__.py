@@ -41,10 +41,13 @@ if TYPE_CHECKING:
 # computes (`microgrid demo train`) starts without them.
 _LAZY = {"BackwardSteps": "animate", "backward_steps": "animate", "Diagram": "drawing",
          "draw": "drawing", "format_number": "drawing"}
+_MODULES = ("animate", "collapse", "drawing", "render")  # `microgrid.drawing` works as before
 
 
 if not TYPE_CHECKING:  # (for mypy, the names are the imports above)
     def __getattr__(name: str) -> Any:
+        if name in _MODULES:
+            return importlib.import_module(f"microgrid.{name}")
         if name not in _LAZY:
             raise AttributeError(f"module 'microgrid' has no attribute {name!r}")
         value = getattr(importlib.import_module(f"microgrid.{_LAZY[name]}"), name)
