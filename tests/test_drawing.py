@@ -587,7 +587,8 @@ def test_a_whole_networks_labels_are_each_joined_to_their_own_edge(style):
     out = model.output([Value(0.5, "x1"), Value(-1.0, "x2")])
     out.backward()
     assert len(topological_order(out)) > drawing.SPACED_NODES
-    edges = label_lines(draw(out, style=style).svg())
+    # the full layout, also on a loaded machine (past the time budget, the fast one is drawn)
+    edges = label_lines(draw(out, style=style, time_budget=120).svg())
     cell = 100.0  # points of every edge, by square cells of this size
     grid: dict[tuple[int, int], list[tuple[float, float, int]]] = {}
     for k, (curve, *_) in enumerate(edges.values()):
