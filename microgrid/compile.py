@@ -568,8 +568,7 @@ class _Variant:
     """One trace's generated code: for one shape of arguments and one side of each guard."""
 
     shape: Any  # of its arguments (see `_take`)
-    loop_source: str | None  # of `loop` and `forward_loop` (None: a graph of several parts)
-    forward_source: str | None
+    sources: dict[str, str]  # of the functions compiled at their first use (see `_generate`)
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], chunk: int) -> None:
         made: list[Value] = []
@@ -613,10 +612,9 @@ class _Variant:
         self.params = [v for v in nodes if v.is_leaf and id(v) not in arg_ids]
         in_graph = set(backward_order)
         self.grad_params = [p for p in self.params if p in in_graph]
-        self.source, loops, self.namespace = _generate(
+        self.source, self.sources, self.namespace = _generate(
             made, self.params, self.grad_params, nodes, backward_order, out, trace.guards,
             trace.stopped, chunk)
-        self.loop_source, self.forward_source = loops or (None, None)
         for part in self.source.split("\n\n"):  # one function at a time: a bounded AST
             exec(_compile_source(part, "<microgrid.compile>", "exec"), self.namespace)
 
@@ -628,28 +626,31 @@ class _Variant:
     @functools.cached_property
     def loop(self) -> Callable[[Iterable[list[float]], list[float], list[float], list[float]],
                                list[float]]:
-        return self._compiled("loop", self.loop_source, backward=True)
+        if "loop" not in self.sources:
+            return functools.partial(self._loop_over_run, backward=True)
+        return cast(Callable[..., list[float]], self._compiled("loop"))
 
     @functools.cached_property
     def forward_loop(self) -> Callable[[Iterable[list[float]], list[float], list[float],
                                         list[float]], list[float]]:
-        return self._compiled("forward", self.forward_source, backward=False)
+        if "forward_loop" not in self.sources:
+            return functools.partial(self._loop_over_run, backward=False)
+        return cast(Callable[..., list[float]], self._compiled("forward_loop"))
 
-    def _compiled(self, name: str, source: str | None, backward: bool
-                  ) -> Callable[..., list[float]]:
-        if source is None:
-            return functools.partial(self._loop_over_run, backward=backward)
-        exec(_compile_source(source, "<microgrid.compile>", "exec"), self.namespace)
-        return cast(Callable[..., list[float]], self.namespace[name])
+    def _compiled(self, name: str) -> Callable[..., Any]:
+        if name not in self.namespace:
+            for part in self.sources[name].split("\n\n"):  # as the step's parts
+                exec(_compile_source(part, "<microgrid.compile>", "exec"), self.namespace)
+        return cast(Callable[..., Any], self.namespace[name])
 
     def forward(self, row: list[float], data: list[float]) -> float | None:
         """The output for one row of flat arguments, by the forward pass only (finite or not);
         None if a guard fails."""
-        if self.forward_source is not None:  # one generated function: the loop, once
+        if "forward_loop" in self.sources:  # one generated function: the loop, once
             outs: list[float] = []
             self.forward_loop([row], data, [], outs)
             return outs[0] if outs else None
-        return cast(float | None, self.namespace["forward"](
+        return cast(float | None, self._compiled("forward")(
             [*row, *data, *[0.0] * len(self.grad_params)]))
 
     def _loop_over_run(self, rows: Iterable[list[float]], data: list[float],
@@ -683,11 +684,12 @@ INLINE = 16  # at most this many operations in one generated expression
 def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
               nodes: list[Value], backward_order: list[Value], out: Value,
               guards: list[tuple[Value, str, Any, bool]], stopped: set[Value], chunk: int
-              ) -> tuple[str, tuple[str, str] | None, dict[str, Any]]:
-    """The source of ``step(S)``, those of `map`'s loops (see `_loop`; None for more than one
-    generated function), and their namespace. ``S`` is a list: the arguments, the
-    parameters' data and grads first, then the slots that pass values between the
-    generated functions (each at most `chunk` statements)."""
+              ) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The source of ``step(S)``, those of the functions compiled at their first use (the
+    loops `loop` and `forward_loop` of `map`, see `_loop`; for a graph of more than one
+    generated function, ``forward(S)``, the forward pass alone), and their namespace.
+    ``S`` is a list: the arguments, the parameters' data and grads first, then the slots that
+    pass values between the generated functions (each at most `chunk` statements)."""
     names = _Names()
     name: dict[Value, str] = {}
     for i, v in enumerate(nodes):
@@ -843,19 +845,24 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
         slots[f"d_{name[p]}"] = n_args + len(params) + i
     results = [root, *final_grads]
     parts = _parts(statements, adds, chunk)
-    source = _chunks(parts, slots, results, n_args + len(params) + len(grad_params))
-    loops = None
+    initial = n_args + len(params) + len(grad_params)
+    given = dict(slots)  # the slots of the arguments, parameters and grads
+    source = _chunks(parts, slots, results, initial)
     if len(parts) == 1:  # a small graph: `map` runs it over many items in one call
         arg_names, param_names = [name.get(a, "_") for a in args], [name[p] for p in params]
-        loops = (_loop(parts[0], arg_names, param_names, final_grads, root, "loop"),
-                 _loop(parts[0], arg_names, param_names, final_grads, root, "forward"))
-    return source, loops, names.namespace
+        later = {kind: _loop(parts[0], arg_names, param_names, final_grads, root, kind)
+                 for kind in ("loop", "forward_loop")}
+    else:  # `forward(S)`: the forward pass alone, in parts of its own
+        forward = statements[:statements.index(("# backward", (), ()))]
+        later = {"forward": _chunks(_parts(forward, {}, chunk), given, [root], initial,
+                                    "forward")}
+    return source, later, names.namespace
 
 
 def _loop(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]], args: list[str],
           params: list[str], grads: list[str], root: str, kind: str) -> str:
-    """``loop(_rows, _data, _grads, _outs)`` (or ``forward``, the forward pass only), the step
-    for each row of arguments in `_rows` (flat lists) in turn: the parameters' `_data` and
+    """``loop(_rows, _data, _grads, _outs)`` (or ``forward_loop``, the forward pass only), the
+    step for each row of arguments in `_rows` (flat lists) in turn: the parameters' `_data` and
     `_grads` are unpacked into locals once, the grads add up there, and the list of them is
     returned. Each output is appended to `_outs`; a row whose guards fail, or whose output is
     not finite, ends the loop before its backward pass (``len(_outs)`` tells where), to be
@@ -883,16 +890,12 @@ def _loop(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]], args: 
 def _parts(statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]],
            adds: dict[int, tuple[str, str, str, tuple[str, ...]]], chunk: int
            ) -> list[list[tuple[str, tuple[str, ...], tuple[str, ...]]]]:
-    """The statements in parts of at most `chunk`; if more than one, the forward pass ends a
-    part (so that `forward(S)` runs it alone). In each part, the terms added to one
+    """The statements in parts of at most `chunk`. In each part, the terms added to one
     parameter's gradient (`adds`: the statements ``d_w += term``) are one sum, where its last
     term is: ``d_w = d_w + t1 + t2 ...``, the same additions in the same order."""
-    n = len(statements)
-    middle = statements.index(("# backward", (), ())) if n > chunk else n
-    ranges = [range(start, min(start + chunk, end)) for begin, end in ((0, middle), (middle, n))
-              for start in range(begin, end, chunk)]
     parts = []
-    for where in ranges:
+    for start in range(0, len(statements), chunk):
+        where = range(start, min(start + chunk, len(statements)))
         last = {adds[j][0]: j for j in where if j in adds}
         part: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
         terms: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {}
@@ -949,10 +952,12 @@ def _constant_key(x: Any) -> Any:
 
 
 def _chunks(groups: list[list[tuple[str, tuple[str, ...], tuple[str, ...]]]],
-            slots: dict[str, int], results: list[str], initial: int) -> str:
-    """``step(S)``: one function for each group of statements, each loading from ``S`` what
-    earlier ones computed and storing what later ones read; with more than one group, also
-    ``forward(S)``, the groups of the forward pass only, which returns the output."""
+            slots: dict[str, int], results: list[str], initial: int, entry: str = "step"
+            ) -> str:
+    """``step(S)`` (or `entry`): one function for each group of statements, each loading from
+    ``S`` what earlier ones computed and storing what later ones read. It returns the output
+    and, if `results` has them, the gradients."""
+    part = "_part" if entry == "step" else f"_{entry}_part"
     loads: list[list[str]] = []
     writes: list[set[str]] = []
     for group in groups:
@@ -983,7 +988,7 @@ def _chunks(groups: list[list[tuple[str, tuple[str, ...], tuple[str, ...]]]],
     for k, group in enumerate(groups):
         loads[k].sort(key=slots.__getitem__)
         stores[k].sort(key=slots.__getitem__)
-        lines.append(f"def _part{k}(S):")
+        lines.append(f"def {part}{k}(S):")
         for run, where in _runs(loads[k], slots):
             lines.append(f"    {', '.join(run)} = S[{where}]")
         for code, _, _ in group:
@@ -991,22 +996,18 @@ def _chunks(groups: list[list[tuple[str, tuple[str, ...], tuple[str, ...]]]],
         for run, where in _runs(stores[k], slots):
             lines.append(f"    S[{where}] = {', '.join(run)}")
         lines.append("")
-    lines.append("def step(S):")
+    lines.append(f"def {entry}(S):")
     if next_slot > initial:
         lines.append(f"    S.extend([0.0] * {next_slot - initial})")
     for k in range(len(groups)):
-        lines.append(f"    if _part{k}(S): return None")
+        lines.append(f"    if {part}{k}(S): return None")
+    if len(results) == 1:
+        lines.append(f"    return S[{slots[results[0]]}]")
+        return "\n".join(lines) + "\n"
     grads = list(_runs(results[1:], slots))
     grads_code = (f"S[{grads[0][1]}]" if len(grads) == 1 and len(grads[0][0]) > 1 else
                   f"[{', '.join(f'S[{slots[n]}]' for n in results[1:])}]")
     lines.append(f"    return S[{slots[results[0]]}], {grads_code}")
-    forward = [k for k, group in enumerate(groups) if ("# backward", (), ()) in group][:1]
-    if len(groups) > 1 and forward:
-        lines += ["", "def forward(S):"]
-        if next_slot > initial:
-            lines.append(f"    S.extend([0.0] * {next_slot - initial})")
-        lines += [f"    if _part{k}(S): return None" for k in range(forward[0])]
-        lines.append(f"    return S[{slots[results[0]]}]")
     return "\n".join(lines) + "\n"
 
 
