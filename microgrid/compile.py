@@ -620,9 +620,10 @@ class _Variant:
 
     # ``loop(rows, data, grads, outs)``: the step for each row of flat arguments, in order,
     # until one whose guards fail or whose output is not finite. The outputs are appended to
-    # `outs`, and the parameters' grads returned, with each row's gradient added (by `loop`)
-    # or as they were (by `forward_loop`, the forward pass only). Each is compiled at its first
-    # use (by `map`); for a graph of more than one generated function, they loop over `run`.
+    # `outs`, and the parameters' grads returned, with each row's gradient added. Its twin
+    # `forward_loop` runs the forward pass only (until a guard fails) and returns the grads
+    # as they were. Each is compiled at its first use; for a graph of more than one generated
+    # function, they loop over `run` (or over `forward`).
     @functools.cached_property
     def loop(self) -> Callable[[Iterable[list[float]], list[float], list[float], list[float]],
                                list[float]]:
