@@ -29,7 +29,7 @@ import math
 import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any, TypeAlias, cast
@@ -143,29 +143,27 @@ def _grad_mode() -> bool:
 
 
 @contextmanager
-def no_grad() -> Iterator[None]:
+def _grad_mode_set(enabled: bool) -> Iterator[None]:
+    previous = _grad_mode()
+    _set_recording(enabled)
+    try:
+        yield
+    finally:
+        _set_recording(previous)
+
+
+def no_grad() -> AbstractContextManager[None]:
     """Inside this block, this thread's operations record no operands: results are leaves.
 
     The mode is per thread, as in PyTorch: other threads go on recording meanwhile.
     """
-    previous = _grad_mode()
-    _set_recording(False)
-    try:
-        yield
-    finally:
-        _set_recording(previous)
+    return _grad_mode_set(False)
 
 
-@contextmanager
-def enable_grad() -> Iterator[None]:
+def enable_grad() -> AbstractContextManager[None]:
     """Inside this block, this thread's operations record again, also within `no_grad()`
     (PyTorch's ``torch.enable_grad``)."""
-    previous = _grad_mode()
-    _set_recording(True)
-    try:
-        yield
-    finally:
-        _set_recording(previous)
+    return _grad_mode_set(True)
 
 
 def is_grad_enabled() -> bool:
