@@ -615,7 +615,10 @@ class _Variant:
         self.source, self.sources, self.namespace = _generate(
             made, self.params, self.grad_params, nodes, backward_order, out, trace.guards,
             trace.stopped, chunk)
-        for part in self.source.split("\n\n"):  # one function at a time: a bounded AST
+        self._exec(self.source)
+
+    def _exec(self, source: str) -> None:
+        for part in source.split("\n\n"):  # one function at a time: a bounded AST
             exec(_compile_source(part, "<microgrid.compile>", "exec"), self.namespace)
 
     # ``loop(rows, data, grads, outs)``: the step for each row of flat arguments, in order,
@@ -640,9 +643,12 @@ class _Variant:
 
     def _compiled(self, name: str) -> Callable[..., Any]:
         if name not in self.namespace:
-            for part in self.sources[name].split("\n\n"):  # as the step's parts
-                exec(_compile_source(part, "<microgrid.compile>", "exec"), self.namespace)
+            self._exec(self.sources[name])
         return cast(Callable[..., Any], self.namespace[name])
+
+    def data_and_grads(self) -> tuple[list[float], list[float]]:
+        """The parameters' ``.data`` and ``.grad``, as the generated code takes them."""
+        return [p.data for p in self.params], [p.grad for p in self.grad_params]
 
     def forward(self, row: list[float], data: list[float]) -> float | None:
         """The output for one row of flat arguments, by the forward pass only (finite or not);
@@ -1107,12 +1113,11 @@ class CompiledStep:
         the parameters' ``.grad``, in order. Faster for many small calls (the loss of one
         example, over a data set): the parameters' data and grads are read once and written
         once, and for a graph of one generated function the generated code loops over the
-        items itself. With one argument, each item
-        is that argument; else a tuple of them. Inside ``no_grad()``, the forward pass only: the
-        outputs, and no gradient added. An item that takes another branch or shape is an
-        ordinary call. If an item fails, the gradients of the items before it are added, as
-        by the calls before it; a gradient that is not finite is found when they are written
-        (at the end), and then none of them is."""
+        items itself. With one argument, each item is that argument; else a tuple of them.
+        Inside ``no_grad()``, the forward pass only: the outputs, and no gradient added. An
+        item that takes another branch or shape is an ordinary call. If an item fails, the
+        gradients of the items before it are added, as by the calls before it; a gradient that
+        is not finite is found when they are written (at the end), and then none of them is."""
         items: list[tuple[tuple[Any, ...], list[float], Any]] = []  # args, flat, shape
         bad: Exception | None = None  # raised after the items before it
         try:
@@ -1125,8 +1130,7 @@ class CompiledStep:
         backward = is_grad_enabled()  # inside no_grad(), the forward pass only
         outputs: list[float] = []
         variant = self._last
-        data = [p.data for p in variant.params]
-        grads = [p.grad for p in variant.grad_params]  # with every item's added so far
+        data, grads = variant.data_and_grads()  # grads: with every item's added so far
         try:
             for start, end in _runs_of_one_shape(items):
                 rows = [flat for _, flat, _ in items[start:end]]
@@ -1155,8 +1159,7 @@ class CompiledStep:
                     outputs.append(self(*items[i][0]))
                     i += 1
                     variant = self._last
-                    data = [p.data for p in variant.params]
-                    grads = [p.grad for p in variant.grad_params]
+                    data, grads = variant.data_and_grads()
         except BaseException:
             if all(map(math.isfinite, grads)):
                 self._write(variant, grads, backward)  # what the items before it added
@@ -1180,19 +1183,16 @@ class CompiledStep:
 
     @staticmethod
     def _run(variant: _Variant, flat: list[float], backward: bool) -> float | None:
+        data, grads = variant.data_and_grads()
         if not backward:  # inside no_grad(): the forward pass only
-            out = variant.forward(flat, [p.data for p in variant.params])
+            out = variant.forward(flat, data)
             return None if out is None else _finite(out)
-        S = flat
-        S += [p.data for p in variant.params]
-        grad_params = variant.grad_params
-        S += [p.grad for p in grad_params]
-        r = variant.run(S)
+        r = variant.run([*flat, *data, *grads])
         if r is None:
             return None
-        out, grads = r
+        out, added = r
         _finite(out)
-        CompiledStep._write(variant, grads, backward)
+        CompiledStep._write(variant, added, backward)
         return cast(float, out)
 
 
