@@ -30,7 +30,7 @@ from typing import Any
 
 from benchmarks import workloads as w
 from benchmarks.engines import Microgrid, MicrogridNN
-from microgrid.compile import CHUNK
+from microgrid.compile.step import CHUNK
 
 
 def _loss(model: Callable[[list[Any]], Any], params: list[Any]) -> Callable[..., Any]:
@@ -41,7 +41,7 @@ def _compile_timed(loss: Callable[..., Any], xs: Any, ys: Any, chunk: int
                    ) -> tuple[Any, float, float]:
     """The compiled step, the total time to make it, and the part of it in builtins.compile."""
     from microgrid.compile import compile as mgcompile
-    module = sys.modules["microgrid.compile"]
+    from microgrid.compile import step as module
     original = module._compile_source  # type: ignore[attr-defined]
     spent = [0.0]
 
@@ -176,7 +176,7 @@ def train(rounds: int, picture: bool) -> None:
     import contextlib
     import io
 
-    from microgrid.demos import train as demo
+    from microgrid.teaching.demos import train as demo
     times: dict[str, list[float]] = {f"{what}{flag}": [] for what in ("train", "command")
                                      for flag in ("", " --compile")}
     accuracy: dict[str, set[float]] = {"": set(), " --compile": set()}

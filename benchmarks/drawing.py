@@ -20,14 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from microgrid import Value, backward_steps, draw, nn
-from microgrid.demos.apple_orange import build
-from microgrid.render import TIME_BUDGET, RenderError, png_size
+from microgrid.drawing.render import TIME_BUDGET, RenderError, png_size
+from microgrid.teaching.demos.apple_orange import build
 
 FIRST_SVG = """
 import time
 import microgrid
-from microgrid.demos.apple_orange import build
-from microgrid.render import TIME_BUDGET, RenderError
+from microgrid.teaching.demos.apple_orange import build
+from microgrid.drawing.render import TIME_BUDGET, RenderError
 start = time.perf_counter()
 microgrid.draw(build()["price"]).svg()
 print(time.perf_counter() - start)

@@ -212,7 +212,7 @@ def machine() -> dict[str, Any]:
             versions[name] = version(name)
         except Exception:
             versions[name] = None
-    engine = (ROOT / "microgrid" / "engine.py").read_bytes()
+    engine = (ROOT / "microgrid" / "core" / "engine.py").read_bytes()
     git = subprocess.run(["git", "log", "-1", "--format=%h"], cwd=ROOT, capture_output=True,
                          text=True).stdout.strip()
     return {"cpu": cpu, "nproc": os.cpu_count(), "python": platform.python_version(),

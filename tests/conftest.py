@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from microgrid import engine
+from microgrid.core import engine
 
 
 def check_golden(golden: Path, text: str) -> None:

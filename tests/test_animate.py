@@ -13,8 +13,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from microgrid import Value, dot, topological_order
-from microgrid.animate import HIGHLIGHT, backward_steps
-from microgrid.demos.apple_orange import build
+from microgrid.drawing.player import HIGHLIGHT, backward_steps
+from microgrid.teaching.demos.apple_orange import build
 
 BROWSER_REASON = ("needs Debian's chromium (apt-get install chromium) and playwright "
                   "(pip install -e '.[dev]'); .ci/run installs both")

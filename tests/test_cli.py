@@ -38,7 +38,7 @@ def test_demo_output_before_the_name_with_dashes_and_book_style(capsys, tmp_path
     code, out, err = run(capsys, "demo", "-o", str(png), "--style", "book", "apple-orange")
     assert code == 0, err
     from microgrid import draw
-    from microgrid.demos.apple_orange import build
+    from microgrid.teaching.demos.apple_orange import build
 
     title = 'Apples and oranges ("Deep Learning from Scratch", ch. 5)'  # the demo's doc
     expected = draw(build()["price"], style="book", title=title)
@@ -55,7 +55,8 @@ def test_demo_options_after_the_name(capsys, tmp_path):
 
 @pytest.mark.parametrize("name", ["perceptron", "mlp_backprop", "notation", "train"])
 def test_demo_draws_the_graph_it_computed_with_its_own_arguments(capsys, tmp_path, name):
-    from microgrid import demos, draw
+    from microgrid import draw
+    from microgrid.teaching import demos
 
     extra = ["--fast", "--no-plot"] if name == "train" else []
     module = demos.load(name)
@@ -148,7 +149,7 @@ def test_draw_an_expression_that_starts_with_two_minuses(capsys, expression, tmp
 
 @pytest.mark.parametrize("command", ["draw", "explain"])
 def test_the_long_options_are_all_known_to_the_expression_rule(command):
-    from microgrid import cli
+    from microgrid.cli import commands as cli
 
     parser = next(a for a in cli._parser()._subparsers._group_actions  # type: ignore
                   if isinstance(a, argparse._SubParsersAction)).choices[command]
@@ -352,14 +353,14 @@ def test_a_command_that_only_computes_does_not_import_the_drawing():
     """`import microgrid` (and `microgrid demo train`) leaves drawing and the player to their
     first use; their names still work, by attribute and by `from ... import`."""
     code = ("import sys, microgrid, microgrid.cli\n"
-            "lazy = ('microgrid.drawing', 'microgrid.animate')\n"
+            "lazy = ('microgrid.drawing.diagram', 'microgrid.drawing.player')\n"
             "print(sorted(m for m in lazy if m in sys.modules))\n"
             "assert {'draw', 'Diagram', 'backward_steps'} <= set(dir(microgrid))\n"
             "assert microgrid.drawing.Diagram is microgrid.Diagram\n"
             "from microgrid import draw, Diagram, backward_steps\n"
             "assert draw is microgrid.drawing.draw and Diagram is microgrid.drawing.Diagram\n"
             "assert callable(microgrid.explain) and callable(microgrid.format_number)\n"
-            "assert backward_steps is microgrid.animate.backward_steps\n"
+            "assert backward_steps is microgrid.drawing.player.backward_steps\n"
             "assert all(getattr(microgrid, n) is not None for n in microgrid.__all__)\n"
             "try:\n    microgrid.nothing\nexcept AttributeError as e:\n    print(e)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

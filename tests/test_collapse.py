@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 from conftest import check_golden
 
-from microgrid import Value, draw, edges, group, groups, no_grad, operand_uses, topological_order
-from microgrid.collapse import Block, Bus, Stub, view
-from microgrid.drawing import GRAD_COLOR
-from microgrid.groups import current_group
+from microgrid import Value, draw, edges, group, no_grad, operand_uses, topological_order
+from microgrid.core import groups
+from microgrid.core.groups import current_group
+from microgrid.drawing.collapse import Block, Bus, Stub, view
+from microgrid.drawing.diagram import GRAD_COLOR
 from microgrid.nn import MLP
 
 GOLDEN = Path(__file__).parent / "golden"

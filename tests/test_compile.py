@@ -8,11 +8,13 @@ from hypothesis import strategies as st
 
 import microgrid
 from microgrid import Function, Value, dot, enable_grad, maximum, minimum, no_grad
-from microgrid import functions as F
-from microgrid.compile import CHUNK, GuardError, _code, _Names, _Sym, _Template
+from microgrid.compile import GuardError
 from microgrid.compile import compile as mgcompile
+from microgrid.compile.step import CHUNK
+from microgrid.compile.symbolic import _code, _Names, _Sym, _Template
+from microgrid.core import functions as F
 from microgrid.nn import MLP
-from microgrid.optim import SGD
+from microgrid.nn.optim import SGD
 
 
 def test_the_public_name_is_compile_and_the_builtin_still_works():
@@ -444,7 +446,7 @@ def test_a_comparison_of_data_is_a_guard_too():
 
 
 def test_bce_with_logits_training_matches_uncompiled():
-    from microgrid.losses import bce_with_logits
+    from microgrid.nn.losses import bce_with_logits
     model, twin = MLP(2, [4, 1], seed=5), MLP(2, [4, 1], seed=5)
     X, y = [[0.5, -0.5], [-2.0, 1.0], [1.5, 1.5]], [1, 0, 1]
     step = mgcompile(lambda: bce_with_logits([model(x) for x in X], y))
@@ -461,7 +463,7 @@ def test_bce_with_logits_training_matches_uncompiled():
 
 
 def test_demo_train_compile_trains_the_same_network(capsys, monkeypatch):
-    from microgrid.demos import train
+    from microgrid.teaching.demos import train
     assert train.main(["--fast", "--no-plot", "--compile"]) == 0
     out = capsys.readouterr().out
     assert "faster" in out and "compile included" in out
@@ -486,7 +488,7 @@ def test_demo_train_compile_trains_the_same_network(capsys, monkeypatch):
 
 
 def test_bce_with_logits_needs_no_guard():
-    from microgrid.losses import bce_with_logits
+    from microgrid.nn.losses import bce_with_logits
     w = Value(1.0, "w")
     ys = [1, 0, 1]
     step = mgcompile(lambda zs: bce_with_logits([w * z for z in zs], ys), [1.0, -2.0, 3.0])
@@ -502,8 +504,7 @@ def test_bce_with_logits_needs_no_guard():
 
 
 def test_dot_forward_is_called_where_sum_is_compensated(monkeypatch):
-    import sys
-    module = sys.modules["microgrid.compile"]
+    from microgrid.compile import symbolic as module
     ws = [Value(0.1 * i) for i in range(5)]
     f = lambda xs: dot(ws, xs, 0.5).tanh()  # noqa: E731
     assert "_dot_forward" not in mgcompile(f, [1.0] * 5).source or module._SUMS_COMPENSATED

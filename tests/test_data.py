@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from microgrid.data import make_blobs, make_moons
+from microgrid.nn.data import make_blobs, make_moons
 
 
 def test_moons_are_reproducible_balanced_and_on_two_half_circles():

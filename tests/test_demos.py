@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from microgrid import Value, demos, losses, topological_order
-from microgrid.demos import (
+from microgrid import Value, losses, topological_order
+from microgrid.teaching import demos
+from microgrid.teaching.demos import (
     _compare,
     apple,
     apple_orange,
@@ -258,7 +259,7 @@ def test_train_bad_arguments_exit_2(capsys):
 
 
 def test_newton_iterates_are_dezeros_and_a_mismatch_fails(capsys, monkeypatch):
-    from microgrid.demos import newton
+    from microgrid.teaching.demos import newton
     status, root = newton.run([])
     assert status == 0 and root.label == "f'(x)" and root.data == 0.0  # f'(1) = 0
     monkeypatch.setattr(newton, "BOOK", [*newton.BOOK[:-1], 1.0 + 1e-14])
@@ -269,7 +270,7 @@ def test_newton_iterates_are_dezeros_and_a_mismatch_fails(capsys, monkeypatch):
 def test_derivatives_returns_the_graph_of_the_nth_derivative(capsys, monkeypatch):
     import math
 
-    from microgrid.demos import derivatives
+    from microgrid.teaching.demos import derivatives
     for order in (1, 3):
         status, root = derivatives.run(["--order", str(order)])
         assert status == 0 and root.grad == 1.0

@@ -19,14 +19,14 @@ from microgrid import (
     backward_steps,
     dot,
     draw,
-    drawing,
     edges,
     format_number,
 )
-from microgrid import render as rendering
-from microgrid.demos.apple_orange import build
-from microgrid.drawing import GRAD_COLOR, RenderError, render
-from microgrid.engine import operand_uses, topological_order
+from microgrid.core.engine import operand_uses, topological_order
+from microgrid.drawing import diagram as drawing
+from microgrid.drawing import render as rendering
+from microgrid.drawing.diagram import GRAD_COLOR, RenderError, render
+from microgrid.teaching.demos.apple_orange import build
 
 GOLDEN = Path(__file__).parent / "golden"
 SVG_NS = "{http://www.w3.org/2000/svg}"
@@ -455,7 +455,7 @@ def test_a_diagram_renders_once_until_its_dot_changes(apple_orange, monkeypatch,
 
 def test_a_full_layout_that_used_the_whole_budget_leaves_none_for_the_fast_one(
         apple_orange, monkeypatch):
-    from microgrid.render import LayoutTimeout
+    from microgrid.drawing.render import LayoutTimeout
 
     clock = iter([0.0, 7.0])  # the full layout's attempt ended past the budget of 6 s
     monkeypatch.setattr(drawing.time, "monotonic", lambda: next(clock))
@@ -551,7 +551,7 @@ def test_every_label_line_is_nearer_its_own_edge_than_any_other(demo, style, cap
     # A decorated label is joined to its edge by a line: it is checked to be.
     import importlib
     import math
-    root = importlib.import_module(f"microgrid.demos.{demo}").run([])[1]
+    root = importlib.import_module(f"microgrid.teaching.demos.{demo}").run([])[1]
     edges = label_lines(draw(root, style=style).svg())
     assert len(edges) > 4
     checked = 0

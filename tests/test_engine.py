@@ -569,8 +569,8 @@ def test_a_node_of_more_than_two_operands_has_its_own_type_and_slots():
     tells the kinds apart by the type of a slot's contents."""
     import inspect
 
-    from microgrid import engine
-    from microgrid.engine import NaryValue
+    from microgrid.core import engine
+    from microgrid.core.engine import NaryValue
 
     w, x = Value(2.0, "w"), Value(3.0, "x")
     for node, operands, parents, local in [

@@ -12,16 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from microgrid import Value, backward_steps, dot, draw, explain, topological_order, tree
-from microgrid.drawing import LOCAL_COLOR, WARN_COLOR
-from microgrid.engine import _node
-from microgrid.explain import (
-    FORMULAS,
-    check_leaves,
-    count_paths,
-    formula_value,
-    local_formula,
-    numeric_grads,
-)
+from microgrid.core.check import check_leaves, numeric_grads
+from microgrid.core.engine import _node
+from microgrid.core.formulas import FORMULAS, formula_value, local_formula
+from microgrid.drawing.diagram import LOCAL_COLOR, WARN_COLOR
+from microgrid.teaching.explain import count_paths
 
 
 def square_plus() -> tuple[Value, Value]:
@@ -126,7 +121,7 @@ def test_no_path_and_the_root_itself():
 
 
 def test_apple_orange_why_is_dapple_2_2():
-    from microgrid.demos.apple_orange import build
+    from microgrid.teaching.demos.apple_orange import build
 
     graph = build()
     e = explain(graph["price"], "apple")
@@ -213,7 +208,7 @@ def every_operation() -> list[Value]:
 
 
 def test_every_operation_has_a_formula_that_agrees_with_its_number():
-    from microgrid.functions import _RULES
+    from microgrid.core.functions import _RULES
 
     nodes = every_operation()
     assert {v.op for v in nodes} == set(_RULES)  # every built-in operation
@@ -446,7 +441,7 @@ def test_every_operations_formula_on_the_drawing_agrees_with_the_number_on_its_e
     import re
 
     from microgrid import format_number
-    from microgrid.explain import with_number
+    from microgrid.core.formulas import with_number
 
     for v in every_operation():
         v.backward()

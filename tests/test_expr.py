@@ -9,7 +9,7 @@ import pytest
 from test_cli import run
 
 from microgrid import topological_order
-from microgrid.expr import ExpressionError, parse
+from microgrid.cli.expr import ExpressionError, parse
 
 
 @pytest.mark.parametrize("expression, where", [

@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from microgrid import Function, Value, dot, draw, grad, gradcheck, maximum, minimum, no_grad
-from microgrid.autograd import local_derivatives
-from microgrid.functions import SYMBOLS, rule
+from microgrid.core.autograd import local_derivatives
+from microgrid.core.functions import SYMBOLS, rule
 
 
 def grad_of(f, *xs):
@@ -62,7 +62,7 @@ def test_maximum_is_one_node_with_both_operands():
     assert max(x, y) is y  # builtin max: one of the operands, no node
 
 
-# --- conventions at ties and kinks (PyTorch's), documented in microgrid.functions -----------
+# --- conventions at ties and kinks (PyTorch's), documented in microgrid.core.functions -----------
 def test_conventions_at_the_kinks():
     assert grad_of(lambda x: x.relu(), 0.0) == [0.0]
     assert grad_of(lambda x: x.leaky_relu(0.1), 0.0) == [0.1]

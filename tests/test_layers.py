@@ -3,7 +3,7 @@ import math
 import pytest
 
 from microgrid import Value
-from microgrid.layers import AddLayer, MulLayer, ReluLayer, SigmoidLayer
+from microgrid.teaching.layers import AddLayer, MulLayer, ReluLayer, SigmoidLayer
 
 
 def test_apple_orange_numbers_from_the_layer_style_equal_those_from_value():

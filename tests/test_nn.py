@@ -149,8 +149,10 @@ def test_module_call_with_a_non_list_says_so(call, message):
 
 def test_input_is_checked_once_per_call_not_in_every_neuron(monkeypatch):
     calls = []
-    check = nn._check_input
-    monkeypatch.setattr(nn, "_check_input", lambda *a: calls.append(a[2]) or check(*a))
+    from microgrid.nn import modules
+
+    check = modules._check_input
+    monkeypatch.setattr(modules, "_check_input", lambda *a: calls.append(a[2]) or check(*a))
     nn.MLP(2, [4, 4, 1], seed=0)([1.0, 2.0])
     assert calls == ["MLP"]
     calls.clear()

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from microgrid import Function, Value, dot, draw, maximum, minimum, no_grad, optim
-from microgrid.engine import is_grad_enabled
-from microgrid.losses import bce_with_logits, binary_cross_entropy, cross_entropy
+from microgrid.core.engine import is_grad_enabled
 from microgrid.nn import MLP
+from microgrid.nn.losses import bce_with_logits, binary_cross_entropy, cross_entropy
 
 
 # --- math.exp(v) must not drop the gradient -------------------------------------------------

@@ -18,7 +18,7 @@ nbclient = pytest.importorskip("nbclient", reason=JUPYTER_REASON)
 
 CELLS = [
     "from microgrid import Value, draw, backward_steps\n"
-    "from microgrid.demos.apple_orange import build\n"
+    "from microgrid.teaching.demos.apple_orange import build\n"
     "price = build()['price']",
     "draw(price)",
     "backward_steps(price)",
@@ -40,7 +40,7 @@ def test_a_diagram_shows_inline_scaled_to_the_cell(outputs):
     src = re.search(r'<img src="data:image/svg\+xml;base64,([^"]+)"[^>]*'
                     r'style="max-width:100%;height:auto"', page)
     from microgrid import draw
-    from microgrid.demos.apple_orange import build
+    from microgrid.teaching.demos.apple_orange import build
 
     expected = draw(build()["price"]).svg()  # the drawing, drawn here, byte for byte
     assert src and base64.b64decode(src[1]).decode() == expected
@@ -56,7 +56,7 @@ def test_the_player_shows_inline_as_a_page_in_an_iframe(outputs):
     assert 'sandbox="allow-scripts"' in page
     inner = html.unescape(iframe[1])
     from microgrid import backward_steps
-    from microgrid.demos.apple_orange import build
+    from microgrid.teaching.demos.apple_orange import build
 
     assert inner == backward_steps(build()["price"]).html()  # the page, made here
 

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from microgrid import Value, nn, optim
-from microgrid.losses import mse
+from microgrid.nn.losses import mse
 
 
 def problem(w1=0.5, w2=0.25):

@@ -11,7 +11,7 @@ import pytest
 
 from microgrid import topological_order
 from microgrid.cli import main
-from microgrid.quiz import OPS, is_right, make_quiz, parse_answer, quiz_html, run
+from microgrid.teaching.quiz import OPS, is_right, make_quiz, parse_answer, quiz_html, run
 
 BROWSER_REASON = ("needs Debian's chromium (apt-get install chromium) and playwright "
                   "(pip install -e '.[dev]')")

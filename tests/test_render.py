@@ -20,9 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from microgrid import Value, draw, drawing, render, topological_order
-from microgrid.demos.apple_orange import build
-from microgrid.render import FONT, LayoutTimeout, RenderError, embed_font, write_atomically
+from microgrid import Value, draw, topological_order
+from microgrid.drawing import diagram as drawing
+from microgrid.drawing import render
+from microgrid.drawing.render import FONT, LayoutTimeout, RenderError, embed_font, write_atomically
+from microgrid.teaching.demos.apple_orange import build
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 FONT_FILE = Path(render.__file__).parent / "fonts" / "Arimo-subset.woff2"
@@ -40,7 +42,7 @@ def recurrent_chain(steps: int) -> Value:
 
 def full_layout_source(y: Value) -> str:
     """The DOT of `y` for Graphviz's full layout (which `draw` would not try on a chain)."""
-    from microgrid.drawing import build_digraph
+    from microgrid.drawing.diagram import build_digraph
     return build_digraph(y, topological_order(y), style="values", rankdir="LR",
                          grad_of=lambda v: v.grad, title=None, digits=4).source
 
@@ -140,7 +142,7 @@ PNG_OF_EVERY_STYLE = """
     import io, json, sys
     from PIL import Image
     from microgrid import draw
-    from microgrid.demos.apple_orange import build
+    from microgrid.teaching.demos.apple_orange import build
     result = {}
     for style in ("values", "book"):
         diagram = draw(build()["price"], style=style)
@@ -234,7 +236,7 @@ def test_a_slow_layout_falls_back_to_the_fast_settings(monkeypatch):
     # 45 steps of a recurrent chain: the full layout takes minutes; the fast one well under a
     # second, so the drawing comes in the budget, marked as the fast layout. (Its leaf used 45
     # times would send it to the fast layout at once: that shortcut is off here.)
-    from microgrid import drawing
+    from microgrid.drawing import diagram as drawing
     monkeypatch.setattr(drawing, "MANY_USES", 10**9)
     y = recurrent_chain(45)
     diagram = draw(y, time_budget=30)  # its speed is measured in benchmarks/drawing.py
@@ -269,8 +271,8 @@ def test_ctrl_c_stops_a_render_within_a_second(tmp_path):
     script.write_text(textwrap.dedent("""
         import sys
         from microgrid import Value, topological_order
-        from microgrid.drawing import build_digraph
-        from microgrid.render import render
+        from microgrid.drawing.diagram import build_digraph
+        from microgrid.drawing.render import render
         a, y = Value(0.5, "a"), Value(0.0)
         for _ in range(60):
             y = (y * 0.9 + a).tanh()
@@ -533,14 +535,15 @@ def test_in_a_browser_without_arial_text_is_drawn_in_the_embedded_font_inside_it
 
 def test_two_processes_drawing_at_once_both_succeed(tmp_path):
     # (There is no cache to share: graphviz-pure starts in milliseconds, with nothing to compile.)
-    code = ("import sys; from microgrid import draw; from microgrid.demos.apple_orange import "
-            "build; [draw(build()['price']).save(sys.argv[1]) for _ in range(5)]")
+    code = ("import sys; from microgrid import draw; "
+            "from microgrid.teaching.demos.apple_orange import build; "
+            "[draw(build()['price']).save(sys.argv[1]) for _ in range(5)]")
     processes = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path / f"{k}.png")],
                                   stderr=subprocess.PIPE, text=True) for k in range(2)]
     for process in processes:
         assert process.wait(timeout=120) == 0, process.stderr.read() if process.stderr else ""
     from microgrid import draw
-    from microgrid.demos.apple_orange import build
+    from microgrid.teaching.demos.apple_orange import build
 
     expected = draw(build()["price"]).png()
     for k in range(2):

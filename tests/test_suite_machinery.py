@@ -48,7 +48,7 @@ def test_a_test_that_leaves_recording_off_fails_alone(tmp_path):
         "recording_stays_on = suite.recording_stays_on\n")
     (tmp_path / "test_grad_mode.py").write_text(
         "from microgrid import Value\n"
-        "from microgrid.engine import _set_recording\n\n"
+        "from microgrid.core.engine import _set_recording\n\n"
         "def test_a_broken_no_grad():\n"
         "    _set_recording(False)  # what a no_grad that does not restore the mode leaves\n\n"
         "def test_the_next_one_records():\n"

@@ -1,0 +1,12 @@
+"""Neural networks on `Value`, in PyTorch's names: `Neuron`, `Layer`, `MLP` (`modules`), and
+beside them `losses`, `optim` (SGD, Adam) and `data` (two moons, blobs).
+
+A new layer or model goes in `modules.py`, a loss in `losses.py`, an optimizer in `optim.py`.
+Imports the core only.
+"""
+
+from microgrid.nn import data, losses, optim
+from microgrid.nn.modules import ACTIVATIONS, MLP, IncompatibleKeys, Layer, Module, Neuron
+
+__all__ = ["ACTIVATIONS", "MLP", "IncompatibleKeys", "Layer", "Module", "Neuron", "data", "losses",
+           "optim"]

@@ -1,0 +1,11 @@
+"""What microgrid teaches with: `explain` (every path of the chain rule) and `tree`, the
+`quiz`, the book's layers on plain floats (`layers`), and the `demos`, one module each, that
+reproduce the source documents and check themselves.
+
+A new demo is a module in ``demos/`` and its name in `demos.DEMOS`. Imports the core, `nn`,
+`compile` and `drawing`.
+"""
+
+from microgrid.teaching.explain import Explanation, explain, tree
+
+__all__ = ["Explanation", "explain", "tree"]
