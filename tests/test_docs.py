@@ -47,7 +47,13 @@ def test_scripts_run(page, script, tmp_path, monkeypatch):
 
 
 def test_readme_is_a_front_door():
-    assert len(README.read_text().splitlines()) <= 120
+    text = README.read_text()
+    assert len(text.splitlines()) <= 120
+    assert "python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/microgrid demo" in text
+    assert ('python3 -m venv .venv && .venv/bin/pip install -e ".[dev]" && .venv/bin/pytest\n'
+            in text)
+    for page in PAGES[1:]:  # a table of contents: every page, one line each
+        assert f"](docs/{page.name})" in text
 
 
 # --- links ----------------------------------------------------------------------------------
