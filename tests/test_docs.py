@@ -27,7 +27,8 @@ def test_examples_run_as_shown(page, tmp_path, monkeypatch):
 @pytest.mark.parametrize(("page", "script"), SCRIPTS,
                          ids=[f"{p.relative_to(ROOT)}: {s.splitlines()[0][:40]}"
                               for p, s in SCRIPTS])
-def test_scripts_run(page, script, tmp_path, monkeypatch):
+def test_scripts_run(page: Path, script: str, tmp_path: Path,
+                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     names: dict[str, object] = {}
     exec(compile(script, str(page), "exec"), names)
