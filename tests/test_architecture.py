@@ -215,3 +215,30 @@ def test_a_planted_upward_or_sideways_import_is_found(tmp_path, source, expected
     root = _plant(tmp_path, {"nn/modules.py": source, "teaching/__init__.py": "",
                              "teaching/explain.py": ""})
     assert problems(root) == [expected]
+
+
+def test_the_public_api_is_all_that_dir_shows():
+    import microgrid
+
+    assert dir(microgrid) == sorted([*microgrid.__all__, "__version__"])
+    assert all(getattr(microgrid, name) is not None for name in microgrid.__all__)
+    assert not {"Any", "TYPE_CHECKING", "annotations", "importlib", "sys"} & set(dir(microgrid))
+
+
+def test_the_module_paths_of_before_the_packages_still_work():
+    import importlib
+
+    import microgrid
+
+    for old, new in [("functions", "core.functions"), ("losses", "nn.losses"),
+                     ("optim", "nn.optim"), ("data", "nn.data"), ("layers", "teaching.layers")]:
+        assert importlib.import_module(f"microgrid.{old}") is importlib.import_module(
+            f"microgrid.{new}")
+    from microgrid.functions import sin
+    from microgrid.losses import mse
+    assert callable(sin) and callable(mse)
+    for old, new in [("render", "drawing.render"), ("collapse", "drawing.collapse"),
+                     ("animate", "drawing.player"), ("demos", "teaching.demos")]:
+        assert getattr(microgrid, old) is importlib.import_module(f"microgrid.{new}")
+    from microgrid.compile import compile as compile_fn
+    assert microgrid.compile is compile_fn  # the function, not its package
