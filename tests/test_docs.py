@@ -14,6 +14,10 @@ PAGE_IDS = [str(p.relative_to(ROOT)) for p in PAGES]
 SCRIPTS = [(page, block) for page in PAGES
            for block in re.findall(r"```python\n(.*?)```", page.read_text(), re.S)
            if not block.startswith(">>>")]
+# The command lines of the pages' shell blocks that run microgrid itself (not the set-up).
+COMMANDS = [(page, line.split("#")[0].strip()) for page in PAGES
+            for block in re.findall(r"```sh\n(.*?)```", page.read_text(), re.S)
+            for line in block.splitlines() if line.startswith("microgrid ")]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
@@ -106,3 +110,18 @@ def test_relative_links_resolve(page, link):
     if anchor:
         assert target.suffix == ".md", f"{link}: an anchor into a file that is not Markdown"
         assert anchor in _anchors(target), f"{link}: {target.name} has no such heading"
+
+
+@pytest.mark.parametrize(("page", "command"), COMMANDS,
+                         ids=[f"{p.relative_to(ROOT)}: {c[:50]}" for p, c in COMMANDS])
+def test_commands_run(page: Path, command: str, tmp_path: Path, monkeypatch, capsys):
+    import shlex
+
+    from microgrid.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    words = shlex.split(command)
+    assert main(words[1:]) == 0, capsys.readouterr().err
+    for option, file in zip(words, words[1:], strict=False):
+        if option in ("-o", "--animate", "--html"):  # the files it writes
+            assert (tmp_path / file).stat().st_size > 1000
