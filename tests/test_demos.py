@@ -33,7 +33,8 @@ def test_every_demo_passes_its_checks(name, capsys):
     assert "OK:" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("module", ["nn", "optim", "layers", "losses", "demos.train", "demos"])
+@pytest.mark.parametrize("module", ["nn.modules", "nn.optim", "teaching.layers", "nn.losses",
+                                    "teaching.demos.train", "teaching.demos"])
 def test_docstrings_name_sources_as_a_learner_knows_them(module):
     import importlib
     mod = importlib.import_module(f"microgrid.{module}")
