@@ -259,7 +259,7 @@ def cjk_family(face: str) -> str:
 def _resvg() -> Any:
     """The resvg module (microgrid[cjk]), or None."""
     try:
-        import resvg_py  # type: ignore[import-not-found]
+        import resvg_py
     except ImportError:
         return None
     return resvg_py

@@ -76,7 +76,7 @@ def is_cjk(c: str) -> bool:
 def cjk_font() -> Path | None:
     """The file of Noto Sans CJK (a collection of faces), or None without microgrid[cjk]."""
     try:
-        import noto_cjk_sans_otc  # type: ignore[import-not-found]
+        import noto_cjk_sans_otc
     except ImportError:
         return None
     path = Path(str(noto_cjk_sans_otc.FONT_PATH))
