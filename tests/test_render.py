@@ -47,23 +47,42 @@ def full_layout_source(y: Value) -> str:
                          grad_of=lambda v: v.grad, title=None, digits=4).source
 
 
-def without_system_fonts(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def without_system_fonts(code: str, tmp_path: Path, *args: str
+                         ) -> subprocess.CompletedProcess[str]:
     """Run Python `code` with every system font folder hidden, as on a machine with no font
     package (a private mount namespace with empty font folders; needs root and unshare)."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("hiding the system fonts needs root and unshare (a mount namespace)")
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(code))
-    folders = [f for f in ("/usr/share/fonts", "/usr/local/share/fonts", "/root/.fonts",
-                           "/root/.local/share/fonts") if Path(f).is_dir()]
-    mounts = "".join(f"mount -t tmpfs none {f} && " for f in folders)
+    mounts = "".join(f"mount -t tmpfs none {f} && " for f in font_folders())
     check = "test -z \"$(fc-list 2>/dev/null)\" && "  # fontconfig finds nothing
     result = subprocess.run(["unshare", "-m", "sh", "-c",
-                             f"{mounts}{check}{sys.executable} {script}"],
+                             f"{mounts}{check}{sys.executable} {script} {' '.join(args)}"],
                             capture_output=True, text=True, timeout=300)
     if result.returncode and "unshare:" in result.stderr:
         pytest.skip(f"no mount namespace here: {result.stderr.strip()}")
     return result
+
+
+FONT_FOLDERS = ("/usr/share/fonts", "/usr/local/share/fonts", "/root/.fonts",
+                "/root/.local/share/fonts")
+
+
+def font_folders(keep: str | None = None) -> list[str]:
+    """The folders to hide for fontconfig to find no font (but those whose path has `keep`):
+    the usual ones, and the folder of every other font it lists (TeX's, for one), deepest
+    first, so that hiding one folder does not hide another before it is mounted over."""
+    listed = subprocess.run(["fc-list", "--format", "%{file}\\n"], capture_output=True,
+                            text=True).stdout.split() if shutil.which("fc-list") else []
+    folders = {f for f in FONT_FOLDERS if Path(f).is_dir()}
+    folders |= {str(Path(f).parent) for f in listed
+                if not any(f.startswith(root + "/") for root in FONT_FOLDERS)}
+    if keep is not None:  # hide the usual folders' subfolders but `keep`'s instead
+        folders = {f for f in folders if f not in FONT_FOLDERS and keep not in f}
+        folders |= {str(f) for root in FONT_FOLDERS for f in Path(root).glob("*/*")
+                    if f.is_dir() and keep not in str(f)}
+    return sorted(folders, key=lambda f: -f.count("/"))
 
 
 def node_boxes(svg: str) -> dict[str, tuple[float, float, float, float, list[ET.Element]]]:
@@ -145,7 +164,7 @@ PNG_OF_EVERY_STYLE = """
     from microgrid.teaching.demos.apple_orange import build
     result = {}
     for style in ("values", "book"):
-        diagram = draw(build()["price"], style=style)
+        diagram = draw(build(sys.argv[1])["price"], style=style)
         result[style] = {"svg": diagram.svg(),
                          "png": diagram.png().hex()}
     json.dump(result, sys.stdout)
@@ -165,18 +184,21 @@ def is_dark(p: tuple[int, int, int]) -> bool:
     return sum(p) < 250
 
 
-def test_png_text_with_no_system_fonts_is_there_and_inside_its_boxes(tmp_path):
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_png_text_with_no_system_fonts_is_there_and_inside_its_boxes(tmp_path, lang):
     # On a machine with no fonts at all (the system's font folders hidden), the PNG of the
     # apple/orange graph shows every label, value and red gradient, and each box's text lies
-    # inside the box. (Before graphviz-pure and its built-in Arimo, resvg found no font here
-    # and drew no text at all: no dark and no red pixel inside a box.)
+    # inside the box; in English and with the seed's Chinese labels (苹果, 橘子, 消费税).
+    # (Before graphviz-pure and its built-in Arimo, resvg found no font here and drew no text
+    # at all: no dark and no red pixel inside a box; before Noto Sans CJK, the Chinese labels
+    # were empty boxes.)
     import json
-    result = without_system_fonts(PNG_OF_EVERY_STYLE, tmp_path)
+    result = without_system_fonts(PNG_OF_EVERY_STYLE, tmp_path, lang)
     assert result.returncode == 0, result.stderr
     drawn = json.loads(result.stdout)
     if os.environ.get("MICROGRID_KEEP_PICTURES"):  # to look at them
         for style, picture in drawn.items():
-            Path(f"no-fonts-{style}.png").write_bytes(bytes.fromhex(picture["png"]))
+            Path(f"no-fonts-{lang}-{style}.png").write_bytes(bytes.fromhex(picture["png"]))
     for style, picture in drawn.items():
         image = pixels(bytes.fromhex(picture["png"]))
         width, height = image.size
@@ -420,18 +442,40 @@ def test_a_png_larger_than_the_quick_square_is_drawn_at_its_full_size(monkeypatc
 def test_missing_glyphs_names_what_arimo_lacks_once_each():
     drawn = "apple × ÷ − Σwx σ ∂ → ² é Ж א"  # microgrid's symbols, Latin, Cyrillic, Hebrew
     assert render.missing_glyphs(drawn) == ""
-    assert render.missing_glyphs("苹果 price 苹 😀 ∇") == "苹果😀∇"
+    assert render.missing_glyphs("苹果 price 苹 😀 ∇ 😀") == "😀∇"  # CJK: Noto Sans CJK
 
 
-@pytest.mark.parametrize("style", ["values", "book"])
-def test_a_png_warns_of_letters_its_font_lacks_and_only_then(style):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        draw(build()["price"], style=style).png()  # all of microgrid's own symbols are there
+def without_the_cjk_font(monkeypatch):
+    from microgrid.drawing import text
+    monkeypatch.setattr(text, "cjk_font", lambda: None)
+    monkeypatch.setattr(render, "cjk_font", lambda: None)
+    monkeypatch.setattr(text, "_cjk_metrics", lambda: None)
+
+
+def test_without_the_cjk_extra_a_png_of_chinese_says_what_to_install(monkeypatch):
+    without_the_cjk_font(monkeypatch)
+    assert render.missing_glyphs("苹果 price 😀") == "苹果😀"
     a = Value(2.0, "苹果")
     y = a * 3
     y.backward()
-    with pytest.warns(UserWarning, match="has no letters for '苹果', which show as empty boxes"):
+    with pytest.warns(UserWarning, match=re.escape(
+            "has no letters for '苹果', which show as empty boxes; Chinese, Japanese and Korean "
+            "need microgrid's CJK font: pip install \"microgrid[cjk]\"")):
+        draw(y).png()
+    svg = draw(y).svg()  # drawn in the viewer's fonts, its box an em a character wide
+    assert "Noto Sans CJK" not in svg and 'WIDTH="24"' in draw(y).source
+
+
+@pytest.mark.parametrize("style", ["values", "book"])
+def test_a_png_warns_of_letters_its_fonts_lack_and_only_then(style):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        draw(build()["price"], style=style).png()  # all of microgrid's own symbols are there
+        draw(build("zh")["price"], style=style).png()  # and the seed's Chinese
+    a = Value(2.0, "苹果😀")
+    y = a * 3
+    y.backward()
+    with pytest.warns(UserWarning, match="have no letters for '😀', which show as empty boxes"):
         draw(y, style=style).png()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -516,11 +560,9 @@ def test_in_a_browser_without_arial_text_is_drawn_in_the_embedded_font_inside_it
     draw(loss, style=style).save(svg)
     script = tmp_path / "browser.py"
     script.write_text(textwrap.dedent(IN_A_BROWSER))
-    others = [str(f) for f in Path("/usr/share/fonts").glob("*/*")
-              if f.is_dir() and f.name != "dejavu"]
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("hiding the system fonts needs root and unshare (a mount namespace)")
-    mounts = "".join(f"mount -t tmpfs none {f} && " for f in others)
+    mounts = "".join(f"mount -t tmpfs none {f} && " for f in font_folders(keep="dejavu"))
     result = subprocess.run(
         ["unshare", "-m", "sh", "-c", f"{mounts}test -z \"$(fc-list | grep -vi dejavu)\" && "
          f"{sys.executable} {script} {chromium} {svg.as_uri()}"],

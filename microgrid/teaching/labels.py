@@ -36,8 +36,8 @@ SENTENCES: dict[str, dict[str, str]] = {
         "the_book": "the book",
         "what": "the layers, autograd and the book",
         "meaning": "",
-        "apple_title": "Apples",
-        "apple_orange_title": "Apples and oranges",
+        "apple_title": "",  # the demo's docstring
+        "apple_orange_title": "",
     },
     "zh": {
         "by_layers": "同样的数，用书中的层手算（先正向传播，再按与正向相反的顺序反向传播）：",

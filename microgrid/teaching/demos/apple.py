@@ -49,9 +49,9 @@ def by_value(v: dict[str, Value] | None = None) -> dict[str, float]:
             "dApple_num": v["apple_num"].grad, "dTax": v["tax"].grad}
 
 
-def title(argv: list[str] | None = None) -> str:
-    """The drawing's title, in the demo's language."""
-    return say("apple_title", _args(argv).lang)
+def title(argv: list[str] | None = None) -> str | None:
+    """The drawing's title in the demo's language, or None for its docstring's (English)."""
+    return say("apple_title", _args(argv).lang) or None
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:

@@ -52,9 +52,9 @@ def build(lang: str = "en") -> dict[str, Value]:
             "tax": tax, "price": price}
 
 
-def title(argv: list[str] | None = None) -> str:
-    """The drawing's title, in the demo's language."""
-    return say("apple_orange_title", _args(argv).lang)
+def title(argv: list[str] | None = None) -> str | None:
+    """The drawing's title in the demo's language, or None for its docstring's (English)."""
+    return say("apple_orange_title", _args(argv).lang) or None
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
