@@ -229,6 +229,50 @@ def test_png_text_with_no_system_fonts_is_there_and_inside_its_boxes(tmp_path, l
                         assert not is_red(image.getpixel((x, y))), (node, x, y, grad_y)
 
 
+# A label in each script, with its widest letters (a capital Ж is 0.9 em, which Graphviz takes
+# to be 0.56 em, as every two-byte letter)
+SCRIPTS = {"zh": "苹果的价格", "ja": "りんごの値段", "ko": "사과의 가격", "ru": "ЦЕНА ЯБЛОКА",
+           "el": "ΤΙΜΗ ΜΗΛΩΝ"}
+
+PNG_OF_EACH_SCRIPT = """
+    import json, sys, warnings
+    from microgrid import Value, draw
+    warnings.simplefilter("error")  # no letter is missing
+    result = {}
+    for lang, label in json.loads(sys.argv[1]).items():
+        diagram = draw(Value(2.0, label))
+        result[lang] = {"svg": diagram.svg(), "png": diagram.png().hex()}
+    json.dump(result, sys.stdout)
+"""
+
+
+def test_png_labels_in_every_script_with_no_system_fonts_are_drawn_inside_their_boxes(
+        tmp_path):
+    # With no font on the machine: Chinese, Japanese, Korean, Cyrillic and Greek labels show
+    # their letters inside their box (dark pixels in its label's line), and no pixel of text
+    # lies outside it. (Graphviz sized "ЦЕНА ЯБЛОКА" 76 pt for 95 pt of letters, which
+    # spilled past the box; CJK was drawn as empty boxes.)
+    import json
+    result = without_system_fonts(PNG_OF_EACH_SCRIPT, tmp_path,
+                                  "'" + json.dumps(SCRIPTS) + "'")
+    assert result.returncode == 0, result.stderr
+    px = 96 / 72
+    for lang, picture in json.loads(result.stdout).items():
+        image = pixels(bytes.fromhex(picture["png"]))
+        if os.environ.get("MICROGRID_KEEP_PICTURES"):  # to look at them
+            image.save(f"no-fonts-{lang}.png")
+        (left, top, right, bottom, texts), = node_boxes(picture["svg"]).values()
+        assert texts[0].text == SCRIPTS[lang]
+        label_row = [image.getpixel((x, y)) for x in range(int(left * px) + 3, int(right * px) - 2)
+                     for y in range(int(top * px) + 3, int((top + bottom) / 2 * px))]
+        assert sum(map(is_dark, label_row)) > 40, lang  # its letters, not empty boxes
+        box = range(int(left * px) - 1, int(right * px) + 2)
+        height = range(int(top * px) - 1, int(bottom * px) + 2)
+        outside = [(x, y) for x in range(image.width) for y in range(image.height)
+                   if not (x in box and y in height) and is_dark(image.getpixel((x, y)))]
+        assert outside == [], (lang, outside[:5])
+
+
 def test_threads_render_at_once():
     # Four threads, five renders each: with the WebAssembly renderer shared with no lock, this
     # killed Python with signal 11. Graphviz now runs as a program of its own per render.
@@ -540,12 +584,9 @@ IN_A_BROWSER = """
 """
 
 
-@pytest.mark.parametrize("style", ["values", "book"])
-def test_in_a_browser_without_arial_text_is_drawn_in_the_embedded_font_inside_its_boxes(
-        style, tmp_path):
-    # A viewer with DejaVu only (no Arial, Helvetica or Liberation): the SVG's own Arimo is
-    # used, and every line of text lies inside its box or circle. (With the SVG asking for
-    # "Helvetica,Arial,sans-serif", DejaVu, which is wider, drew "grad -0.004023" past its box.)
+def in_a_browser_with_dejavu_only(svg: Path, tmp_path: Path) -> dict:
+    """The fonts Chromium loaded for `svg`, and each text's left and right beside its shape's,
+    with every system font but DejaVu hidden (skips where that cannot be done)."""
     import json
     chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
     if chromium is None:
@@ -553,11 +594,6 @@ def test_in_a_browser_without_arial_text_is_drawn_in_the_embedded_font_inside_it
     pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')")
     if not Path("/usr/share/fonts/truetype/dejavu").is_dir():
         pytest.skip("needs DejaVu, the fonts left visible (apt-get install fonts-dejavu-core)")
-    y = (Value(2.0, "a") * Value(-3.0, "b") + Value(10.0, "c")).tanh()
-    loss = (y - Value(0.004023, "target_value")) ** 2
-    loss.backward()
-    svg = tmp_path / "g.svg"
-    draw(loss, style=style).save(svg)
     script = tmp_path / "browser.py"
     script.write_text(textwrap.dedent(IN_A_BROWSER))
     if os.geteuid() != 0 or shutil.which("unshare") is None:
@@ -568,9 +604,63 @@ def test_in_a_browser_without_arial_text_is_drawn_in_the_embedded_font_inside_it
          f"{sys.executable} {script} {chromium} {svg.as_uri()}"],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    measured = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("style", ["values", "book"])
+def test_in_a_browser_without_arial_text_is_drawn_in_the_embedded_font_inside_its_boxes(
+        style, tmp_path):
+    # A viewer with DejaVu only (no Arial, Helvetica or Liberation): the SVG's own Arimo is
+    # used, and every line of text lies inside its box or circle. (With the SVG asking for
+    # "Helvetica,Arial,sans-serif", DejaVu, which is wider, drew "grad -0.004023" past its box.)
+    y = (Value(2.0, "a") * Value(-3.0, "b") + Value(10.0, "c")).tanh()
+    loss = (y - Value(0.004023, "target_value")) ** 2
+    loss.backward()
+    svg = tmp_path / "g.svg"
+    draw(loss, style=style).save(svg)
+    measured = in_a_browser_with_dejavu_only(svg, tmp_path)
     assert measured["fonts"] == ["Arimo loaded"]
     assert len(measured["boxes"]) >= 5
+    for node, text, left, right, shape_left, shape_right in measured["boxes"]:
+        assert shape_left <= left and right <= shape_right, (node, text)
+
+
+def every_script() -> Value:
+    """A sum of products whose values are labelled in each script of `SCRIPTS`, the first
+    product in a group named in Chinese."""
+    import microgrid
+    leaves = [Value(float(k + 2), label) for k, label in enumerate(SCRIPTS.values())]
+    with microgrid.group("第一层 ΣЖ"):
+        first = leaves[0] * leaves[1]
+        first.label = "乘积"
+    y = first + leaves[2] * leaves[3] * leaves[4]
+    y.label = "総計 합계"
+    y.backward()
+    return y
+
+
+@pytest.mark.parametrize("how", ["values", "book", "collapse", "focus", "player"])
+def test_in_a_browser_without_cjk_fonts_text_in_every_script_is_inside_its_shapes(
+        how, tmp_path):
+    # The same viewer (DejaVu only: no CJK font, no Arimo): the SVG carries the glyphs it
+    # draws (Arimo's Cyrillic and Greek, the CJK it uses from Noto Sans CJK), and each line in
+    # every script lies inside its box or circle, in both styles, collapsed, focused and in the
+    # player. (Graphviz sized each line by its bytes: "ЦЕНА ЯБЛОКА" spilled out of its box.)
+    from microgrid.drawing.player import backward_steps
+    y = every_script()
+    svg = tmp_path / "g.svg"
+    if how == "player":
+        page = backward_steps(y).html()
+        svg.write_text(page[page.index("<svg"):page.index("</svg>") + 6])
+    else:
+        options = {"collapse": {"collapse": 1}, "focus": {"focus": y.parents[0]}}.get(how, {})
+        draw(y, style="book" if how == "book" else "values", **options).save(svg)
+    measured = in_a_browser_with_dejavu_only(svg, tmp_path)
+    assert set(measured["fonts"]) >= {"Arimo loaded", "Noto Sans CJK KR loaded"}
+    assert all(font.endswith(" loaded") for font in measured["fonts"])
+    texts = {text for _, text, *_ in measured["boxes"]}
+    if how != "book":  # the book style has the labels on its edges
+        assert "総計 합계" in texts and (how != "values" or texts >= set(SCRIPTS.values()))
     for node, text, left, right, shape_left, shape_right in measured["boxes"]:
         assert shape_left <= left and right <= shape_right, (node, text)
 
