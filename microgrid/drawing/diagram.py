@@ -427,10 +427,13 @@ def _html(lines: list[str], size: float = 12) -> str:
     a line that it would take to be narrower than it is drawn is a table, in which each such
     line is a box of its measured width, its text set from the box's left (Graphviz places a
     line from the width it takes it to have), so that the shape around it is wide enough."""
+    plain = "<" + "<br/>".join(lines) + ">"
+    if plain.isascii():  # Graphviz measures ASCII right
+        return plain
     rows = [row for line in lines for row in _rows(line)]
     sizes = [_measured(row, size) for row in rows]
     if not any(sizes):
-        return "<" + "<br/>".join(lines) + ">"
+        return plain
     cells = "".join(
         f"<TR><TD>{row}</TD></TR>" if box is None else
         f'<TR><TD><TABLE {_NO_BORDER} FIXEDSIZE="TRUE" WIDTH="{box[0]}" HEIGHT="{box[1]}">'
