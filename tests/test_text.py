@@ -21,22 +21,23 @@ def test_arimos_widths_are_those_of_the_fonts_every_svg_carries():
     pytest.importorskip("brotli", reason="reading WOFF2 needs brotli (microgrid[cjk])")
     checked = 0
     for name in ("Arimo-subset.woff2", "Arimo-extra.woff2"):
-        font = ttlib.TTFont(FONTS / name)
-        cmap, hmtx, units = font.getBestCmap(), font["hmtx"], font["head"].unitsPerEm
+        with ttlib.TTFont(FONTS / name) as font:
+            cmap, hmtx, units = font.getBestCmap(), font["hmtx"].metrics, font["head"].unitsPerEm
         for code, glyph in cmap.items():
             assert text.arimo_width(chr(code)) == hmtx[glyph][0] / units, hex(code)
             checked += 1
     assert checked > 900
     # the subset every SVG carries is the one text.ARIMO_SUBSET names
-    base = ttlib.TTFont(FONTS / "Arimo-subset.woff2").getBestCmap()
+    with ttlib.TTFont(FONTS / "Arimo-subset.woff2") as font:
+        base = font.getBestCmap()
     assert {chr(c) for c in base} >= set(text.ARIMO_SUBSET) - {"\u03a2", "∇"}
 
 
 def test_cjk_widths_are_noto_sans_cjks():
     if text.cjk_font() is None:
         pytest.skip("needs microgrid[cjk] (Noto Sans CJK)")
-    font = text.open_cjk_font("SC")
-    cmap, hmtx = font.getBestCmap(), font["hmtx"]
+    with text.open_cjk_font("SC") as font:
+        cmap, hmtx = font.getBestCmap(), font["hmtx"].metrics
     for c in "苹果橘子消费税あア한글":
         assert text.char_width(c) == hmtx[cmap[ord(c)]][0] / 1000
     assert text.text_width("苹果", 12) == 24

@@ -216,16 +216,16 @@ def cjk_subset(face: str, characters: str) -> bytes:
 
     from fontTools import subset
 
-    font = open_cjk_font(face, lazy=False)
     options = subset.Options()
     options.hinting = False
     options.layout_features = ["kern", "vert"]
     options.name_IDs = [0, 1, 2, 4, 6, 13, 14]  # copyright, names, licence
     subsetter = subset.Subsetter(options)
     subsetter.populate(text=characters)
-    subsetter.subset(font)
     out = io.BytesIO()
-    font.save(out)
+    with open_cjk_font(face, lazy=False) as font:
+        subsetter.subset(font)
+        font.save(out)
     return out.getvalue()
 
 

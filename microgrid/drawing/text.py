@@ -116,7 +116,8 @@ def _cjk_metrics() -> tuple[dict[int, str], Any, int] | None:
         font = open_cjk_font()
     except ImportError:
         return None
-    return font.getBestCmap(), font["hmtx"], font["head"].unitsPerEm
+    with font:  # read once, then closed
+        return font.getBestCmap(), font["hmtx"].metrics, font["head"].unitsPerEm
 
 
 def cjk_width(c: str) -> float | None:
