@@ -282,3 +282,36 @@ def test_derivatives_returns_the_graph_of_the_nth_derivative(capsys, monkeypatch
                    for v in topological_order(root) if v.is_leaf)
     monkeypatch.setattr(derivatives, "closed_forms", lambda x: [0.0] * 4)
     assert derivatives.run([])[0] == 1
+
+
+@pytest.mark.parametrize("name, labels", [
+    ("apple", ["苹果", "苹果的个数", "消费税", "总价格"]),
+    ("apple_orange", ["苹果", "苹果的个数", "橘子", "橘子的个数", "消费税", "总价格"])])
+def test_the_seeds_demos_in_their_own_words(name, labels, capsys, tmp_path):
+    # --lang zh: the seed's labels on the values, the explanation in Chinese, the same check
+    from microgrid.cli import main
+    from microgrid.teaching import labels as words
+    module = demos.load(name)
+    status, root = module.run(["--lang", "zh"])
+    out = capsys.readouterr().out
+    assert status == 0 and "OK：层、自动微分" in out and "用书中的层手算" in out
+    assert "dApple = 2.2 意味着" in out
+    drawn = {v.label for v in topological_order(root)}
+    assert set(labels) <= drawn and root.label == "总价格"
+    english, _ = module.run([])
+    assert english == 0 and "OK: the layers, autograd and the book agree" in capsys.readouterr().out
+    dot = tmp_path / "g.dot"
+    assert main(["demo", name, "--lang", "zh", "-o", str(dot)]) == 0
+    source = dot.read_text()
+    assert all(f">{label}</TD>" in source or f"{label} " in source for label in labels)
+    assert f'>{words.say(name + "_title", "zh")}</TD>' in source  # the title, in Chinese
+    with pytest.raises(SystemExit):
+        module.run(["--lang", "fr"])
+    assert "invalid choice: 'fr'" in capsys.readouterr().err
+
+
+def test_a_failed_check_says_so_in_chinese(monkeypatch, capsys):
+    monkeypatch.setattr(apple_orange, "BOOK", {**apple_orange.BOOK, "dTax": 651})
+    status, _ = apple_orange.run(["--lang", "zh"])
+    out = capsys.readouterr().out
+    assert status == 1 and "书中: 651" in out and "失败：" in out

@@ -47,23 +47,42 @@ def full_layout_source(y: Value) -> str:
                          grad_of=lambda v: v.grad, title=None, digits=4).source
 
 
-def without_system_fonts(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def without_system_fonts(code: str, tmp_path: Path, *args: str
+                         ) -> subprocess.CompletedProcess[str]:
     """Run Python `code` with every system font folder hidden, as on a machine with no font
     package (a private mount namespace with empty font folders; needs root and unshare)."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("hiding the system fonts needs root and unshare (a mount namespace)")
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(code))
-    folders = [f for f in ("/usr/share/fonts", "/usr/local/share/fonts", "/root/.fonts",
-                           "/root/.local/share/fonts") if Path(f).is_dir()]
-    mounts = "".join(f"mount -t tmpfs none {f} && " for f in folders)
+    mounts = "".join(f"mount -t tmpfs none {f} && " for f in font_folders())
     check = "test -z \"$(fc-list 2>/dev/null)\" && "  # fontconfig finds nothing
     result = subprocess.run(["unshare", "-m", "sh", "-c",
-                             f"{mounts}{check}{sys.executable} {script}"],
+                             f"{mounts}{check}{sys.executable} {script} {' '.join(args)}"],
                             capture_output=True, text=True, timeout=300)
     if result.returncode and "unshare:" in result.stderr:
         pytest.skip(f"no mount namespace here: {result.stderr.strip()}")
     return result
+
+
+FONT_FOLDERS = ("/usr/share/fonts", "/usr/local/share/fonts", "/root/.fonts",
+                "/root/.local/share/fonts")
+
+
+def font_folders(keep: str | None = None) -> list[str]:
+    """The folders to hide for fontconfig to find no font (but those whose path has `keep`):
+    the usual ones, and the folder of every other font it lists (TeX's, for one), deepest
+    first, so that hiding one folder does not hide another before it is mounted over."""
+    listed = subprocess.run(["fc-list", "--format", "%{file}\\n"], capture_output=True,
+                            text=True).stdout.split() if shutil.which("fc-list") else []
+    folders = {f for f in FONT_FOLDERS if Path(f).is_dir()}
+    folders |= {str(Path(f).parent) for f in listed
+                if not any(f.startswith(root + "/") for root in FONT_FOLDERS)}
+    if keep is not None:  # hide the usual folders' subfolders but `keep`'s instead
+        folders = {f for f in folders if f not in FONT_FOLDERS and keep not in f}
+        folders |= {str(f) for root in FONT_FOLDERS for f in Path(root).glob("*/*")
+                    if f.is_dir() and keep not in str(f)}
+    return sorted(folders, key=lambda f: -f.count("/"))
 
 
 def node_boxes(svg: str) -> dict[str, tuple[float, float, float, float, list[ET.Element]]]:
@@ -145,7 +164,7 @@ PNG_OF_EVERY_STYLE = """
     from microgrid.teaching.demos.apple_orange import build
     result = {}
     for style in ("values", "book"):
-        diagram = draw(build()["price"], style=style)
+        diagram = draw(build(sys.argv[1])["price"], style=style)
         result[style] = {"svg": diagram.svg(),
                          "png": diagram.png().hex()}
     json.dump(result, sys.stdout)
@@ -165,18 +184,21 @@ def is_dark(p: tuple[int, int, int]) -> bool:
     return sum(p) < 250
 
 
-def test_png_text_with_no_system_fonts_is_there_and_inside_its_boxes(tmp_path):
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_png_text_with_no_system_fonts_is_there_and_inside_its_boxes(tmp_path, lang):
     # On a machine with no fonts at all (the system's font folders hidden), the PNG of the
     # apple/orange graph shows every label, value and red gradient, and each box's text lies
-    # inside the box. (Before graphviz-pure and its built-in Arimo, resvg found no font here
-    # and drew no text at all: no dark and no red pixel inside a box.)
+    # inside the box; in English and with the seed's Chinese labels (苹果, 橘子, 消费税).
+    # (Before graphviz-pure and its built-in Arimo, resvg found no font here and drew no text
+    # at all: no dark and no red pixel inside a box; before Noto Sans CJK, the Chinese labels
+    # were empty boxes.)
     import json
-    result = without_system_fonts(PNG_OF_EVERY_STYLE, tmp_path)
+    result = without_system_fonts(PNG_OF_EVERY_STYLE, tmp_path, lang)
     assert result.returncode == 0, result.stderr
     drawn = json.loads(result.stdout)
     if os.environ.get("MICROGRID_KEEP_PICTURES"):  # to look at them
         for style, picture in drawn.items():
-            Path(f"no-fonts-{style}.png").write_bytes(bytes.fromhex(picture["png"]))
+            Path(f"no-fonts-{lang}-{style}.png").write_bytes(bytes.fromhex(picture["png"]))
     for style, picture in drawn.items():
         image = pixels(bytes.fromhex(picture["png"]))
         width, height = image.size
@@ -205,6 +227,50 @@ def test_png_text_with_no_system_fonts_is_there_and_inside_its_boxes(tmp_path):
                 for y in rows:
                     if 0 <= x < width:
                         assert not is_red(image.getpixel((x, y))), (node, x, y, grad_y)
+
+
+# A label in each script, with its widest letters (a capital Ж is 0.9 em, which Graphviz takes
+# to be 0.56 em, as every two-byte letter)
+SCRIPTS = {"zh": "苹果的价格", "ja": "りんごの値段", "ko": "사과의 가격", "ru": "ЦЕНА ЯБЛОКА",
+           "el": "ΤΙΜΗ ΜΗΛΩΝ"}
+
+PNG_OF_EACH_SCRIPT = """
+    import json, sys, warnings
+    from microgrid import Value, draw
+    warnings.simplefilter("error")  # no letter is missing
+    result = {}
+    for lang, label in json.loads(sys.argv[1]).items():
+        diagram = draw(Value(2.0, label))
+        result[lang] = {"svg": diagram.svg(), "png": diagram.png().hex()}
+    json.dump(result, sys.stdout)
+"""
+
+
+def test_png_labels_in_every_script_with_no_system_fonts_are_drawn_inside_their_boxes(
+        tmp_path):
+    # With no font on the machine: Chinese, Japanese, Korean, Cyrillic and Greek labels show
+    # their letters inside their box (dark pixels in its label's line), and no pixel of text
+    # lies outside it. (Graphviz sized "ЦЕНА ЯБЛОКА" 76 pt for 95 pt of letters, which
+    # spilled past the box; CJK was drawn as empty boxes.)
+    import json
+    result = without_system_fonts(PNG_OF_EACH_SCRIPT, tmp_path,
+                                  "'" + json.dumps(SCRIPTS) + "'")
+    assert result.returncode == 0, result.stderr
+    px = 96 / 72
+    for lang, picture in json.loads(result.stdout).items():
+        image = pixels(bytes.fromhex(picture["png"]))
+        if os.environ.get("MICROGRID_KEEP_PICTURES"):  # to look at them
+            image.save(f"no-fonts-{lang}.png")
+        (left, top, right, bottom, texts), = node_boxes(picture["svg"]).values()
+        assert texts[0].text == SCRIPTS[lang]
+        label_row = [image.getpixel((x, y)) for x in range(int(left * px) + 3, int(right * px) - 2)
+                     for y in range(int(top * px) + 3, int((top + bottom) / 2 * px))]
+        assert sum(map(is_dark, label_row)) > 40, lang  # its letters, not empty boxes
+        box = range(int(left * px) - 1, int(right * px) + 2)
+        height = range(int(top * px) - 1, int(bottom * px) + 2)
+        outside = [(x, y) for x in range(image.width) for y in range(image.height)
+                   if not (x in box and y in height) and is_dark(image.getpixel((x, y)))]
+        assert outside == [], (lang, outside[:5])
 
 
 def test_threads_render_at_once():
@@ -420,18 +486,40 @@ def test_a_png_larger_than_the_quick_square_is_drawn_at_its_full_size(monkeypatc
 def test_missing_glyphs_names_what_arimo_lacks_once_each():
     drawn = "apple × ÷ − Σwx σ ∂ → ² é Ж א"  # microgrid's symbols, Latin, Cyrillic, Hebrew
     assert render.missing_glyphs(drawn) == ""
-    assert render.missing_glyphs("苹果 price 苹 😀 ∇") == "苹果😀∇"
+    assert render.missing_glyphs("苹果 price 苹 😀 ∇ 😀") == "😀∇"  # CJK: Noto Sans CJK
 
 
-@pytest.mark.parametrize("style", ["values", "book"])
-def test_a_png_warns_of_letters_its_font_lacks_and_only_then(style):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        draw(build()["price"], style=style).png()  # all of microgrid's own symbols are there
+def without_the_cjk_font(monkeypatch):
+    from microgrid.drawing import text
+    monkeypatch.setattr(text, "cjk_font", lambda: None)
+    monkeypatch.setattr(render, "cjk_font", lambda: None)
+    monkeypatch.setattr(text, "_cjk_metrics", lambda: None)
+
+
+def test_without_the_cjk_extra_a_png_of_chinese_says_what_to_install(monkeypatch):
+    without_the_cjk_font(monkeypatch)
+    assert render.missing_glyphs("苹果 price 😀") == "苹果😀"
     a = Value(2.0, "苹果")
     y = a * 3
     y.backward()
-    with pytest.warns(UserWarning, match="has no letters for '苹果', which show as empty boxes"):
+    with pytest.warns(UserWarning, match=re.escape(
+            "has no letters for '苹果', which show as empty boxes; Chinese, Japanese and Korean "
+            "need microgrid's CJK font: pip install \"microgrid[cjk]\"")):
+        draw(y).png()
+    svg = draw(y).svg()  # drawn in the viewer's fonts, its box an em a character wide
+    assert "Noto Sans CJK" not in svg and 'WIDTH="24"' in draw(y).source
+
+
+@pytest.mark.parametrize("style", ["values", "book"])
+def test_a_png_warns_of_letters_its_fonts_lack_and_only_then(style):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        draw(build()["price"], style=style).png()  # all of microgrid's own symbols are there
+        draw(build("zh")["price"], style=style).png()  # and the seed's Chinese
+    a = Value(2.0, "苹果😀")
+    y = a * 3
+    y.backward()
+    with pytest.warns(UserWarning, match="have no letters for '😀', which show as empty boxes"):
         draw(y, style=style).png()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -496,12 +584,9 @@ IN_A_BROWSER = """
 """
 
 
-@pytest.mark.parametrize("style", ["values", "book"])
-def test_in_a_browser_without_arial_text_is_drawn_in_the_embedded_font_inside_its_boxes(
-        style, tmp_path):
-    # A viewer with DejaVu only (no Arial, Helvetica or Liberation): the SVG's own Arimo is
-    # used, and every line of text lies inside its box or circle. (With the SVG asking for
-    # "Helvetica,Arial,sans-serif", DejaVu, which is wider, drew "grad -0.004023" past its box.)
+def in_a_browser_with_dejavu_only(svg: Path, tmp_path: Path) -> dict:
+    """The fonts Chromium loaded for `svg`, and each text's left and right beside its shape's,
+    with every system font but DejaVu hidden (skips where that cannot be done)."""
     import json
     chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
     if chromium is None:
@@ -509,26 +594,73 @@ def test_in_a_browser_without_arial_text_is_drawn_in_the_embedded_font_inside_it
     pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install -e '.[dev]')")
     if not Path("/usr/share/fonts/truetype/dejavu").is_dir():
         pytest.skip("needs DejaVu, the fonts left visible (apt-get install fonts-dejavu-core)")
-    y = (Value(2.0, "a") * Value(-3.0, "b") + Value(10.0, "c")).tanh()
-    loss = (y - Value(0.004023, "target_value")) ** 2
-    loss.backward()
-    svg = tmp_path / "g.svg"
-    draw(loss, style=style).save(svg)
     script = tmp_path / "browser.py"
     script.write_text(textwrap.dedent(IN_A_BROWSER))
-    others = [str(f) for f in Path("/usr/share/fonts").glob("*/*")
-              if f.is_dir() and f.name != "dejavu"]
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("hiding the system fonts needs root and unshare (a mount namespace)")
-    mounts = "".join(f"mount -t tmpfs none {f} && " for f in others)
+    mounts = "".join(f"mount -t tmpfs none {f} && " for f in font_folders(keep="dejavu"))
     result = subprocess.run(
         ["unshare", "-m", "sh", "-c", f"{mounts}test -z \"$(fc-list | grep -vi dejavu)\" && "
          f"{sys.executable} {script} {chromium} {svg.as_uri()}"],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    measured = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("style", ["values", "book"])
+def test_in_a_browser_without_arial_text_is_drawn_in_the_embedded_font_inside_its_boxes(
+        style, tmp_path):
+    # A viewer with DejaVu only (no Arial, Helvetica or Liberation): the SVG's own Arimo is
+    # used, and every line of text lies inside its box or circle. (With the SVG asking for
+    # "Helvetica,Arial,sans-serif", DejaVu, which is wider, drew "grad -0.004023" past its box.)
+    y = (Value(2.0, "a") * Value(-3.0, "b") + Value(10.0, "c")).tanh()
+    loss = (y - Value(0.004023, "target_value")) ** 2
+    loss.backward()
+    svg = tmp_path / "g.svg"
+    draw(loss, style=style).save(svg)
+    measured = in_a_browser_with_dejavu_only(svg, tmp_path)
     assert measured["fonts"] == ["Arimo loaded"]
     assert len(measured["boxes"]) >= 5
+    for node, text, left, right, shape_left, shape_right in measured["boxes"]:
+        assert shape_left <= left and right <= shape_right, (node, text)
+
+
+def every_script() -> Value:
+    """A sum of products whose values are labelled in each script of `SCRIPTS`, the first
+    product in a group named in Chinese."""
+    import microgrid
+    leaves = [Value(float(k + 2), label) for k, label in enumerate(SCRIPTS.values())]
+    with microgrid.group("第一层 ΣЖ"):
+        first = leaves[0] * leaves[1]
+        first.label = "乘积"
+    y = first + leaves[2] * leaves[3] * leaves[4]
+    y.label = "総計 합계"
+    y.backward()
+    return y
+
+
+@pytest.mark.parametrize("how", ["values", "book", "collapse", "focus", "player"])
+def test_in_a_browser_without_cjk_fonts_text_in_every_script_is_inside_its_shapes(
+        how, tmp_path):
+    # The same viewer (DejaVu only: no CJK font, no Arimo): the SVG carries the glyphs it
+    # draws (Arimo's Cyrillic and Greek, the CJK it uses from Noto Sans CJK), and each line in
+    # every script lies inside its box or circle, in both styles, collapsed, focused and in the
+    # player. (Graphviz sized each line by its bytes: "ЦЕНА ЯБЛОКА" spilled out of its box.)
+    from microgrid.drawing.player import backward_steps
+    y = every_script()
+    svg = tmp_path / "g.svg"
+    if how == "player":
+        page = backward_steps(y).html()
+        svg.write_text(page[page.index("<svg"):page.index("</svg>") + 6])
+    else:
+        options = {"collapse": {"collapse": 1}, "focus": {"focus": y.parents[0]}}.get(how, {})
+        draw(y, style="book" if how == "book" else "values", **options).save(svg)
+    measured = in_a_browser_with_dejavu_only(svg, tmp_path)
+    assert set(measured["fonts"]) >= {"Arimo loaded", "Noto Sans CJK KR loaded"}
+    assert all(font.endswith(" loaded") for font in measured["fonts"])
+    texts = {text for _, text, *_ in measured["boxes"]}
+    if how != "book":  # the book style has the labels on its edges
+        assert "総計 합계" in texts and (how != "values" or texts >= set(SCRIPTS.values()))
     for node, text, left, right, shape_left, shape_right in measured["boxes"]:
         assert shape_left <= left and right <= shape_right, (node, text)
 

@@ -237,6 +237,8 @@ def _demo(args: argparse.Namespace) -> int:
 
         doc = (module.__doc__ or "").strip().splitlines()[0]
         title = doc.split(":")[0] if doc else args.name
+        if hasattr(module, "title"):  # a demo in the language asked for (--lang)
+            title = module.title(rest) or title
         try:
             diagram = draw(root, style=style, title=title, collapse=collapse,
                            focus=_focus(root, focus))

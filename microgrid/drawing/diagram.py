@@ -44,12 +44,14 @@ from microgrid.drawing.render import (
     Renderer,
     RenderError,
     missing_glyphs,
+    missing_glyphs_warning,
     png_dpi,
     png_size,
     render,
     svg_size,
     write_atomically,
 )
+from microgrid.drawing.text import graphviz_width, text_width
 
 if TYPE_CHECKING:
     import graphviz
@@ -288,7 +290,7 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
         g.node(f"v{i}", id=f"v{i}", shape="box",
                **{"style": "rounded", **labelled(lines, grad_of(v), "grad "), **mismatch(v)})
         if v.op:
-            g.node(f"op{i}", _html([_text(SYMBOLS.get(v.op, v.op))]), id=f"op{i}",
+            g.node(f"op{i}", _html([_text(SYMBOLS.get(v.op, v.op))], 14), id=f"op{i}",
                    **_op_attrs(0.4))
             g.edge(f"op{i}", f"v{i}", id=f"out{i}", **out_decorated,
                    **labelled([num(v.data)], grad_of(v), key=edge_label))
@@ -380,7 +382,7 @@ def _digraph(rankdir: str, title: str | None, fast: bool, **graph: str
     if fast:
         g.attr(**FAST_LAYOUT)
     if title:
-        g.attr(label=_html([_text(title)]), labelloc="t", fontsize="16")
+        g.attr(label=_html([_text(title)], 16), labelloc="t", fontsize="16")
     return g, "xlabel" if fast else "label"
 
 
@@ -389,7 +391,7 @@ def _book_node(g: graphviz.Digraph, i: int, v: Value, focused: bool = False) -> 
     or for an input a dot ``v{i}``; a focused one drawn in blue. Returns its id."""
     blue = {"color": FOCUS_COLOR, "penwidth": "2.5"} if focused else {}
     if v.op:
-        g.node(f"op{i}", _html([_text(SYMBOLS.get(v.op, v.op))]), id=f"op{i}",
+        g.node(f"op{i}", _html([_text(SYMBOLS.get(v.op, v.op))], 14), id=f"op{i}",
                **_op_attrs(0.5), **blue)
         return f"op{i}"
     g.node(f"v{i}", "", id=f"v{i}", shape="point",
@@ -417,9 +419,57 @@ def _op_attrs(min_width: float) -> dict[str, str]:
     return {"shape": "circle", "width": str(min_width), "margin": "0.02", "fontsize": "14"}
 
 
-def _html(lines: list[str]) -> str:
-    """An HTML-like DOT label of `lines` (already escaped), one under the other."""
-    return "<" + "<br/>".join(lines) + ">"
+def _html(lines: list[str], size: float = 12) -> str:
+    """An HTML-like DOT label of `lines` (already escaped), one under the other, in `size`
+    points (what its element's ``fontsize`` says; a line's own ``point-size`` wins).
+
+    Graphviz measures text that is not ASCII wrongly (see `microgrid.drawing.text`): a label with
+    a line that it would take to be narrower than it is drawn is a table, in which each such
+    line is a box of its measured width, its text set from the box's left (Graphviz places a
+    line from the width it takes it to have), so that the shape around it is wide enough."""
+    plain = "<" + "<br/>".join(lines) + ">"
+    if plain.isascii():  # Graphviz measures ASCII right
+        return plain
+    rows = [row for line in lines for row in _rows(line)]
+    sizes = [_measured(row, size) for row in rows]
+    if not any(sizes):
+        return plain
+    cells = "".join(
+        f"<TR><TD>{row}</TD></TR>" if box is None else
+        f'<TR><TD><TABLE {_NO_BORDER} FIXEDSIZE="TRUE" WIDTH="{box[0]}" HEIGHT="{box[1]}">'
+        f'<TR><TD ALIGN="LEFT">{row}</TD></TR></TABLE></TD></TR>'
+        for row, box in zip(rows, sizes, strict=True))
+    return f'<<TABLE {_NO_BORDER} CELLBORDER="0">{cells}</TABLE>>'
+
+
+_NO_BORDER = 'BORDER="0" CELLSPACING="0" CELLPADDING="0"'
+_ENDS = re.compile(r"^((?:<(?:b|i|u|font\b[^>]*)>)*)(.*?)((?:</(?:b|i|u|font)>)*)$", re.S)
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _rows(line: str) -> list[str]:
+    """The rows of a label's `line`: one per line break (a label's newline), each in the
+    line's font."""
+    start, middle, end = _ENDS.match(line).groups()  # type: ignore[union-attr]
+    pieces = middle.split("<br/>")
+    if len(pieces) == 1 or _TAG.search(middle.replace("<br/>", "")):
+        return [line]
+    return [f"{start}{piece}{end}" for piece in pieces]
+
+
+def _measured(row: str, size: float) -> tuple[int, int] | None:
+    """The width and height in points of a label's `row`, if Graphviz would take it to be
+    narrower than it is drawn (by more than a point, which the margins take), else None."""
+    text = html.unescape(_TAG.sub("", row))
+    if text.isascii():
+        return None
+    point_size = re.search(r'point-size="([\d.]+)"', row)
+    if point_size:
+        size = float(point_size[1])
+    width = text_width(text, size, bold="<b>" in row)
+    if width <= graphviz_width(text, size) + 1:
+        return None
+    return math.ceil(width), round(size * 1.2)  # Graphviz's line: 1.2 times the font size
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
@@ -515,10 +565,7 @@ class Diagram:
         then says so, as it does for letters that the PNG's font lacks)."""
         missing = missing_glyphs(self.source) if self.renderer != "dot" else ""
         if missing:
-            warnings.warn(f"draw: the PNG's font (Arimo) has no letters for {missing!r}, which "
-                          "show as empty boxes; an SVG shows them in the viewer's fonts, and "
-                          "renderer='dot' draws them with the system's (Graphviz installed)",
-                          stacklevel=2)
+            warnings.warn(missing_glyphs_warning(missing), stacklevel=2)
         quick = self._quick_png(max_pixels)
         if quick is not None:
             return quick
@@ -659,7 +706,7 @@ def build_view_digraph(v: View, *, style: Style = "values", rankdir: str,
             g.node(f"v{i}", id=f"v{i}", shape="box", style="rounded",
                    **labelled(lines, grad_of(n), "grad "), **extra)
             if n.op:
-                g.node(f"op{i}", _html([_text(SYMBOLS.get(n.op, n.op))]), id=f"op{i}",
+                g.node(f"op{i}", _html([_text(SYMBOLS.get(n.op, n.op))], 14), id=f"op{i}",
                        **_op_attrs(0.4))
                 g.edge(f"op{i}", f"v{i}", id=f"out{i}",
                        **labelled([num(n.data)], grad_of(n), key=edge_label))

@@ -10,9 +10,14 @@ threads at once, and a Graphviz crash is an error, not a dead interpreter.
 - ``"dot"``: the system's Graphviz `dot` program (`apt-get install graphviz`); PDF needs it.
 
 All text is set in Arimo, whose letters have Arial's widths, the widths Graphviz lays text out
-with, so text fits its boxes. graphviz-pure draws PNG text with its own copy of Arimo; every SVG
-carries a subset of Arimo as a web font (``microgrid/drawing/fonts``, 13 KB), so that a browser
-draws the same letters whichever fonts its machine has.
+with, so text fits its boxes (text Graphviz measures wrong is measured by `microgrid.drawing.text`).
+graphviz-pure draws PNG text with its own copy of Arimo; every SVG carries a subset of Arimo as a
+web font (``microgrid/drawing/fonts``, 13 KB; 38 KB more for Cyrillic, Hebrew and the rest of
+Greek and Latin, in an SVG that uses them), so that a browser draws the same letters whichever
+fonts its machine has. Chinese, Japanese and Korean are drawn in Noto Sans CJK, from
+``pip install "microgrid[cjk]"``: an SVG carries the glyphs it uses (a subset made for it), and
+its PNG is drawn from that SVG by resvg (graphviz-pure's PNG has Arimo only), with the same
+fonts and no others.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import base64
 import bisect
 import functools
+import html
 import math
 import os
 import re
@@ -30,7 +36,18 @@ import tempfile
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+from microgrid.drawing.text import (
+    ARIMO_SUBSET,
+    CJK_EXTRA,
+    cjk_face,
+    cjk_font,
+    drawn,
+    in_arimo,
+    is_cjk,
+    open_cjk_font,
+)
 
 Renderer = Literal["auto", "bundled", "dot"]
 RENDERERS = ("auto", "bundled", "dot")
@@ -87,6 +104,10 @@ def render(source: str, fmt: str, renderer: Renderer = "auto", *,
     args = [f"-T{fmt}"] + ([f"-Gdpi={dpi:g}"] if fmt == "png" else [])
     if max_side is not None:  # Graphviz's size: scale the drawing down to fit, never up
         args.append(f"-Gsize={max_side / dpi:.6g},{max_side / dpi:.6g}")
+    if fmt == "png" and program != dot_program() and cjk_text(source) and _resvg() is not None:
+        # graphviz-pure's PNG fonts have no CJK: draw the SVG, which carries its glyphs
+        svg = render(source, "svg", renderer, time_budget=time_budget).decode("utf-8")
+        return rasterize(svg, dpi, max_side)
     out = _run(program, args, source, time_budget)
     return embed_font(out.decode("utf-8")).encode("utf-8") if fmt == "svg" else out
 
@@ -137,11 +158,15 @@ def _errors(stderr: bytes) -> str:
 
 
 @functools.cache
-def _font_face() -> str:
-    data = resources.files("microgrid.drawing").joinpath("fonts", "Arimo-subset.woff2").read_bytes()
-    return (f'<style>@font-face{{font-family:"{FONT}";'
-            f'src:url(data:font/woff2;base64,{base64.b64encode(data).decode("ascii")}) '
-            'format("woff2")}</style>')
+def _font_file(name: str) -> bytes:
+    return resources.files("microgrid.drawing").joinpath("fonts", name).read_bytes()
+
+
+def _font_face(family: str, data: bytes, kind: str = "woff2") -> str:
+    mime = "font/woff2" if kind == "woff2" else "font/otf"
+    return (f'@font-face{{font-family:"{family}";'
+            f'src:url(data:{mime};base64,{base64.b64encode(data).decode("ascii")}) '
+            f'format("{kind}")}}')
 
 
 @functools.cache
@@ -153,21 +178,136 @@ def _coverage() -> tuple[list[int], list[int]]:
 
 
 def missing_glyphs(text: str) -> str:
-    """The characters of `text` that Arimo, the PNG font, has no glyph for (each once): the
-    bundled renderer draws them as empty boxes."""
+    """The characters of `text` that no font of microgrid's has a glyph for (each once):
+    Arimo, the PNG font, and Noto Sans CJK if microgrid[cjk] is installed. The bundled
+    renderer draws them as empty boxes."""
     firsts, lasts = _coverage()
     missing = dict.fromkeys(c for c in text if c > "~" and not (
-        (i := bisect.bisect_right(firsts, ord(c)) - 1) >= 0 and ord(c) <= lasts[i]))
+        (i := bisect.bisect_right(firsts, ord(c)) - 1) >= 0 and ord(c) <= lasts[i])
+        and not drawn(c))
     return "".join(missing)
+
+
+def missing_glyphs_warning(missing: str) -> str:
+    """What a PNG of text with the `missing` characters says: which, and what to install."""
+    cjk = "".join(c for c in missing if is_cjk(c))
+    if cjk and cjk_font() is None:
+        return (f"draw: the PNG's font (Arimo) has no letters for {missing!r}, which show as "
+                f"empty boxes; Chinese, Japanese and Korean need microgrid's CJK font: "
+                f"{CJK_EXTRA}")
+    return (f"draw: the PNG's fonts (Arimo, Noto Sans CJK) have no letters for {missing!r}, "
+            "which show as empty boxes; an SVG shows them in the viewer's fonts, and "
+            "renderer='dot' draws them with the system's (Graphviz installed)")
+
+
+_TEXT = re.compile(r"<text\b[^>]*>([^<]*)</text>")
+
+
+def cjk_text(text: str) -> str:
+    """The Chinese, Japanese and Korean characters of `text` that Noto Sans CJK draws and
+    Arimo does not (sorted, each once), if microgrid[cjk] is installed, else ''."""
+    return "".join(sorted({c for c in text if is_cjk(c) and not in_arimo(c) and drawn(c)}))
+
+
+@functools.cache
+def cjk_subset(face: str, characters: str) -> bytes:
+    """Noto Sans CJK's `face` with only the glyphs of `characters`, as an OpenType font."""
+    import io
+
+    from fontTools import subset
+
+    options = subset.Options()
+    options.hinting = False
+    options.layout_features = ["kern", "vert"]
+    options.name_IDs = [0, 1, 2, 4, 6, 13, 14]  # copyright, names, licence
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text=characters)
+    out = io.BytesIO()
+    with open_cjk_font(face, lazy=False) as font:
+        subsetter.subset(font)
+        font.save(out)
+    return out.getvalue()
 
 
 _SVG_TAG = re.compile(r"<svg\b[^>]*>")
 
 
 def embed_font(svg: str) -> str:
-    """`svg` with the Arimo subset as a web font, and fallbacks for what it lacks."""
-    svg = svg.replace(f'font-family="{FONT}"', f'font-family="{FONT_FALLBACK}"')
-    return _SVG_TAG.sub(lambda tag: tag[0] + _font_face(), svg, count=1)
+    """`svg` with the fonts its text is drawn in as web fonts: the Arimo subset, the rest of
+    Arimo's alphabets if it uses them, and the glyphs of Noto Sans CJK that it uses (with
+    microgrid[cjk]); and fallbacks for what they lack."""
+    text = html.unescape("".join(_TEXT.findall(svg)))
+    faces = [_font_face(FONT, _font_file("Arimo-subset.woff2"))]
+    if any(c not in ARIMO_SUBSET and in_arimo(c) for c in set(text)):
+        faces.append(_font_face(FONT, _font_file("Arimo-extra.woff2")))
+    family = FONT_FALLBACK
+    cjk = cjk_text(text)
+    if cjk:
+        face = cjk_face(cjk)
+        name = cjk_family(face)
+        faces.append(_font_face(name, cjk_subset(face, cjk), "opentype"))
+        family = f"{FONT},{name},Arial,Helvetica,sans-serif"
+    svg = svg.replace(f'font-family="{FONT}"', f'font-family="{family}"')
+    style = f"<style>{''.join(faces)}</style>"
+    return _SVG_TAG.sub(lambda tag: tag[0] + style, svg, count=1)
+
+
+def cjk_family(face: str) -> str:
+    return f"Noto Sans CJK {face}"
+
+
+def _resvg() -> Any:
+    """The resvg module (microgrid[cjk]), or None."""
+    try:
+        import resvg_py
+    except ImportError:
+        return None
+    return resvg_py
+
+
+@functools.cache
+def _raster_fonts() -> Path:
+    """A folder of this process's own, with Arimo's two subsets as TrueType (resvg reads no
+    WOFF2); removed when Python exits."""
+    import atexit
+
+    from fontTools.ttLib import TTFont
+
+    folder = Path(tempfile.mkdtemp(prefix="microgrid-fonts-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    for name in ("Arimo-subset", "Arimo-extra"):
+        font = TTFont(resources.files("microgrid.drawing").joinpath("fonts", f"{name}.woff2"))
+        font.flavor = None
+        font.save(folder / f"{name}.ttf")
+    return folder
+
+
+def rasterize(svg: str, dpi: float = DPI, max_side: int | None = None) -> bytes:
+    """The PNG of a Graphviz `svg` (from `render`) at `dpi`, drawn by resvg in microgrid's
+    fonts only (Arimo, and the SVG's subset of Noto Sans CJK): the same on every machine.
+    Scaled down to fit a square of `max_side` pixels, as `render` does."""
+    resvg = _resvg()
+    if resvg is None:
+        raise RenderError(f"render: a PNG of Chinese, Japanese or Korean text needs resvg: "
+                          f"{CJK_EXTRA}")
+    width, height = svg_size(svg)
+    if max_side is not None:
+        dpi = min(dpi, max_side * 72 / max(width, height))
+    folder = _raster_fonts()
+    files = [str(folder / "Arimo-subset.ttf"), str(folder / "Arimo-extra.ttf")]
+    text = html.unescape("".join(_TEXT.findall(svg)))
+    cjk = cjk_text(text)
+    with tempfile.TemporaryDirectory(dir=folder) as own:
+        if cjk:  # only the face the SVG names, so that resvg falls back to no other
+            face = Path(own) / "cjk.otf"
+            face.write_bytes(cjk_subset(cjk_face(cjk), cjk))
+            files.append(str(face))
+        try:
+            png = resvg.svg_to_bytes(svg_string=svg, dpi=dpi, background="white",
+                                     skip_system_fonts=True, font_files=files)
+        except ValueError as e:
+            raise RenderError(f"render: resvg could not draw the SVG: {e}") from None
+    return bytes(png)
 
 
 _SIZE = re.compile(r'<svg\b[^>]*?\bwidth="([0-9.]+)pt"[^>]*?\bheight="([0-9.]+)pt"')

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from microgrid.teaching.labels import pad, say
+
 TOLERANCE = 1e-9
 
 
@@ -17,7 +19,8 @@ def compare(headers: Sequence[str], rows: Sequence[tuple[str, float, float]],
     """Print one line per row: name, two numbers and their difference; True if every
     difference is at most `tol`. `headers` names the three columns."""
     width = max(len(headers[0]), *(len(r[0]) for r in rows))
-    print(f"  {headers[0]:<{width}}  {headers[1]:>20}  {headers[2]:>20}  {'|diff|':>8}")
+    print(f"  {headers[0]:<{width}}  {pad(headers[1], 20, right=True)}  "
+          f"{pad(headers[2], 20, right=True)}  {'|diff|':>8}")
     ok = True
     for name, a, b in rows:
         diff = abs(a - b)
@@ -29,24 +32,27 @@ def compare(headers: Sequence[str], rows: Sequence[tuple[str, float, float]],
 
 
 def against_the_book(got: dict[str, float], by_layers: dict[str, float],
-                     book: dict[str, float]) -> int:
+                     book: dict[str, float], lang: str = "en") -> int:
     """Print autograd's numbers (flagging any that is not the book's), then the book's layers
-    beside autograd; return the exit status: 0 if all three agree."""
+    beside autograd, in `lang` (see `microgrid.teaching.labels`); return the exit status: 0 if
+    all three agree."""
     ok = True
     for name, value in got.items():
         match = abs(value - book[name]) <= TOLERANCE * max(1.0, abs(book[name]))
         ok &= match
-        print(f"{name + ':':<12} {value:.10g}{'' if match else f'   the book: {book[name]}'}")
-    print("\nThe same, by hand with the book's layers (forward, then backward in reverse):")
-    ok &= compare(["", "layers (by hand)", "Value.backward()"],
+        flag = "" if match else f"   {say('the_book', lang)}: {book[name]}"
+        print(f"{name + ':':<12} {value:.10g}{flag}")
+    print("\n" + say("by_layers", lang))
+    ok &= compare(["", say("layers", lang), "Value.backward()"],
                   [(name, by_layers[name], got[name]) for name in book])
-    return verdict(ok, "the layers, autograd and the book")
+    meaning = say("meaning", lang, dApple=number(got["dApple"]))
+    if meaning:  # what a gradient means, as the seed says it
+        print(meaning)
+    return verdict(ok, say("what", lang), lang=lang)
 
 
-def verdict(ok: bool, what: str = "autograd and the formula", tol: float = TOLERANCE) -> int:
-    """Print the outcome and return the exit status: 0 if `ok`."""
-    if ok:
-        print(f"OK: {what} agree to within {tol:g}.")
-        return 0
-    print(f"FAILED: {what} differ by more than {tol:g}.")
-    return 1
+def verdict(ok: bool, what: str = "autograd and the formula", tol: float = TOLERANCE,
+            lang: str = "en") -> int:
+    """Print the outcome, in `lang`, and return the exit status: 0 if `ok`."""
+    print(say("agree" if ok else "differ", lang, what=what, tol=f"{tol:g}"))
+    return 0 if ok else 1

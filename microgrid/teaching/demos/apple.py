@@ -6,6 +6,7 @@ import argparse
 
 from microgrid.core.engine import Value
 from microgrid.teaching.demos._compare import against_the_book
+from microgrid.teaching.labels import LANGS, label, say
 from microgrid.teaching.layers import MulLayer
 
 APPLE, APPLE_NUM, TAX = 100, 2, 1.1
@@ -26,15 +27,19 @@ def by_layers() -> dict[str, float]:
     return {"price": price, "dApple": dapple, "dApple_num": dapple_num, "dTax": dtax}
 
 
-def build() -> dict[str, Value]:
-    """The same graph with `Value`: apple * apple_num * tax, after backward()."""
-    apple, apple_num, tax = Value(APPLE, "apple"), Value(APPLE_NUM, "apple_num"), Value(TAX, "tax")
+def build(lang: str = "en") -> dict[str, Value]:
+    """The same graph with `Value`: apple * apple_num * tax, after backward(), its values
+    labelled in `lang` (``"zh"``: the seed's 苹果, 消费税, ...), by name."""
+    apple, apple_num, tax = Value(APPLE), Value(APPLE_NUM), Value(TAX)
     apple_price = apple * apple_num
-    apple_price.label = "apple_price"
     price = apple_price * tax
-    price.label = "price"
+    v = {"apple": apple, "apple_num": apple_num, "tax": tax, "apple_price": apple_price,
+         "price": price}
+    for name, value in v.items():
+        value.label = label(name, lang)
     price.backward()
-    return {v.label: v for v in (apple, apple_num, tax, price)}
+    del v["apple_price"]
+    return v
 
 
 def by_value(v: dict[str, Value] | None = None) -> dict[str, float]:
@@ -44,13 +49,25 @@ def by_value(v: dict[str, Value] | None = None) -> dict[str, float]:
             "dApple_num": v["apple_num"].grad, "dTax": v["tax"].grad}
 
 
+def title(argv: list[str] | None = None) -> str | None:
+    """The drawing's title in the demo's language, or None for its docstring's (English)."""
+    return say("apple_title", _args(argv).lang) or None
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="microgrid demo apple", description=__doc__)
+    parser.add_argument("--lang", choices=LANGS, default="en",
+                        help="the labels and the explanation: en (default) or zh, the seed's")
+    return parser.parse_args(argv)
+
+
 def run(argv: list[str] | None = None) -> tuple[int, Value]:
     """Print the numbers; return the exit status and the graph to draw: the price, after
     backward()."""
-    argparse.ArgumentParser(prog="microgrid demo apple", description=__doc__).parse_args(argv)
-    v = build()
+    lang = _args(argv).lang
+    v = build(lang)
     got = by_value(v)
-    return against_the_book(got, by_layers(), BOOK), v["price"]
+    return against_the_book(got, by_layers(), BOOK, lang), v["price"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,7 @@ import argparse
 
 from microgrid.core.engine import Value
 from microgrid.teaching.demos._compare import against_the_book
+from microgrid.teaching.labels import LANGS, label, say
 from microgrid.teaching.layers import AddLayer, MulLayer
 
 APPLE, APPLE_NUM, ORANGE, ORANGE_NUM, TAX = 100, 2, 150, 3, 1.1
@@ -32,33 +33,46 @@ def by_layers() -> dict[str, float]:
             "dOrange_num": dorange_num, "dTax": dtax}
 
 
-def build() -> dict[str, Value]:
-    """The book's graph: (apple * apple_num + orange * orange_num) * tax, after backward()."""
-    apple, apple_num = Value(APPLE, "apple"), Value(APPLE_NUM, "apple_num")
-    orange, orange_num = Value(ORANGE, "orange"), Value(ORANGE_NUM, "orange_num")
-    tax = Value(TAX, "tax")
-    apple_price = apple * apple_num
-    apple_price.label = "apple_price"
-    orange_price = orange * orange_num
-    orange_price.label = "orange_price"
-    all_price = apple_price + orange_price
-    all_price.label = "all_price"
-    price = all_price * tax
-    price.label = "price"
+def build(lang: str = "en") -> dict[str, Value]:
+    """The book's graph: (apple * apple_num + orange * orange_num) * tax, after backward(),
+    its values labelled in `lang` (``"zh"``: the seed's 苹果, 橘子, 消费税, ...), by name."""
+    def named(v: Value, name: str) -> Value:
+        v.label = label(name, lang)
+        return v
+
+    apple, apple_num = named(Value(APPLE), "apple"), named(Value(APPLE_NUM), "apple_num")
+    orange, orange_num = named(Value(ORANGE), "orange"), named(Value(ORANGE_NUM), "orange_num")
+    tax = named(Value(TAX), "tax")
+    apple_price = named(apple * apple_num, "apple_price")
+    orange_price = named(orange * orange_num, "orange_price")
+    all_price = named(apple_price + orange_price, "all_price")
+    price = named(all_price * tax, "price")
     price.backward()
-    return {v.label: v for v in (apple, apple_num, orange, orange_num, tax, price)}
+    return {"apple": apple, "apple_num": apple_num, "orange": orange, "orange_num": orange_num,
+            "tax": tax, "price": price}
+
+
+def title(argv: list[str] | None = None) -> str | None:
+    """The drawing's title in the demo's language, or None for its docstring's (English)."""
+    return say("apple_orange_title", _args(argv).lang) or None
+
+
+def _args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="microgrid demo apple_orange", description=__doc__)
+    parser.add_argument("--lang", choices=LANGS, default="en",
+                        help="the labels and the explanation: en (default) or zh, the seed's")
+    return parser.parse_args(argv)
 
 
 def run(argv: list[str] | None = None) -> tuple[int, Value]:
     """Print the numbers; return the exit status and the graph to draw: the price, after
     backward()."""
-    argparse.ArgumentParser(prog="microgrid demo apple_orange",
-                            description=__doc__).parse_args(argv)
-    v = build()
+    lang = _args(argv).lang
+    v = build(lang)
     got = {"price": v["price"].data, "dApple": v["apple"].grad,
            "dApple_num": v["apple_num"].grad, "dOrange": v["orange"].grad,
            "dOrange_num": v["orange_num"].grad, "dTax": v["tax"].grad}
-    return against_the_book(got, by_layers(), BOOK), v["price"]
+    return against_the_book(got, by_layers(), BOOK, lang), v["price"]
 
 
 def main(argv: list[str] | None = None) -> int:
