@@ -31,7 +31,7 @@ from pathlib import Path
 
 from microgrid.core.check import check_leaves
 from microgrid.core.engine import Term, Value, Visit, backward_walk, operand_uses
-from microgrid.core.formulas import local_formula
+from microgrid.core.formulas import local_formula, node_names
 from microgrid.drawing.diagram import (
     CHECK_COLOR,
     GRAD_COLOR,
@@ -98,6 +98,7 @@ class BackwardSteps:
                 "stands for the sub-expression that computes it), or pass a larger max_steps")
         self.order = [step.node for step in reversed(self.steps)]  # topological order
         self.ids = {v: i for i, v in enumerate(self.order)}  # i of the drawing's v{i}, e{i}_{k}
+        self.names = node_names(self.order)
         self.grads = {step.node: step.grad for step in self.steps}
 
     def edge_id(self, term: Term) -> str:
@@ -115,8 +116,9 @@ class BackwardSteps:
         return self.steps[index]
 
     def name(self, v: Value) -> str:
-        """`v`'s label, or ``#i`` (its place in topological order) for an unlabelled value."""
-        return v.label or f"#{self.ids[v]}"
+        """`v`'s label, or ``#i`` (its place in topological order) for an unlabelled value, as
+        the drawing names it (`node_names`)."""
+        return self.names[v]
 
     def caption(self, index: int) -> str:
         """What happens at step `index`, in words and numbers (the chain rule)."""
@@ -179,11 +181,10 @@ class BackwardSteps:
     # --- drawing -------------------------------------------------------------------------
     def _final_svg(self) -> str:
         """The drawing of the finished pass: every gradient known, nothing highlighted."""
-        names = {v: self.name(v) for v in self.order if not v.label}
         checks = check_leaves(self.root, self.grads.__getitem__) if self.check else None
         build = functools.partial(
             build_digraph, self.root, self.order, style=self.style, rankdir=self.rankdir,
-            grad_of=self.grads.get, title=self.title, digits=self.digits, names=names,
+            grad_of=self.grads.get, title=self.title, digits=self.digits, names=self.names,
             show_local=self.local, checks=checks)
         return diagram(build, len(self.order), self.renderer, self.time_budget,
                        fan_out(self.order)).svg()

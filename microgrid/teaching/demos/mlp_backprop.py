@@ -1,4 +1,4 @@
-"""A hidden layer (the multi-layer perceptron post): each layer's gradients, autograd vs by hand."""
+"""A hidden layer (the post "Backpropagation in the multi-layer perceptron"): each gradient."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Notation (Andrew Ng's course): z, a, L, da, dz, dW, db per layer [l] and per example (i)."""
+"""Notation (the post "The notation of neural networks, 2"): z, a, L, da, dz, dW, db by name."""
 
 from __future__ import annotations
 
