@@ -207,7 +207,8 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
     """The DOT of the graph `order` (``topological_order(root)``).
 
     `grad_of(v)` is the gradient to show for `v`, or None to show none. `names` names
-    unlabelled values (by default `node_names`: ``#i``, as the player and `explain` do). Node ids follow `order`: value ``v{i}``, its operation ``op{i}``, the
+    unlabelled values (by default `node_names`: ``#i``, as the player and `explain` do). Node
+    ids follow `order`: value ``v{i}``, its operation ``op{i}``, the
     edge of its operand k ``e{i}_{k}``, of a constant operand ``c{i}_{k}``, the edge from the
     operation to its result (or, in the book style, to the output) ``out{i}``. Labels are
     HTML-like, so that the gradient's line can be red; with `fast`, Graphviz's faster settings

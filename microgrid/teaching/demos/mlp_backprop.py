@@ -13,6 +13,9 @@ from microgrid.teaching.demos._compare import compare, number, verdict
 
 N, J, K = 4, 3, 2  # inputs x_i, hidden nodes O_j, outputs O_k
 
+# why `microgrid demo NAME -o FILE`'s picture is past a slide's 2,000 px (the CLI says so)
+LARGE = "every weight of the network, with its gradient, as in the tables above"
+
 
 def network(seed: int = 0) -> tuple[MLP, list[float], list[float]]:
     """A sigmoid MLP N -> J -> K, one input x and its target t, all from `seed`."""

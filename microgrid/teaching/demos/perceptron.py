@@ -12,6 +12,10 @@ from microgrid.teaching.demos._compare import compare, number, verdict
 N = 10  # input features x_j^0, j = 0 .. N-1, as in the post (x = torch.randn(1, 10))
 M = 2  # outputs of the multi-output perceptron (w = torch.randn(2, 10))
 
+# why `microgrid demo NAME -o FILE`'s picture is past a slide's 2,000 px (the CLI says so)
+LARGE = ("the post's 10 inputs x_j and 10 weights w_j0 feed one Σwx, each with its "
+         "gradient: a column of 20")
+
 
 def perceptron(n_out: int, seed: int = 0) -> tuple[list[Value], list[list[Value]], list[Value]]:
     """The inputs x_j^0, the weights w_jk^1 (input j to output k) and the outputs
