@@ -244,24 +244,24 @@ def _demo(args: argparse.Namespace) -> int:
     _check_animate(animate)
     check_writable(Path(p) for p in (output, animate) if p is not None)
     status, root = module.run(rest)  # the graph the demo computed, with the demo's arguments
+    if output is None and animate is None:
+        return int(status)
     title = demo_title(module.__doc__ or "") or args.name
-    if output is not None:
-        from microgrid.drawing.diagram import draw
+    from microgrid.drawing.diagram import draw
+    from microgrid.drawing.player import backward_steps
 
-        try:
-            diagram = draw(root, style=style, title=title, collapse=collapse,
-                           focus=_focus(root, focus))
-        except ValueError as e:  # too large to draw
-            raise UsageError(str(e)) from None
+    try:  # both made before either file is written
+        diagram = None if output is None else draw(root, style=style, title=title,
+                                                   collapse=collapse, focus=_focus(root, focus))
+        # the page: every step of the paths --focus keeps (a collapsed node would hide many)
+        steps = None if animate is None else backward_steps(root, style=style, title=title,
+                                                            focus=_focus(root, focus))
+    except ValueError as e:  # too large to draw or to animate
+        raise UsageError(str(e)) from None
+    if diagram is not None and output is not None:
         diagram.save(output)
         print(f"drew the graph to {output}" + _too_large(diagram, module))
-    if animate is not None:
-        from microgrid.drawing.player import backward_steps
-
-        try:
-            steps = backward_steps(root, style=style, title=title)
-        except ValueError as e:  # too many steps
-            raise UsageError(str(e)) from None
+    if steps is not None and animate is not None:
         steps.save_animation(animate)
         print(f"wrote the backward pass, {len(steps)} steps, to {animate}")
     return int(status)
@@ -325,8 +325,11 @@ def _drawing_options(args: argparse.Namespace
     if known.style is not None and known.output is None and known.animate is None:
         raise UsageError("--style needs -o FILE or --animate HTML (the style is how the graph "
                          "is drawn)")
-    if (known.collapse is not None or known.focus) and known.output is None:
-        raise UsageError("--collapse and --focus need -o FILE (they are how the graph is drawn)")
+    if known.collapse is not None and known.output is None:
+        raise UsageError("--collapse needs -o FILE (it is how the graph is drawn)")
+    if known.focus and known.output is None and known.animate is None:
+        raise UsageError("--focus needs -o FILE or --animate HTML (it is how the graph is "
+                         "drawn)")
     return (known.output, known.style or "values", rest, known.collapse, known.focus,
             known.animate)
 
@@ -360,15 +363,17 @@ def _draw(args: argparse.Namespace) -> int:
         if args.check and (args.no_grads or root.is_leaf):
             raise UsageError("--check compares gradients with numerical ones: it needs the "
                              "gradients (drop --no-grads; the expression needs an operation)")
+        focus = _focus(root, args.focus)
         diagram = draw(root, style=args.style, rankdir=args.rankdir, digits=args.digits,
                        title=args.title, time_budget=args.time_budget,
                        show_grads=not args.no_grads, local=args.local, check=args.check,
-                       collapse=args.collapse, focus=_focus(root, args.focus))
-        # everything is checked, drawn and kept in memory before the first file is written
+                       collapse=args.collapse, focus=focus)
+        # everything is checked, drawn and kept in memory before the first file is written;
+        # the page shows every step of the paths --focus keeps (a collapsed node hides many)
         steps = None if args.animate is None else backward_steps(
             root, style=args.style, rankdir=args.rankdir, digits=args.digits,
             title=args.title, time_budget=args.time_budget, local=args.local,
-            check=args.check)
+            check=args.check, focus=focus)
     except (ExpressionError, ValueError, ArithmeticError) as e:
         raise UsageError(str(e)) from None
     picture = None if args.output is None else diagram.encode(args.output)

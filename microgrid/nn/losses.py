@@ -3,7 +3,8 @@
 A loss takes a prediction and a target: one `Value` and one number, or equal-length sequences
 of them (a batch; targets may be a numpy array, never a str or a dict), and returns the mean
 over the batch; `half_squared_error`, the ``E = ½ Σ_k (O_k - t_k)²`` of the posts "The
-perceptron" and "Backpropagation in the multi-layer perceptron", returns a sum. `get(name)` looks a loss up by name.
+perceptron" and "Backpropagation in the multi-layer perceptron", returns a sum. `get(name)`
+looks a loss up by name.
 
 Binary cross-entropy comes in two forms, both safe near 0 and 1:
 
