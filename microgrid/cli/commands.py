@@ -97,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
                            "without it, print the DOT source")
     draw.add_argument("--style", choices=["values", "book"], default="values",
                       help="values: a box per value; book: values on the edges, as in "
-                           "'Deep Learning from Scratch' (default: values)")
+                           "'Deep Learning from Scratch' by Koki Saitoh (default: values)")
     draw.add_argument("--rankdir", choices=["LR", "TB"], default="LR",
                       help="left to right or top to bottom (default: LR)")
     draw.add_argument("--digits", type=int, default=4, help="significant digits (default: 4)")
