@@ -187,7 +187,7 @@ def test_constants_are_drawn_as_inputs_without_gradient():
     # the number once, as the node where the dashed edge starts, not again on the edge
     assert "label" not in constant[0] and "class" not in constant[0]
     assert constant[0]["style"] == "dashed"
-    assert 'c1_0 [label=<2> fontcolor="#555555"' in draw(y).source
+    assert 'c1_0 [label=<2> fontcolor="#555555" id=c1_0 shape=plaintext' in draw(y).source
     assert edge_labels(draw(y).source)["e1_1"] == ("4", "2")
 
 

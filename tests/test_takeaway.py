@@ -46,7 +46,7 @@ def test_every_demo_picture_fits_a_slide_or_says_why(capsys, tmp_path, name, sty
     assert why, f"{name} ({style}): {width:.0f} x {height:.0f} px and no word why"
     line = out.splitlines()[-1]
     assert line.startswith(f"drew the graph to {svg} (") and why in line
-    assert f"{round(width):,} x {round(height):,} px" in line and "--collapse 2" in line
+    assert f"{round(width):,} x {round(height):,} px" in line and "--focus" in line
 
 
 def test_no_demo_writes_a_file_it_was_not_asked_to(capsys, tmp_path, monkeypatch):

@@ -260,7 +260,8 @@ def _demo(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if diagram is not None and output is not None:
         diagram.save(output)
-        print(f"drew the graph to {output}" + _too_large(diagram, module))
+        own = collapse == getattr(module, "COLLAPSE", 0) and not focus  # the demo's view
+        print(f"drew the graph to {output}" + _too_large(diagram, module, root, own))
     if steps is not None and animate is not None:
         steps.save_animation(animate)
         print(f"wrote the backward pass, {len(steps)} steps, to {animate}")
@@ -270,18 +271,20 @@ def _demo(args: argparse.Namespace) -> int:
 SLIDE = 2000  # px: the long side of a picture that fits a slide, at 96 dpi
 
 
-def _too_large(diagram: Diagram, module: ModuleType) -> str:
+def _too_large(diagram: Diagram, module: ModuleType, root: Value, own_view: bool) -> str:
     """What `microgrid demo NAME -o FILE` adds when the picture is past a slide's size: how
-    large, why (the demo's `LARGE`), and how to draw a smaller one."""
+    large, and why and how to draw a smaller one (the demo's `LARGE`, for its own view)."""
     from microgrid.drawing.render import DPI, svg_size
 
     width, height = (round(x * DPI / 72) for x in svg_size(diagram.svg()))
     if max(width, height) <= SLIDE:
         return ""
-    why = getattr(module, "LARGE", "")
-    return (f" ({width:,} x {height:,} px at 96 dpi, more than {SLIDE:,} on its long side"
-            + (f": {why}" if why else "") + "; --collapse 2 draws a node per neuron, --focus "
-            "LABEL only the paths from one value)")
+    why = getattr(module, "LARGE", "") if own_view else ""
+    grouped = any(v.group is not None for v in topological_order(root))
+    smaller = ("--collapse 2 draws a node per neuron, " if grouped else "") + \
+        "--focus LABEL only the paths from one value"
+    return (f" ({width:,} x {height:,} px at 96 dpi, more than {SLIDE:,} on its long side: "
+            f"{why or smaller})")
 
 
 def demo_title(doc: str) -> str:

@@ -415,7 +415,7 @@ def _constant(g: graphviz.Digraph, i: int, v: Value, k: int, constant: str, styl
     text = style == "values" or as_text
     g.node(f"c{i}_{k}", _html([constant]) if text else "", id=f"c{i}_{k}",
            shape="plaintext" if text else "point", fontcolor=CONSTANT_COLOR,
-           **({} if text else {"width": "0.06"}))
+           **({} if as_text else {"width": "0.06"}))
     label = {} if text else {"fontcolor": CONSTANT_COLOR, edge_label: _html([constant]), **edge}
     g.edge(f"c{i}_{k}", f"op{i}", id=f"e{i}_{k}", style="dashed", **label,
            **_port(v, k, rankdir))

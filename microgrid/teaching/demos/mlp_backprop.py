@@ -14,7 +14,8 @@ from microgrid.teaching.demos._compare import compare, number, verdict
 N, J, K = 4, 3, 2  # inputs x_i, hidden nodes O_j, outputs O_k
 
 # why `microgrid demo NAME -o FILE`'s picture is past a slide's 2,000 px (the CLI says so)
-LARGE = "every weight of the network, with its gradient, as in the tables above"
+LARGE = ("every weight of the network with its gradient, as in the tables above; --collapse 2 "
+         "draws a node per neuron, --focus 'w[1]_0_0' --style book one weight's paths")
 
 
 def network(seed: int = 0) -> tuple[MLP, list[float], list[float]]:

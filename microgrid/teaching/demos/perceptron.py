@@ -14,7 +14,7 @@ M = 2  # outputs of the multi-output perceptron (w = torch.randn(2, 10))
 
 # why `microgrid demo NAME -o FILE`'s picture is past a slide's 2,000 px (the CLI says so)
 LARGE = ("the post's 10 inputs x_j and 10 weights w_j0 feed one Σwx, each with its "
-         "gradient: a column of 20")
+         "gradient; --focus w_00 --style book draws one weight's path")
 
 
 def perceptron(n_out: int, seed: int = 0) -> tuple[list[Value], list[list[Value]], list[Value]]:
