@@ -328,7 +328,9 @@ def test_demo_collapse_and_focus(capsys, tmp_path):
     assert "<b>a[2]_3</b>" in source and "label=<w[1]_0_0 " in source
     assert "shape=point" in source and "data " not in source
     code, out, err = run(capsys, "demo", "apple_orange", "--collapse", "1")
-    assert code == 2 and "need -o" in err
+    assert code == 2 and "--collapse needs -o FILE" in err
+    code, out, err = run(capsys, "demo", "apple_orange", "--focus", "tax")
+    assert code == 2 and "--focus needs -o FILE or --animate HTML" in err
 
 
 def test_a_warning_is_one_line_and_the_drawing_is_written(capsys, tmp_path):
