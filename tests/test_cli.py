@@ -66,7 +66,7 @@ def test_demo_draws_the_graph_it_computed_with_its_own_arguments(capsys, tmp_pat
         dot = tmp_path / "graph.dot"
         assert run(capsys, "demo", name, *seed, *extra, "-o", str(dot))[0] == 0
         _, root = module.run([*seed, *extra])  # the graph the demo computes with those arguments
-        collapse = 2 if name == "train" else 0  # train draws a node per neuron
+        collapse = getattr(module, "COLLAPSE", 0)  # train, mlp_backprop: a node per neuron
         assert dot.read_text() == draw(root, title=title, collapse=collapse).source
         drawn[tuple(seed)] = dot.read_text()
     assert drawn[("--seed", "3")] != drawn[()]

@@ -81,7 +81,8 @@ def _parser() -> argparse.ArgumentParser:
                       help=f"draw the demo's graph to FILE ({', '.join(SUFFIXES)})")
     demo.add_argument("--style", choices=["values", "book"],
                       help="drawing style, with -o or --animate (default: values)")
-    _view_options(demo, collapse_default="the demo's own: train 2, the others 0")
+    _view_options(demo, collapse_default="the demo's own: train and mlp_backprop 2, the "
+                                         "others 0")
     demo.add_argument("--animate", metavar="HTML",
                       help="write the backward pass, step by step, as an HTML page")
     demo.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the demo")
@@ -260,8 +261,8 @@ def _demo(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if diagram is not None and output is not None:
         diagram.save(output)
-        own = collapse == getattr(module, "COLLAPSE", 0) and not focus  # the demo's view
-        print(f"drew the graph to {output}" + _too_large(diagram, module, root, own))
+        full = collapse == 0 and not focus  # the view the demo's LARGE speaks of
+        print(f"drew the graph to {output}" + _too_large(diagram, module, root, full))
     if steps is not None and animate is not None:
         steps.save_animation(animate)
         print(f"wrote the backward pass, {len(steps)} steps, to {animate}")
@@ -271,15 +272,15 @@ def _demo(args: argparse.Namespace) -> int:
 SLIDE = 2000  # px: the long side of a picture that fits a slide, at 96 dpi
 
 
-def _too_large(diagram: Diagram, module: ModuleType, root: Value, own_view: bool) -> str:
+def _too_large(diagram: Diagram, module: ModuleType, root: Value, full: bool) -> str:
     """What `microgrid demo NAME -o FILE` adds when the picture is past a slide's size: how
-    large, and why and how to draw a smaller one (the demo's `LARGE`, for its own view)."""
+    large, and why and how to draw a smaller one (the demo's `LARGE`, for the full graph)."""
     from microgrid.drawing.render import DPI, svg_size
 
     width, height = (round(x * DPI / 72) for x in svg_size(diagram.svg()))
     if max(width, height) <= SLIDE:
         return ""
-    why = getattr(module, "LARGE", "") if own_view else ""
+    why = getattr(module, "LARGE", "") if full else ""
     grouped = any(v.group is not None for v in topological_order(root))
     smaller = ("--collapse 2 draws a node per neuron, " if grouped else "") + \
         "--focus LABEL only the paths from one value"

@@ -5,7 +5,8 @@ None = None) -> tuple[int, Value]`, which prints the quantities of its book or p
 the exit status (non-zero when autograd and the hand-derived formula disagree) with the graph it
 computed, after backward(), for `microgrid demo NAME -o FILE` to draw; and `main(argv)`, which
 returns run's status. A module may set `COLLAPSE`, the depth `-o` collapses its graph to unless
---collapse or --focus is given, and `LARGE`, why its picture is past 2,000 px (`-o` says so).
+--collapse or --focus is given, and `LARGE`, why its full picture (every value: --collapse 0)
+is past 2,000 px and how to draw a smaller one (`-o` says so).
 """
 
 from __future__ import annotations

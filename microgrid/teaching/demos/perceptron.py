@@ -12,7 +12,7 @@ from microgrid.teaching.demos._compare import compare, number, verdict
 N = 10  # input features x_j^0, j = 0 .. N-1, as in the post (x = torch.randn(1, 10))
 M = 2  # outputs of the multi-output perceptron (w = torch.randn(2, 10))
 
-# why `microgrid demo NAME -o FILE`'s picture is past a slide's 2,000 px (the CLI says so)
+# why `microgrid demo NAME -o FILE`'s full picture is past a slide's 2,000 px (-o says so)
 LARGE = ("the post's 10 inputs x_j and 10 weights w_j0 feed one Σwx, each with its "
          "gradient; --focus w_00 --style book draws one weight's path")
 
