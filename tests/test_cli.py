@@ -40,7 +40,7 @@ def test_demo_output_before_the_name_with_dashes_and_book_style(capsys, tmp_path
     from microgrid import draw
     from microgrid.teaching.demos.apple_orange import build
 
-    title = 'Apples and oranges ("Deep Learning from Scratch", ch. 5)'  # the demo's doc
+    title = 'Apples and oranges ("Deep Learning from Scratch" by Koki Saitoh, ch. 5)'  # its doc
     expected = draw(build()["price"], style="book", title=title)
     assert png.read_bytes() == expected.png()
 
@@ -60,13 +60,14 @@ def test_demo_draws_the_graph_it_computed_with_its_own_arguments(capsys, tmp_pat
 
     extra = ["--fast", "--no-plot"] if name == "train" else []
     module = demos.load(name)
-    title = module.__doc__.strip().splitlines()[0].split(":")[0]
+    title = module.__doc__.strip().splitlines()[0].split("):")[0] + ")"
     drawn = {}
     for seed in (["--seed", "3"], []):
         dot = tmp_path / "graph.dot"
         assert run(capsys, "demo", name, *seed, *extra, "-o", str(dot))[0] == 0
         _, root = module.run([*seed, *extra])  # the graph the demo computes with those arguments
-        assert dot.read_text() == draw(root, title=title).source  # exactly its drawing
+        collapse = getattr(module, "COLLAPSE", 0)  # train, mlp_backprop: a node per neuron
+        assert dot.read_text() == draw(root, title=title, collapse=collapse).source
         drawn[tuple(seed)] = dot.read_text()
     assert drawn[("--seed", "3")] != drawn[()]
 
@@ -83,8 +84,10 @@ def test_demo_list(capsys):
     assert code == 0 and "apple_orange" in out
     # the sources by names a learner knows, not by the internal file names "seed 000" ...
     assert "seed 0" not in out
-    for source in ['"Deep Learning from Scratch", ch. 5', "the multi-layer perceptron post",
-                   "Andrew Ng's course"]:
+    for source in ['"Deep Learning from Scratch" by Koki Saitoh, ch. 5', '"The perceptron"',
+                   '"Backpropagation in the multi-layer perceptron"',
+                   '"The notation of neural networks, 2"', '"Deep Learning from Scratch 3"',
+                   '"A brief analysis of the backpropagation algorithm"']:
         assert source in out
 
 
@@ -135,7 +138,7 @@ def test_draw_an_expression_that_starts_with_a_minus(capsys, tmp_path, options):
     if "-o" in options:  # d(-a*b)/da = -b, d/db = -a
         assert out.splitlines()[:3] == ["-a*b = -6", "  d/da = -3", "  d/db = -2"]
     else:
-        assert 'v3 [label=<data -6<br/><font color="#d62728">grad 1</font>>' in out
+        assert 'v3 [label=<y<br/>data -6<br/><font color="#d62728">grad 1</font>>' in out
         assert ("label=<-a times b>" in out) == ("--title" in options)
 
 
@@ -289,7 +292,7 @@ def test_a_closed_pipe_is_no_error(tmp_path):
     result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=120)
     assert result.stdout.splitlines() == [
         "dy/dx = 7 = 3 + 3 + 1, the sum over 3 paths from x to y of the product of the local "
-        "derivatives along each:", "a*b = 6"]
+        "derivatives along each, where #1 = x×x:", "a*b = 6"]
     assert result.stderr == ""
 
 
@@ -325,7 +328,9 @@ def test_demo_collapse_and_focus(capsys, tmp_path):
     assert "<b>a[2]_3</b>" in source and "label=<w[1]_0_0 " in source
     assert "shape=point" in source and "data " not in source
     code, out, err = run(capsys, "demo", "apple_orange", "--collapse", "1")
-    assert code == 2 and "need -o" in err
+    assert code == 2 and "--collapse needs -o FILE" in err
+    code, out, err = run(capsys, "demo", "apple_orange", "--focus", "tax")
+    assert code == 2 and "--focus needs -o FILE or --animate HTML" in err
 
 
 def test_a_warning_is_one_line_and_the_drawing_is_written(capsys, tmp_path):

@@ -34,13 +34,16 @@ def test_every_demo_passes_its_checks(name, capsys):
 
 
 @pytest.mark.parametrize("module", ["nn.modules", "nn.optim", "teaching.layers", "nn.losses",
-                                    "teaching.demos.train", "teaching.demos"])
+                                    "teaching", "teaching.demos", "cli.commands",
+                                    *(f"teaching.demos.{name}" for name in demos.DEMOS)])
 def test_docstrings_name_sources_as_a_learner_knows_them(module):
+    # by the posts' titles and the book's author and title, not by names a reader cannot find
     import importlib
     mod = importlib.import_module(f"microgrid.{module}")
     texts = [mod.__doc__ or ""] + [getattr(mod, name).__doc__ or "" for name in dir(mod)
                                    if callable(getattr(mod, name))]
-    assert not any(re.search(r"seed 00\d", text) for text in texts)
+    vague = r"seed 00\d|source document|backprop-in-outline|issue \d|perceptron post"
+    assert not any(re.search(vague, text) for text in texts), module
 
 
 @pytest.mark.parametrize("name", demos.DEMOS)
@@ -68,18 +71,35 @@ def test_perceptron_graph_keeps_the_gradients_of_E_not_of_mse(capsys):
                                                abs=1e-15)
 
 
-def test_train_graph_is_the_first_training_point_through_the_trained_model(capsys):
+def test_train_graph_is_the_first_training_point_before_training(capsys):
+    # Issue 24: it drew the first point through the trained model, L = 1.3e-06, 238 of 337
+    # leaves with grad 0 and the rest about 1e-6: nothing to see. Now the untrained weights,
+    # whose gradients the first step follows; the inputs are Values (a collapsed drawing shows
+    # them) and the loss is a group of its own (it collapses to one node).
+    from microgrid import draw
+    from microgrid.nn.losses import bce_with_logits
+
     root = train.run(["--fast", "--no-plot"])[1]
+    out = capsys.readouterr().out
+    assert "the first point" in out and "untrained weights" in out  # it says what it draws
     leaves = [v for v in topological_order(root) if v.is_leaf]
-    assert root.label == "L" and len(leaves) == 2 * 8 + 8 + 8 * 8 + 8 + 8 + 1  # --fast: 8 units
-    untrained = {p.label: p.data for p in train.model_for(8, 0).parameters()}
-    assert any(v.data != untrained[v.label] for v in leaves)
-    # each weight's grad is its gradient for that point alone, not added to the last step's
-    drawn = [v.grad for v in leaves]
+    assert root.label == "L" and len(leaves) == 2 + 2 * 8 + 8 + 8 * 8 + 8 + 8 + 1  # 8 units
+    assert [v.label for v in leaves if v.label.startswith("x_")] == ["x_0", "x_1"]
+    untrained = train.model_for(8, 0)
+    assert all(v.data == p.data for p in untrained.parameters() for v in leaves
+               if v.label == p.label)
+    X, y = train.make_moons(30, noise=0.1, seed=0)
+    assert root.data == bce_with_logits([untrained.output(X[0])], y[:1]).data > 0.5
+    assert sum(v.grad != 0 for v in leaves) > len(leaves) / 4  # real gradients
+    drawn = [v.grad for v in leaves]  # each weight's gradient for that point alone
     for v in topological_order(root):
         v.grad = 0.0
     root.backward()
     assert drawn == [v.grad for v in leaves]
+    source = draw(root, collapse=1).source  # layer 1, 2, 3, the loss as one node, the inputs
+    assert source.count("<b>layer ") == 3 and "<b>loss</b>" in source
+    assert "x_0<br/>data" in source and "x_1<br/>data" in source
+    assert "bce" not in source and "Σwx" not in source
 
 
 def test_entry_point_script_runs():

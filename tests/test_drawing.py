@@ -71,7 +71,7 @@ def lines(label: str) -> tuple[str, ...]:
 
 
 def edge_labels(source: str) -> dict[str, tuple[str, ...]]:
-    return {a["id"]: lines(a["label"]) for _, _, a in dot_edges(source)}
+    return {a["id"]: lines(a["label"]) for _, _, a in dot_edges(source) if "label" in a}
 
 
 def svg_texts(svg: str) -> dict[str, list[tuple[str, str | None]]]:
@@ -184,9 +184,26 @@ def test_constants_are_drawn_as_inputs_without_gradient():
     edges = dot_edges(draw(y).source)
     constant = [a for tail, _, a in edges if tail.startswith("c")]
     assert len(constant) == 1
-    assert constant[0]["label"] == "2" and "class" not in constant[0]
+    # the number once, as the node where the dashed edge starts, not again on the edge
+    assert "label" not in constant[0] and "class" not in constant[0]
     assert constant[0]["style"] == "dashed"
+    assert 'c1_0 [label=<2> fontcolor="#555555" id=c1_0 shape=plaintext' in draw(y).source
     assert edge_labels(draw(y).source)["e1_1"] == ("4", "2")
+
+
+@pytest.mark.parametrize("style", ["values", "book"])
+def test_a_constant_is_written_once(style):
+    # Issue 24: in the values style each constant was written twice, grey at the start of its
+    # dashed edge and again, underlined, on the edge (the 2 of newton, the 0.5/1/2 of E).
+    from microgrid.teaching.demos import newton
+    x = Value(3.0, "x")
+    y = (x * 2.5 + 7.25) ** 3
+    y.backward()
+    source = draw(y, style=style).source
+    for number in ("2.5", "7.25", "<3>"):
+        assert source.count(number) == 1, number
+    newton_dot = draw(newton.run([])[1], style=style).source
+    assert newton_dot.count("<-2>") == 1  # the -2 of -2x² (values: the node; book: the edge)
 
 
 @pytest.mark.parametrize("style", ["values", "book"])

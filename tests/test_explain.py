@@ -74,14 +74,14 @@ def test_the_issue_example():
     assert [p.product for p in e.paths] == [3.0, 3.0, 1.0]
     lines = str(e).splitlines()
     assert lines[0] == ("dy/dx = 7 = 3 + 3 + 1, the sum over 3 paths from x to y of the product "
-                        "of the local derivatives along each:")
-    assert lines[1:9] == [
-        "  1. x → × (first operand) → + → y: 3 × 1 = 3",
-        "       ∂(x×x)/∂x = x = 3",
-        "       ∂y/∂(x×x) = 1",
-        "  2. x → × (second operand) → + → y: 3 × 1 = 3",
-        "       ∂(x×x)/∂x = x = 3",
-        "       ∂y/∂(x×x) = 1",
+                        "of the local derivatives along each, where #1 = x×x:")
+    assert lines[1:9] == [  # #1 as the drawing, the player and tree name it
+        "  1. x → × (first operand) [#1] → + → y: 3 × 1 = 3",
+        "       ∂#1/∂x = x = 3",
+        "       ∂y/∂#1 = 1",
+        "  2. x → × (second operand) [#1] → + → y: 3 × 1 = 3",
+        "       ∂#1/∂x = x = 3",
+        "       ∂y/∂#1 = 1",
         "  3. x → + → y: 1 = 1",
         "       ∂y/∂x = 1",
     ]
@@ -90,7 +90,7 @@ def test_the_issue_example():
     page = e._repr_html_()
     assert page.startswith('<div class="microgrid-explanation"><p>dy/dx = 7 = 3 + 3 + 1')
     assert page.count("<li>") == 3
-    assert "<code>x → × (first operand) → + → y: 3 × 1 = 3</code>" in page
+    assert "<code>x → × (first operand) [#1] → + → y: 3 × 1 = 3</code>" in page
     y.backward()
     assert x.grad == e.grad
 
@@ -393,7 +393,8 @@ def test_cli_explain(capsys):
     x, y = square_plus()
     assert out == str(explain(y, x)) + "\n"
     code, out, _ = run_cli(capsys, "explain", "-x*y", "x=3", "y=2", "--wrt", "x")
-    assert code == 0 and out.startswith("df/dx = -2, the sum over 1 path from x to f")
+    assert code == 0 and out.startswith("df/dx = -2, the product of the local derivatives along "
+                                        "the one path from x to f")
     code, _, err = run_cli(capsys, "explain", "x*2", "x=3", "z=1", "--wrt", "z")
     assert code == 2 and "variable 'z' is not used in the expression" in err
     code, _, err = run_cli(capsys, "explain", "x*2", "x=3", "--wrt", "q")
@@ -405,7 +406,7 @@ def test_cli_explain(capsys):
 def test_cli_draw_text_local_and_check(capsys, tmp_path):
     code, out, err = run_cli(capsys, "draw", "x*x + x", "x=3", "--text")
     assert code == 0, err
-    assert out.splitlines() == ["#2 = 12  grad 1  (+)", "├── #1 = 9  grad 1  (×)",
+    assert out.splitlines() == ["y = 12  grad 1  (+)", "├── #1 = 9  grad 1  (×)",
                                 "│   ├── x = 3  grad 7", "│   └── x  (see above)",
                                 "└── x  (see above)"]
     svg = tmp_path / "g.svg"

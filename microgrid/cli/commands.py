@@ -1,7 +1,7 @@
-"""The `microgrid` command line: `microgrid demo NAME [-o FILE]`, `microgrid demo --list`,
-`microgrid draw EXPRESSION NAME=NUMBER ... [-o FILE] [--animate FILE] [--local] [--check]
-[--text]`, `microgrid explain EXPRESSION NAME=NUMBER ... --wrt NAME`, `microgrid quiz [--seed N]
-[--ops OPS] [--size N] [--html FILE]`.
+"""The `microgrid` command line: `microgrid demo NAME [-o FILE] [--animate HTML]`, `microgrid
+demo --list`, `microgrid draw EXPRESSION NAME=NUMBER ... [-o FILE] [--animate FILE] [--local]
+[--check] [--text]`, `microgrid explain EXPRESSION NAME=NUMBER ... [--wrt NAME]`, `microgrid quiz
+[--seed N] [--ops OPS] [--size N] [--html FILE]`.
 
 Exit status: 0 done; 1 a drawing could not be made or written (Graphviz failed or ran out of
 its time budget, a file could not be written); 2 a bad command line (an option, a file name, an
@@ -23,7 +23,9 @@ from microgrid.drawing.render import TIME_BUDGET, RenderError, check_writable, w
 from microgrid.teaching import demos
 
 if TYPE_CHECKING:
-    from microgrid.drawing.diagram import Style
+    from types import ModuleType
+
+    from microgrid.drawing.diagram import Diagram, Style
 
 SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv")
 
@@ -39,9 +41,11 @@ minimum(a, b), clamp(x, low, high) and leaky_relu(x, slope) (settings are number
 
 EXPLAIN_HELP = """\
 Explain how a gradient comes about: every path from the variable to the expression, the
-local derivatives along it and their product, and their sum. Example:
+local derivatives along it and their product, and their sum. --wrt names the variable, unless
+there is only one. Examples:
 
-  microgrid explain "x*x + x" x=3 --wrt x
+  microgrid explain "x*x + x" x=3
+  microgrid explain "a*b + a" a=2 b=-3 --wrt a
 """
 
 QUIZ_HELP = """\
@@ -76,8 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--output", metavar="FILE",
                       help=f"draw the demo's graph to FILE ({', '.join(SUFFIXES)})")
     demo.add_argument("--style", choices=["values", "book"],
-                      help="drawing style, with -o (default: values)")
-    _view_options(demo)
+                      help="drawing style, with -o or --animate (default: values)")
+    _view_options(demo, collapse_default="the demo's own: train and mlp_backprop 2, the "
+                                         "others 0")
+    demo.add_argument("--animate", metavar="HTML",
+                      help="write the backward pass, step by step, as an HTML page")
     demo.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the demo")
 
     draw = commands.add_parser("draw", help="draw the graph of an expression",
@@ -91,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
                            "without it, print the DOT source")
     draw.add_argument("--style", choices=["values", "book"], default="values",
                       help="values: a box per value; book: values on the edges, as in "
-                           "'Deep Learning from Scratch' (default: values)")
+                           "'Deep Learning from Scratch' by Koki Saitoh (default: values)")
     draw.add_argument("--rankdir", choices=["LR", "TB"], default="LR",
                       help="left to right or top to bottom (default: LR)")
     draw.add_argument("--digits", type=int, default=4, help="significant digits (default: 4)")
@@ -117,8 +124,9 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("expression", help='e.g. "x*x + x"')
     explain.add_argument("variables", nargs="*", metavar="NAME=NUMBER",
                          help="the value of each variable, e.g. x=3")
-    explain.add_argument("--wrt", metavar="NAME", required=True,
-                         help="the variable to differentiate with respect to")
+    explain.add_argument("--wrt", metavar="NAME",
+                         help="the variable to differentiate with respect to (may be left out "
+                              "when there is one variable)")
     explain.add_argument("--max-paths", type=int, default=10, metavar="N",
                          help="list at most N paths, the largest (default: 10)")
     explain.add_argument("--digits", type=int, default=4, help="significant digits (default: 4)")
@@ -139,10 +147,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _view_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--collapse", type=int, default=0, metavar="DEPTH",
+def _view_options(parser: argparse.ArgumentParser, collapse_default: str = "") -> None:
+    parser.add_argument("--collapse", type=int, default=None if collapse_default else 0,
+                        metavar="DEPTH",
                         help="draw each group DEPTH levels down as one node: 1 a node per "
-                             "layer of a network, 2 a node per neuron (default: 0, every value)")
+                             "layer of a network, 2 a node per neuron (0: every value; "
+                             f"default: {collapse_default or 0})")
     parser.add_argument("--focus", metavar="LABEL", action="append",
                         help="draw only the paths from the value labelled LABEL (e.g. "
                              "'w[1]_0_0') to the result; may be given more than once")
@@ -222,51 +232,112 @@ def _demo(args: argparse.Namespace) -> int:
         for name in demos.DEMOS:
             print(f"{name:<16} {(demos.load(name).__doc__ or '').strip().splitlines()[0]}")
         return 0
-    output, style, rest, collapse, focus = _drawing_options(args)
-    _check_collapse(collapse)
+    output, style, rest, collapse, focus, animate = _drawing_options(args)
     try:
         module = demos.load(args.name)
     except KeyError as e:
         raise UsageError(e.args[0]) from None
+    if collapse is None:  # the demo's own, unless --focus is given
+        collapse = getattr(module, "COLLAPSE", 0) if not focus else 0
+    _check_collapse(collapse)
     if output is not None:
         _check_suffix(output)
-        check_writable([Path(output)])
+    _check_animate(animate)
+    check_writable(Path(p) for p in (output, animate) if p is not None)
     status, root = module.run(rest)  # the graph the demo computed, with the demo's arguments
-    if output is not None:
-        from microgrid.drawing.diagram import draw
+    if output is None and animate is None:
+        return int(status)
+    title = demo_title(module.__doc__ or "") or args.name
+    if hasattr(module, "title"):  # a demo in the language asked for (--lang)
+        title = module.title(rest) or title
+    from microgrid.drawing.diagram import draw
+    from microgrid.drawing.player import backward_steps
 
-        doc = (module.__doc__ or "").strip().splitlines()[0]
-        title = doc.split(":")[0] if doc else args.name
-        if hasattr(module, "title"):  # a demo in the language asked for (--lang)
-            title = module.title(rest) or title
-        try:
-            diagram = draw(root, style=style, title=title, collapse=collapse,
-                           focus=_focus(root, focus))
-        except ValueError as e:  # too large to draw
-            raise UsageError(str(e)) from None
+    try:  # both made before either file is written
+        diagram = None if output is None else draw(root, style=style, title=title,
+                                                   collapse=collapse, focus=_focus(root, focus))
+        # the page: every step of the paths --focus keeps (a collapsed node would hide many)
+        steps = None if animate is None else backward_steps(root, style=style, title=title,
+                                                            focus=_focus(root, focus))
+    except ValueError as e:  # too large to draw or to animate
+        raise UsageError(str(e)) from None
+    if diagram is not None and output is not None:
         diagram.save(output)
-        print(f"drew the graph to {output}")
+        full = collapse == 0 and not focus  # the view the demo's LARGE speaks of
+        print(f"drew the graph to {output}" + _too_large(diagram, module, root, full))
+    if steps is not None and animate is not None:
+        steps.save_animation(animate)
+        print(f"wrote the backward pass, {len(steps)} steps, to {animate}")
     return int(status)
 
 
+SLIDE = 2000  # px: the long side of a picture that fits a slide, at 96 dpi
+
+
+def _too_large(diagram: Diagram, module: ModuleType, root: Value, full: bool) -> str:
+    """What `microgrid demo NAME -o FILE` adds when the picture is past a slide's size: how
+    large, and why and how to draw a smaller one (the demo's `LARGE`, for the full graph)."""
+    from microgrid.drawing.render import DPI, svg_size
+
+    width, height = (round(x * DPI / 72) for x in svg_size(diagram.svg()))
+    if max(width, height) <= SLIDE:
+        return ""
+    why = getattr(module, "LARGE", "") if full else ""
+    grouped = any(v.group is not None for v in topological_order(root))
+    smaller = ("--collapse 2 draws a node per neuron, " if grouped else "") + \
+        "--focus LABEL only the paths from one value"
+    return (f" ({width:,} x {height:,} px at 96 dpi, more than {SLIDE:,} on its long side: "
+            f"{why or smaller})")
+
+
+def demo_title(doc: str) -> str:
+    """A demo's title: its docstring's first line up to the first ':' outside parentheses and
+    quotes (a post's title may have a ':' of its own)."""
+    line = doc.strip().splitlines()[0] if doc.strip() else ""
+    depth, quoted = 0, False
+    for i, c in enumerate(line):
+        if c == '"':
+            quoted = not quoted
+        elif c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif c == ":" and depth == 0 and not quoted:
+            return line[:i]
+    return line
+
+
+def _check_animate(path: str | None) -> None:
+    if path is not None and Path(path).suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--animate writes an HTML page: use a file name ending in .html, "
+                         f"not {path!r}")
+
+
 def _drawing_options(args: argparse.Namespace
-                     ) -> tuple[str | None, Style, list[str], int, list[str] | None]:
-    """-o, --style, --collapse and --focus may also come after the demo's name, where
-    REMAINDER collects them."""
+                     ) -> tuple[str | None, Style, list[str], int | None, list[str] | None,
+                                str | None]:
+    """-o, --style, --collapse, --focus and --animate may also come after the demo's name,
+    where REMAINDER collects them."""
     extra = argparse.ArgumentParser(prog="microgrid demo", add_help=False, exit_on_error=False)
     extra.add_argument("-o", "--output", default=args.output)
     extra.add_argument("--style", choices=["values", "book"], default=args.style)
     extra.add_argument("--collapse", type=int, default=args.collapse)
     extra.add_argument("--focus", action="append", default=args.focus)
+    extra.add_argument("--animate", default=args.animate)
     try:
         known, rest = extra.parse_known_args(args.args)
     except argparse.ArgumentError as e:
         raise UsageError(str(e)) from None
-    if known.style is not None and known.output is None:
-        raise UsageError("--style needs -o FILE (the style is how the graph is drawn)")
-    if (known.collapse or known.focus) and known.output is None:
-        raise UsageError("--collapse and --focus need -o FILE (they are how the graph is drawn)")
-    return known.output, known.style or "values", rest, known.collapse, known.focus
+    if known.style is not None and known.output is None and known.animate is None:
+        raise UsageError("--style needs -o FILE or --animate HTML (the style is how the graph "
+                         "is drawn)")
+    if known.collapse is not None and known.output is None:
+        raise UsageError("--collapse needs -o FILE (it is how the graph is drawn)")
+    if known.focus and known.output is None and known.animate is None:
+        raise UsageError("--focus needs -o FILE or --animate HTML (it is how the graph is "
+                         "drawn)")
+    return (known.output, known.style or "values", rest, known.collapse, known.focus,
+            known.animate)
 
 
 def _check_suffix(path: str) -> None:
@@ -282,9 +353,7 @@ def _draw(args: argparse.Namespace) -> int:
 
     if args.output is not None:
         _check_suffix(args.output)
-    if args.animate is not None and Path(args.animate).suffix.lower() not in (".html", ".htm"):
-        raise UsageError(f"--animate writes an HTML page: use a file name ending in .html, "
-                         f"not {args.animate!r}")
+    _check_animate(args.animate)
     _check_collapse(args.collapse)
     if not 1 <= args.digits <= 17:
         raise UsageError(f"--digits must be from 1 to 17, got {args.digits}")
@@ -294,21 +363,23 @@ def _draw(args: argparse.Namespace) -> int:
     check_writable(Path(p) for p in (args.output, args.animate) if p is not None)
     try:
         variables = parse_variables(args.variables)
-        root = parse(args.expression, variables)
+        root = _named_root(parse(args.expression, variables), variables)
         if not root.is_leaf:
             root.backward()
         if args.check and (args.no_grads or root.is_leaf):
             raise UsageError("--check compares gradients with numerical ones: it needs the "
                              "gradients (drop --no-grads; the expression needs an operation)")
+        focus = _focus(root, args.focus)
         diagram = draw(root, style=args.style, rankdir=args.rankdir, digits=args.digits,
                        title=args.title, time_budget=args.time_budget,
                        show_grads=not args.no_grads, local=args.local, check=args.check,
-                       collapse=args.collapse, focus=_focus(root, args.focus))
-        # everything is checked, drawn and kept in memory before the first file is written
+                       collapse=args.collapse, focus=focus)
+        # everything is checked, drawn and kept in memory before the first file is written;
+        # the page shows every step of the paths --focus keeps (a collapsed node hides many)
         steps = None if args.animate is None else backward_steps(
             root, style=args.style, rankdir=args.rankdir, digits=args.digits,
             title=args.title, time_budget=args.time_budget, local=args.local,
-            check=args.check)
+            check=args.check, focus=focus)
     except (ExpressionError, ValueError, ArithmeticError) as e:
         raise UsageError(str(e)) from None
     picture = None if args.output is None else diagram.encode(args.output)
@@ -344,12 +415,16 @@ def _explain(args: argparse.Namespace) -> int:
         raise UsageError(f"--max-paths must be a positive number, got {args.max_paths}")
     try:
         variables = parse_variables(args.variables)
+        if args.wrt is None:
+            if len(variables) != 1:
+                raise UsageError(f"--wrt NAME: which variable to differentiate with respect "
+                                 f"to, one of {', '.join(variables) or 'the variables'} "
+                                 "(NAME=NUMBER)")
+            args.wrt = next(iter(variables))
         if args.wrt not in variables:
             raise UsageError(f"--wrt {args.wrt}: not a variable of the command line "
                              f"(give it a value, e.g. {args.wrt}=1)")
-        root = parse(args.expression, variables)
-        if not root.label:  # named as the derivation names it: dy/dx
-            root.label = next(n for n in ("y", "f", "out", "result") if n not in variables)
+        root = _named_root(parse(args.expression, variables), variables)
         # parse() refuses a variable that the expression does not use: the leaf is there
         leaf = next(v for v in _leaves(root) if v.label == args.wrt)
         print(explain(root, leaf, max_paths=args.max_paths, digits=args.digits))
@@ -383,6 +458,14 @@ def _quiz(args: argparse.Namespace) -> int:
         return 0
     run(quiz, sys.stdin, sys.stdout, args.tolerance)
     return 0
+
+
+def _named_root(root: Value, variables: dict[str, float]) -> Value:
+    """The expression's value, named as a derivation names it (dy/dx) in every command's
+    output, drawing and text: y, or f, out or result if a variable is called y."""
+    if not root.label:
+        root.label = next(n for n in ("y", "f", "out", "result") if n not in variables)
+    return root
 
 
 def _leaves(root: Value) -> list[Value]:

@@ -6,16 +6,19 @@ and the quiz, which all write a node the same way.
 - `local_formula(node, k)`: the rule of `node`'s operation for its operand `k`, as text
   (``∂/∂a = b``); `FORMULAS` is the one table of those rules' text.
 - `formula_value(node, k)`: what that rule gives with the node's numbers.
+- `node_names(order)`: each value's name, its label or, unlabelled, ``#i``: its place in
+  `order`, the graph's topological order (the `v{i}` of the drawing's ids).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from microgrid.core.engine import Value
 
-__all__ = ["FORMULAS", "format_number", "formula_value", "local_formula", "with_number"]
+__all__ = ["FORMULAS", "format_number", "formula_value", "local_formula", "node_names",
+           "with_number"]
 
 
 def format_number(x: float, digits: int = 4) -> str:
@@ -31,6 +34,13 @@ def format_number(x: float, digits: int = 4) -> str:
     if rounded.is_integer() and abs(rounded) < 1e15:
         return str(int(rounded))
     return repr(rounded)  # the shortest repr of the rounded number
+
+
+def node_names(order: Sequence[Value]) -> dict[Value, str]:
+    """Each value of `order` (``topological_order(root)``) by its name: its label, or for an
+    unlabelled value ``#i``, its place in `order`. The drawings, the player, `tree`, `explain`
+    and the quiz all name a value so, so that "#2" in a caption is "#2" in the picture."""
+    return {v: v.label or f"#{i}" for i, v in enumerate(order)}
 
 
 # Each operation's local derivative for each operand, as text and as Python: the text names the

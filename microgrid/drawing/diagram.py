@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from microgrid.core.check import Check, check_leaves
 from microgrid.core.engine import Value, check_fields, operand_uses, topological_order
-from microgrid.core.formulas import format_number, formula_value, local_formula, with_number
+from microgrid.core.formulas import (
+    format_number,
+    formula_value,
+    local_formula,
+    node_names,
+    with_number,
+)
 from microgrid.core.functions import SYMBOLS  # each operation's symbol, from its rule
 from microgrid.drawing.collapse import View, view
 from microgrid.drawing.render import (
@@ -203,7 +209,8 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
     """The DOT of the graph `order` (``topological_order(root)``).
 
     `grad_of(v)` is the gradient to show for `v`, or None to show none. `names` names
-    unlabelled values. Node ids follow `order`: value ``v{i}``, its operation ``op{i}``, the
+    unlabelled values (by default `node_names`: ``#i``, as the player and `explain` do). Node
+    ids follow `order`: value ``v{i}``, its operation ``op{i}``, the
     edge of its operand k ``e{i}_{k}``, of a constant operand ``c{i}_{k}``, the edge from the
     operation to its result (or, in the book style, to the output) ``out{i}``. Labels are
     HTML-like, so that the gradient's line can be red; with `fast`, Graphviz's faster settings
@@ -234,8 +241,10 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
     def num(x: float) -> str:
         return format_number(x, digits)
 
+    called = node_names(order) if names is None else names
+
     def name(v: Value) -> str:
-        return v.label or (names or {}).get(v, "")
+        return v.label or called.get(v, "")
 
     def labelled(lines: list[str], grad: float | None, prefix: str = "",
                  key: str = "label") -> dict[str, str]:
@@ -401,16 +410,17 @@ def _book_node(g: graphviz.Digraph, i: int, v: Value, focused: bool = False) -> 
 
 def _constant(g: graphviz.Digraph, i: int, v: Value, k: int, constant: str, style: Style,
               edge_label: str, rankdir: str, as_text: bool = False, **edge: str) -> None:
-    """The constant operand `k` of `v` (the `i`-th value), shown as `constant`: a grey node
-    (in the book style a dot) and a dashed edge into v's operation, labelled; `as_text`, in
-    the book style: the node is the number, the edge unlabelled."""
+    """The constant operand `k` of `v` (the `i`-th value), shown as `constant`, once: in the
+    values style (and with `as_text` in the book style) a grey node that is the number, and an
+    unlabelled dashed edge into v's operation; in the book style a dot, and the dashed edge
+    labelled with the number."""
     text = style == "values" or as_text
     g.node(f"c{i}_{k}", _html([constant]) if text else "", id=f"c{i}_{k}",
            shape="plaintext" if text else "point", fontcolor=CONSTANT_COLOR,
            **({} if as_text else {"width": "0.06"}))
-    label = {} if as_text else {"fontcolor": CONSTANT_COLOR, edge_label: _html([constant])}
+    label = {} if text else {"fontcolor": CONSTANT_COLOR, edge_label: _html([constant]), **edge}
     g.edge(f"c{i}_{k}", f"op{i}", id=f"e{i}_{k}", style="dashed", **label,
-           **_port(v, k, rankdir), **({} if as_text else edge))
+           **_port(v, k, rankdir))
 
 
 def _op_attrs(min_width: float) -> dict[str, str]:
@@ -658,6 +668,7 @@ def build_view_digraph(v: View, *, style: Style = "values", rankdir: str,
 
     book = style == "book"
     ids = {x: i for i, x in enumerate(v.order)}
+    names = node_names(v.order)  # '#i' for an unlabelled value, as in the full drawing
     g, edge_label = _digraph(rankdir, title, fast)
 
     def num(x: float) -> str:
@@ -679,14 +690,14 @@ def build_view_digraph(v: View, *, style: Style = "values", rankdir: str,
         """The lines an edge carrying `values` shows (the book names a single one)."""
         if len(values) > 1:
             return [f"{len(values)} values", summary(values)]
-        return [_named(values[0].label, num(values[0].data)) if book else num(values[0].data)]
+        return [_named(names[values[0]], num(values[0].data)) if book else num(values[0].data)]
 
     def root_edge(tail: str) -> None:
         """In the book style, the root's edge out of the drawing, with its value and grad."""
         root = v.root
         g.node("out", "", id="out", shape="point", width="0.06")
         g.edge(tail, "out", id=f"out{ids[root]}",
-               **labelled([_named(root.label, num(root.data))], grad_of(root), key=edge_label))
+               **labelled([_named(names[root], num(root.data))], grad_of(root), key=edge_label))
 
     node_id: dict[int, str] = {}
     blocks = stubs = buses = 0
@@ -700,8 +711,7 @@ def build_view_digraph(v: View, *, style: Style = "values", rankdir: str,
                     root_edge(node_id[id(n)])
                 continue
             node_id[id(n)] = f"v{i}"
-            lines = [_text(n.label)] if n.label else []
-            lines.append(f"data {num(n.data)}")
+            lines = [_text(names[n]), f"data {num(n.data)}"]
             extra = {"color": FOCUS_COLOR, "penwidth": "2.5"} if n in focus else {}
             g.node(f"v{i}", id=f"v{i}", shape="box", style="rounded",
                    **labelled(lines, grad_of(n), "grad "), **extra)
@@ -749,7 +759,7 @@ def build_view_digraph(v: View, *, style: Style = "values", rankdir: str,
                 continue
             if len(n.values) == 1:
                 x = n.values[0]
-                text = _named(x.label, num(x.data))
+                text = _named(names[x], num(x.data))
             else:
                 text = f"{len(n.values)} values: {summary(n.values)}"
             g.node(name, _html([text]), id=name, shape="plaintext", fontcolor=CONSTANT_COLOR)

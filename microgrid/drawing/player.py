@@ -24,14 +24,15 @@ import html
 import json
 import string
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from microgrid.core.check import check_leaves
 from microgrid.core.engine import Term, Value, Visit, backward_walk, operand_uses
-from microgrid.core.formulas import local_formula
+from microgrid.core.formulas import local_formula, node_names
+from microgrid.drawing.collapse import view
 from microgrid.drawing.diagram import (
     CHECK_COLOR,
     GRAD_COLOR,
@@ -42,6 +43,7 @@ from microgrid.drawing.diagram import (
     Style,
     _check_options,
     build_digraph,
+    build_view_digraph,
     diagram,
     fan_out,
     format_number,
@@ -80,25 +82,44 @@ class BackwardSteps:
     def __init__(self, root: Value, *, style: Style = "values", rankdir: str = "LR",
                  title: str | None = None, digits: int = 4, max_steps: int = 300,
                  renderer: Renderer = "auto", time_budget: float = TIME_BUDGET,
-                 local: bool = False, check: bool = False) -> None:
+                 local: bool = False, check: bool = False, collapse: int = 0,
+                 focus: Value | Iterable[Value] | None = None) -> None:
         _check_options(root, style, rankdir, digits, max_steps, renderer, time_budget,
                        caller="backward_steps", size_option="max_steps")
         if root.is_leaf:
             raise ValueError(f"backward_steps: {root!r} is a leaf, not the output of an "
                              "operation; there is no backward pass to show")
+        if isinstance(collapse, bool) or not isinstance(collapse, int) or collapse < 0:
+            raise ValueError(f"backward_steps: collapse must be a non-negative int, "
+                             f"got {collapse!r}")
+        if collapse:
+            raise ValueError(
+                f"backward_steps: collapse={collapse} would hide many steps in one node, and "
+                "the player shows one value a step; focus= keeps only the paths from some "
+                "values to the root (draw(root, collapse=...) draws the collapsed picture)")
+        if focus is not None and (local or check):
+            raise ValueError(f"backward_steps: focus draws without local or check, as draw "
+                             f"does; got local={local}, check={check}")
         self.root = root
         self.style, self.rankdir, self.title = style, rankdir, title
         self.digits, self.renderer, self.time_budget = digits, renderer, time_budget
         self.local, self.check = local, check
-        self.steps: list[Step] = list(backward_walk(root))
+        walk = list(backward_walk(root))
+        self.order = [step.node for step in reversed(walk)]  # topological order
+        # with focus, the values on the paths from the focused ones, one step each
+        self.view = None if focus is None else view(root, 0, focus, self.order)
+        shown = None if self.view is None else {n for n in self.view.nodes
+                                                 if isinstance(n, Value)}
+        self.steps: list[Step] = [s for s in walk if shown is None or s.node in shown]
         if len(self.steps) > max_steps:
             raise ValueError(
                 f"backward_steps: the graph has {len(self.steps)} nodes, more than max_steps="
                 f"{max_steps}, one frame each; animate a part of it (an intermediate Value "
-                "stands for the sub-expression that computes it), or pass a larger max_steps")
-        self.order = [step.node for step in reversed(self.steps)]  # topological order
+                "stands for the sub-expression that computes it, and focus= keeps only the "
+                "paths from some values), or pass a larger max_steps")
         self.ids = {v: i for i, v in enumerate(self.order)}  # i of the drawing's v{i}, e{i}_{k}
-        self.grads = {step.node: step.grad for step in self.steps}
+        self.names = node_names(self.order)
+        self.grads = {step.node: step.grad for step in walk}
 
     def edge_id(self, term: Term) -> str:
         """The id in the drawing of the edge that carried `term`: ``e{i}_{k}``, i the consumer's
@@ -115,8 +136,9 @@ class BackwardSteps:
         return self.steps[index]
 
     def name(self, v: Value) -> str:
-        """`v`'s label, or ``#i`` (its place in topological order) for an unlabelled value."""
-        return v.label or f"#{self.ids[v]}"
+        """`v`'s label, or ``#i`` (its place in topological order) for an unlabelled value, as
+        the drawing names it (`node_names`)."""
+        return self.names[v]
 
     def caption(self, index: int) -> str:
         """What happens at step `index`, in words and numbers (the chain rule)."""
@@ -179,11 +201,16 @@ class BackwardSteps:
     # --- drawing -------------------------------------------------------------------------
     def _final_svg(self) -> str:
         """The drawing of the finished pass: every gradient known, nothing highlighted."""
-        names = {v: self.name(v) for v in self.order if not v.label}
+        if self.view is not None:
+            build_view = functools.partial(
+                build_view_digraph, self.view, style=self.style, rankdir=self.rankdir,
+                grad_of=self.grads.get, title=self.title, digits=self.digits)
+            return diagram(build_view, len(self.view.nodes), self.renderer,
+                           self.time_budget).svg()
         checks = check_leaves(self.root, self.grads.__getitem__) if self.check else None
         build = functools.partial(
             build_digraph, self.root, self.order, style=self.style, rankdir=self.rankdir,
-            grad_of=self.grads.get, title=self.title, digits=self.digits, names=names,
+            grad_of=self.grads.get, title=self.title, digits=self.digits, names=self.names,
             show_local=self.local, checks=checks)
         return diagram(build, len(self.order), self.renderer, self.time_budget,
                        fan_out(self.order)).svg()
@@ -310,12 +337,16 @@ def _script() -> str:
 def backward_steps(root: Value, *, style: Style = "values", rankdir: str = "LR",
                    title: str | None = None, digits: int = 4, max_steps: int = 300,
                    renderer: Renderer = "auto", time_budget: float = TIME_BUDGET,
-                   local: bool = False, check: bool = False) -> BackwardSteps:
+                   local: bool = False, check: bool = False, collapse: int = 0,
+                   focus: Value | Iterable[Value] | None = None) -> BackwardSteps:
     """The steps of one backward pass from `root`, to animate: see `BackwardSteps`.
 
     ``backward_steps(loss).save_animation("steps.html")`` writes the page. With `local` and
     `check`, the drawing shows local derivatives and numerical gradients, as `draw`'s do.
+    `focus` (a Value or several), as `draw`'s: only the values on a path from them to `root`,
+    a step each, drawn as `draw(root, focus=...)` draws them. `collapse` is `draw`'s alone: a
+    collapsed node would hide many steps, so any depth but 0 is a `ValueError` that says so.
     """
     return BackwardSteps(root, style=style, rankdir=rankdir, title=title, digits=digits,
                          max_steps=max_steps, renderer=renderer, time_budget=time_budget,
-                         local=local, check=check)
+                         local=local, check=check, collapse=collapse, focus=focus)

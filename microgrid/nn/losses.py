@@ -2,8 +2,9 @@
 
 A loss takes a prediction and a target: one `Value` and one number, or equal-length sequences
 of them (a batch; targets may be a numpy array, never a str or a dict), and returns the mean
-over the batch; `half_squared_error`, the perceptron posts' ``E = ½ Σ_k (O_k - t_k)²``, returns
-a sum. `get(name)` looks a loss up by name.
+over the batch; `half_squared_error`, the ``E = ½ Σ_k (O_k - t_k)²`` of the posts "The
+perceptron" and "Backpropagation in the multi-layer perceptron", returns a sum. `get(name)`
+looks a loss up by name.
 
 Binary cross-entropy comes in two forms, both safe near 0 and 1:
 
@@ -100,8 +101,9 @@ def mse(pred: Prediction, target: Target) -> Value:
 
 
 def half_squared_error(pred: Prediction, target: Target) -> Value:
-    """``½ Σ (p - t)²``, a sum over the outputs (not a mean): the loss E of the perceptron posts,
-    whose ½ cancels the 2 of the derivative, so that ``dE/dp = p - t``."""
+    """``½ Σ (p - t)²``, a sum over the outputs (not a mean): the loss E of the posts "The
+    perceptron" and "Backpropagation in the multi-layer perceptron", whose ½ cancels the 2 of
+    the derivative, so that ``dE/dp = p - t``."""
     return 0.5 * _total([(p - t) ** 2 for p, t in _pairs(pred, target, "half_squared_error")])
 
 

@@ -16,10 +16,16 @@ import heapq
 import html
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from microgrid.core.engine import Value, operand_uses, topological_order
-from microgrid.core.formulas import format_number, local_formula, parenthesized, with_number
+from microgrid.core.formulas import (
+    format_number,
+    local_formula,
+    node_names,
+    parenthesized,
+    with_number,
+)
 from microgrid.core.functions import SYMBOLS
 
 __all__ = ["Explanation", "Path", "PathStep", "Tree", "explain", "tree"]
@@ -41,7 +47,11 @@ def describe(v: object, depth: int = 2) -> str:
         return format_number(v.data)
     if depth == 0:
         return "…"
-    parts = [describe(x, depth - 1) for x in v.operands]
+    return _expression(v, [describe(x, depth - 1) for x in v.operands])
+
+
+def _expression(v: Value, parts: list[str]) -> str:
+    """`v`'s operation written on its operands `parts` (``x×x``, ``a + b``, ``tanh(x)``)."""
     symbol = SYMBOLS.get(v.op, v.op)
     if v.op in ("+", "-", "*", "/", "**") and len(parts) == 2:
         inner = [parenthesized(p) if v.op != "+" else p for p in parts]
@@ -176,6 +186,7 @@ class Explanation:
     paths: tuple[Path, ...]  # all of them, or the largest `max_paths`
     edges: int  # the edges of the graph, which backward() visits once each
     digits: int = 4
+    names: dict[Value, str] = field(default_factory=dict)  # `node_names`: a label, or '#i'
 
     @property
     def complete(self) -> bool:
@@ -185,17 +196,34 @@ class Explanation:
     def _num(self, x: float) -> str:
         return format_number(x, self.digits)
 
+    def _name(self, v: object) -> str:
+        """How the text names `v`: as the drawings do (`node_names`), a constant by its number."""
+        if isinstance(v, Value) and v in self.names:
+            return self.names[v]
+        return describe(v)
+
     def _d(self) -> str:
-        return f"d{parenthesized(self._root_name())}/d{parenthesized(describe(self.wrt))}"
+        return f"d{_in_d(self._root_name())}/d{_in_d(self._name(self.wrt))}"
+
+    def _where(self) -> str:
+        """What each unlabelled value named in the listed paths computes: '#1 = x×x'."""
+        unnamed = [v for v in dict.fromkeys(s.child for p in self.paths for s in p.steps)
+                   if not v.label and v in self.names]
+        if not unnamed:
+            return ""
+        defs = [f"{self._name(v)} = {_expression(v, [self._name(x) for x in v.operands])}"
+                for v in unnamed[:MAX_WHERE]]
+        more = f" and {len(unnamed) - MAX_WHERE} more" if len(unnamed) > MAX_WHERE else ""
+        return ", where " + ", ".join(defs) + more
 
     def _path_text(self, path: Path) -> str:
-        hops = [describe(self.wrt)]
+        hops = [self._name(self.wrt)]
         for step in path.steps:
             hop = SYMBOLS.get(step.child.op, step.child.op)
             if sum(1 for x in step.child.operands if x is step.parent) > 1:
                 hop += f" ({_ordinal(step.index)} operand)"
-            if step.child is not self.root and step.child.label:
-                hop += f" [{step.child.label}]"
+            if step.child is not self.root and (step.child.label or step.child in self.names):
+                hop += f" [{self._name(step.child)}]"
             hops.append(hop)
         if path.steps:
             hops.append(self._root_name())
@@ -214,7 +242,7 @@ class Explanation:
         return " × ".join(f if n == 1 else f"{f}^{n}" for f, n in counts.items())
 
     def _root_name(self) -> str:
-        name = describe(self.root)
+        name = self._name(self.root)
         return "the output" if "…" in name else name
 
     def _locals(self, path: Path) -> list[str]:
@@ -222,10 +250,10 @@ class Explanation:
             return []
         lines = []
         for step in path.steps:
-            formula = step.formula
-            out = parenthesized(describe(step.child))
+            formula = local_formula(step.child, step.index, lambda x, g: self._name(x))
+            out = parenthesized(self._name(step.child))
             rule = (f"∂{out}" + formula[1:] if formula
-                    else f"∂{out}/∂{parenthesized(describe(step.parent))}")
+                    else f"∂{out}/∂{parenthesized(self._name(step.parent))}")
             lines.append(with_number(rule, self._num(step.local_grad)))
         return lines
 
@@ -233,23 +261,25 @@ class Explanation:
         """The derivation in three parts: the head line; each path listed, with the local
         derivatives along it; the closing line ('' when there is nothing to list)."""
         d, num = self._d(), self._num
-        root, wrt = self._root_name(), describe(self.wrt)
+        root, wrt = self._root_name(), self._name(self.wrt)
         if self.count == 0:
             return (f"{d} = 0: {root} does not depend on {wrt} (no path leads from {wrt} to "
                     f"{root}), so a change in {wrt} does not change {root}.", [], "")
         if not self.paths[0].steps:
             return f"{d} = 1: {root} is {wrt} itself.", [], ""
-        s = "" if self.count == 1 else "s"
-        if self.complete:
+        if self.count == 1:
+            head = (f"{d} = {num(self.grad)}, the product of the local derivatives along the "
+                    f"one path from {wrt} to {root}{self._where()}:")
+        elif self.complete:
             terms = " + ".join(num(p.product) for p in self.paths)
-            head = (f"{d} = {num(self.grad)}" + (f" = {terms}" if self.count > 1 else "")
-                    + f", the sum over {self.count} path{s} from {wrt} to {root} of the product"
-                    " of the local derivatives along each:")
+            head = (f"{d} = {num(self.grad)} = {terms}, the sum over {self.count} paths from "
+                    f"{wrt} to {root} of the product of the local derivatives along each"
+                    f"{self._where()}:")
         else:
             head = (f"{d} = {num(self.grad)}, the sum over {self.count:,} paths from {wrt} to "
                     f"{root}" + (f" (2^{self.count.bit_length() - 1})"
                                  if self.count & (self.count - 1) == 0 else "")
-                    + f", too many to list; the {len(self.paths)} largest:")
+                    + f", too many to list; the {len(self.paths)} largest{self._where()}:")
         paths = [(self._path_text(path), self._locals(path)) for path in self.paths]
         if not self.complete:
             tail = (f"backward() gets the exact sum of all {self.count:,} products, "
@@ -291,6 +321,16 @@ class Explanation:
                 + (f"<p>{html.escape(tail)}</p>" if tail else "") + "</div>")
 
 
+MAX_WHERE = 6  # unlabelled values defined in the head line, at most
+
+
+def _in_d(name: str) -> str:
+    """`name` as the numerator or denominator of d(…)/d(…): in parentheses when it has spaces
+    or operators, or starts with d (a value named d: d(d)/da, not dd/da)."""
+    return f"({name})" if name.startswith("d") and not name.startswith("(") else \
+        parenthesized(name)
+
+
 def _ordinal(k: int) -> str:
     return ("first", "second", "third")[k] if k < 3 else f"{k + 1}th"
 
@@ -322,8 +362,9 @@ def explain(root: Value, wrt: Value | str, *, max_paths: int = MAX_PATHS, digits
                         f"{wrt!r}")
     uses = _uses(order)
     n_edges = sum(len(u) for u in uses.values())
+    names = node_names(order)
     if wrt not in uses:
-        return Explanation(root, wrt, 0.0, 0, (), n_edges, digits)
+        return Explanation(root, wrt, 0.0, 0, (), n_edges, digits, names)
     counts = _counts(order, uses, root)
     grads: dict[Value, float] = {}
     for v in reversed(order):  # backward()'s sums, without touching any grad
@@ -333,7 +374,7 @@ def explain(root: Value, wrt: Value | str, *, max_paths: int = MAX_PATHS, digits
         paths = tuple(_all_paths(wrt, root, uses))
     else:
         paths = tuple(_largest_paths(wrt, root, order, uses, counts, max_paths))
-    return Explanation(root, wrt, grads[wrt], count, paths, n_edges, digits)
+    return Explanation(root, wrt, grads[wrt], count, paths, n_edges, digits, names)
 
 
 # --- the graph as text ----------------------------------------------------------------------
@@ -362,7 +403,7 @@ def tree(root: Value, *, show_grads: bool | None = None, digits: int = 4,
                          f"{max_nodes}; write a part of it (an intermediate Value)")
     if show_grads is None:
         show_grads = any(v.grad != 0 for v in order)
-    ids = {v: i for i, v in enumerate(order)}
+    names = node_names(order)
     uses: dict[Value, int] = {}
     for v in order:
         for p in v.parents:
@@ -372,7 +413,7 @@ def tree(root: Value, *, show_grads: bool | None = None, digits: int = 4,
         return format_number(x, digits)
 
     def name(v: Value) -> str:
-        return v.label or f"#{ids[v]}"
+        return names[v]
 
     def line(v: Value) -> str:
         text = f"{name(v)} = {num(v.data)}"

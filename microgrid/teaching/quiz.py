@@ -171,8 +171,8 @@ def parse_answer(text: str) -> float | None:
 def run(quiz: Quiz, input: TextIO | None = None, output: TextIO | None = None,
         tolerance: float = TOLERANCE) -> tuple[int, int]:
     """Ask the quiz's questions on `output`, reading answers from `input` (standard input and
-    output by default); returns (right answers, questions). An empty line, ``q`` or the end of
-    the input stops early: the questions left count as not answered."""
+    output by default); returns (right answers, questions). A blank line asks again; ``q`` or
+    the end of the input stops early: the questions left count as not answered."""
     inp = sys.stdin if input is None else input
     out = sys.stdout if output is None else output
     print(quiz.text(), file=out)
@@ -182,9 +182,11 @@ def run(quiz: Quiz, input: TextIO | None = None, output: TextIO | None = None,
             print(f"\n{n}/{len(quiz.questions)}. {q.name}.grad = ? ", end="", file=out)
             out.flush()
             line = inp.readline()
-            if not line or line.strip().lower() in ("", "q", "quit"):
+            if not line or line.strip().lower() in ("q", "quit"):
                 print("\n(stopped)", file=out)
                 return _score(right, len(quiz.questions), out)
+            if not line.strip():  # a stray Enter: ask again
+                continue
             if line.strip().lower() in ("h", "hint", "?"):
                 print(f"Hint: {q.hint}", file=out)
                 continue

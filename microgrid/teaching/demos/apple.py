@@ -1,4 +1,4 @@
-"""Apples ("Deep Learning from Scratch", ch. 5): price 220, by hand with layers and by Value."""
+"""Apples ("Deep Learning from Scratch" by Koki Saitoh, ch. 5): price 220, with layers and Value."""
 
 from __future__ import annotations
 

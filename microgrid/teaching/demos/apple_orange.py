@@ -1,4 +1,4 @@
-"""Apples and oranges ("Deep Learning from Scratch", ch. 5): price 715 and its gradients."""
+"""Apples and oranges ("Deep Learning from Scratch" by Koki Saitoh, ch. 5): price 715, gradients."""
 
 from __future__ import annotations
 

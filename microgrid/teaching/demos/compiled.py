@@ -36,6 +36,32 @@ def book_body() -> list[str]:
     return [line.strip().split("  #")[0] for line in lines[start:end]]
 
 
+def targets(line: str) -> set[str]:
+    """The names a line of code assigns, with no underscores (the book's ``dall_price`` is the
+    generated code's ``d_all_price``); a comment is its own target."""
+    if line.startswith("#"):
+        return {line}
+    left = line.split("+=")[0] if "+=" in line else line.split("=")[0]
+    return {name.strip().replace("_", "") for name in left.split(",")}
+
+
+def paired(book: list[str], generated: list[str]) -> list[tuple[str, str]]:
+    """Each line of the book's code beside the generated lines that compute what it assigns
+    (a layer's backward gives two gradients, the generated code one a line; the + layer's
+    backward, which passes its gradient on as it is, has no generated line of its own)."""
+    rows: list[tuple[str, str]] = []
+    used: set[int] = set()
+    for line in book:
+        mine = [k for k, g in enumerate(generated) if k not in used and targets(g) & targets(line)]
+        used.update(mine)
+        if not mine:
+            passed = line[line.rfind("(") + 1:line.rfind(")")]
+            rows.append((line, f"(no line: the gradient {passed} is used as it is)"))
+        rows += [(line if n == 0 else "", generated[k]) for n, k in enumerate(mine)]
+    rows += [("", g) for k, g in enumerate(generated) if k not in used]
+    return rows
+
+
 def run(argv: list[str] | None = None) -> tuple[int, Value]:
     """Print both codes side by side and the compiled step's numbers; return the exit status
     and the graph, after backward()."""
@@ -43,13 +69,11 @@ def run(argv: list[str] | None = None) -> tuple[int, Value]:
     leaves, _ = graph()
     step = compile_step(lambda: graph_of(leaves))
     price = step()
-    book, generated = book_body(), generated_body(step.source)
-    width = max(len(line) for line in book) + 4
+    rows = paired(book_body(), generated_body(step.source))
+    width = max(len(left) for left, _ in rows) + 4
     print(f"{'the book (layers, by hand)':<{width}}microgrid.compile (generated)")
-    for i in range(max(len(book), len(generated))):
-        left = book[i] if i < len(book) else ""
-        right = generated[i] if i < len(generated) else ""
-        print(f"{left:<{width}}{right}")
+    for left, right in rows:
+        print(f"{left:<{width}}{right}".rstrip())
     print()
     got = {"price": price, "dApple": leaves["apple"].grad,
            "dApple_num": leaves["apple_num"].grad, "dOrange": leaves["orange"].grad,

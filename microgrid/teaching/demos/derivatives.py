@@ -1,4 +1,4 @@
-"""The n-th derivative of tanh (DeZero, step 35): grad() to 4th order beside closed forms."""
+"""The n-th derivative of tanh (DeZero, "Deep Learning from Scratch 3", step 35): up to 4th."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A hidden layer (the multi-layer perceptron post): each layer's gradients, autograd vs by hand."""
+"""A hidden layer (the post "Backpropagation in the multi-layer perceptron"): each gradient."""
 
 from __future__ import annotations
 
@@ -7,11 +7,17 @@ import random
 from collections.abc import Sequence
 
 from microgrid.core.engine import Value
+from microgrid.core.groups import group
 from microgrid.nn.losses import half_squared_error
 from microgrid.nn.modules import MLP, Neuron
 from microgrid.teaching.demos._compare import compare, number, verdict
 
 N, J, K = 4, 3, 2  # inputs x_i, hidden nodes O_j, outputs O_k
+
+COLLAPSE = 2  # `microgrid demo mlp_backprop -o FILE` draws a node per neuron, a slide's size
+# why the full picture (--collapse 0) is past a slide's 2,000 px (the CLI says so)
+LARGE = ("every weight of the network with its gradient, as in the tables above; --focus "
+         "'w[1]_0_0' --style book draws one weight's paths")
 
 
 def network(seed: int = 0) -> tuple[MLP, list[float], list[float]]:
@@ -24,10 +30,12 @@ def network(seed: int = 0) -> tuple[MLP, list[float], list[float]]:
 
 
 def forward(model: MLP, x: list[float], t: list[float]) -> tuple[list[Value], list[Value], Value]:
-    """Hidden outputs O_j, outputs O_k and E = ½ Σ_k (O_k - t_k)²."""
-    hidden = model.layers[0](x)
+    """Hidden outputs O_j, outputs O_k and E = ½ Σ_k (O_k - t_k)². The inputs are Values x_i
+    (a drawing with a node per neuron shows them) and E is a group (it is one node there)."""
+    hidden = model.layers[0]([Value(xi, f"x_{i}") for i, xi in enumerate(x)])
     outputs = model.layers[1](hidden)
-    e = half_squared_error(outputs, t)
+    with group("E"):
+        e = half_squared_error(outputs, t)
     e.label = "E"
     return hidden, outputs, e
 

@@ -1,4 +1,4 @@
-"""Newton's method (DeZero, step 33): minimise x^4 - 2x^2 from x = 2, f'' from grad()."""
+"""Newton's method (DeZero, "Deep Learning from Scratch 3", step 33): x^4 - 2x^2 from x = 2."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Notation (Andrew Ng's course): z, a, L, da, dz, dW, db per layer [l] and per example (i)."""
+"""Notation (the post "The notation of neural networks, 2"): z, a, L, da, dz, dW, db by name."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ from microgrid.teaching.demos._compare import compare, number, verdict
 
 NX, NH = 3, 4  # input features x_0..x_2 (indices from 0), hidden units of the 2-layer net
 M = 4  # training examples x(0)..x(3) in a batch
+
+# why `microgrid demo NAME -o FILE`'s full picture is past a slide's 2,000 px (-o says so)
+LARGE = ("every weight of the two-layer network with its gradient (dW[1], dW[2]); --collapse "
+         "2 draws a node per neuron, --focus 'w[1]_0_0' --style book one weight's paths")
 
 
 def _example(rng: random.Random) -> tuple[list[float], float]:

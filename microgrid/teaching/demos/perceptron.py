@@ -1,28 +1,32 @@
-"""Perceptrons (the single-layer perceptron post): each dE/dw_jk by autograd and by the formula."""
+"""Perceptrons (the post "The perceptron"): each dE/dw_jk by autograd and by the formula."""
 
 from __future__ import annotations
 
 import argparse
 import random
 
-from microgrid.core.engine import Value
+from microgrid.core.engine import Value, dot
 from microgrid.nn.losses import half_squared_error, mse
 from microgrid.teaching.demos._compare import compare, number, verdict
 
 N = 10  # input features x_j^0, j = 0 .. N-1, as in the post (x = torch.randn(1, 10))
 M = 2  # outputs of the multi-output perceptron (w = torch.randn(2, 10))
 
+# why `microgrid demo NAME -o FILE`'s full picture is past a slide's 2,000 px (-o says so)
+LARGE = ("the post's 10 inputs x_j and 10 weights w_j0 feed one Σwx, each with its "
+         "gradient; --focus w_00 --style book draws one weight's path")
+
 
 def perceptron(n_out: int, seed: int = 0) -> tuple[list[Value], list[list[Value]], list[Value]]:
     """The inputs x_j^0, the weights w_jk^1 (input j to output k) and the outputs
-    O_k^1 = sigmoid(x_k^1), where x_k^1 = Σ_j w_jk^1 x_j^0. No bias, as in the post."""
+    O_k^1 = sigmoid(x_k^1), where x_k^1 = Σ_j w_jk^1 x_j^0, one `dot` node (drawn Σwx); no
+    bias, as in the post (the bias operand of `dot` is the constant 0)."""
     rng = random.Random(seed)
     x = [Value(rng.gauss(0, 1), f"x_{j}") for j in range(N)]
     w = [[Value(rng.gauss(0, 1), f"w_{j}{k}") for k in range(n_out)] for j in range(N)]
     outputs = []
     for k in range(n_out):
-        products = [w[j][k] * x[j] for j in range(N)]
-        xk = sum(products[1:], products[0])
+        xk = dot([w[j][k] for j in range(N)], x)
         xk.label = f"x^1_{k}"
         o = xk.sigmoid()
         o.label = f"O_{k}"

@@ -1,4 +1,4 @@
-"""Training (the backprop-in-outline post): an MLP learns two moons, forward/loss/backward/step."""
+"""Training (the post "A brief analysis of the backpropagation algorithm"): an MLP learns moons."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from microgrid.core.engine import Value, no_grad
+from microgrid.core.groups import group
 from microgrid.nn.data import Points, make_moons
 from microgrid.nn.losses import bce_with_logits
 from microgrid.nn.modules import MLP
@@ -18,7 +19,7 @@ from microgrid.teaching.demos._compare import TOLERANCE, verdict
 
 DEFAULT_LR = {"adam": 0.05, "sgd": 0.5}
 DEFAULT_TARGET = 0.97
-DEFAULT_PLOT = "train.png"
+COLLAPSE = 2  # `microgrid demo train -o FILE` draws a node per neuron (--collapse 0: every value)
 RELATIVE = 1e-12  # compiled against backward(): the issue's bound, relative to the largest
 
 
@@ -35,14 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--target", type=float,
                    help=f"training accuracy to reach, else exit 1 (default: {DEFAULT_TARGET})")
     p.add_argument("--plot", metavar="PNG",
-                   help=f"where to save the decision boundary and loss curve "
-                        f"(default: {DEFAULT_PLOT}; with --fast, none unless given)")
-    p.add_argument("--no-plot", action="store_true", help="do not save a picture")
+                   help="save the decision boundary and the loss curve to PNG (default: none)")
+    p.add_argument("--no-plot", action="store_true", help="save no picture, even with --plot")
     p.add_argument("--compile", action="store_true",
                    help="train with microgrid.compile's step and print the speed-up")
     p.add_argument("--fast", action="store_true",
-                   help="a quick run for tests: 30 points, 8 units, 10 steps, no target, "
-                        "no picture unless --plot is given")
+                   help="a quick run for tests: 30 points, 8 units, 10 steps, no target")
     return p
 
 
@@ -82,13 +81,27 @@ def accuracy(logits: Logits, X: Points, y: list[int]) -> float:
 
 
 def example_graph(model: MLP, X: Points, y: list[int]) -> Value:
-    """What `microgrid demo train -o FILE` draws: the loss L of the first training point through
-    the trained model, after backward() (every weight, with its gradient for that point)."""
-    loss = bce_with_logits(_logits(model, X[:1]), y[:1])
+    """What `microgrid demo train -o FILE` draws: the loss L of the first training point, after
+    backward(). Pass the untrained model: its gradients are the ones the first step follows
+    (after training they are about 0). The inputs are Values, x_0 and x_1, so that a collapsed
+    drawing shows them, and the loss is the group "loss", so that it collapses to one node."""
+    x = [Value(xi, f"x_{i}") for i, xi in enumerate(X[0])]
+    z = model.output(x)
+    with group("loss"):
+        loss = bce_with_logits([z], y[:1])
     loss.label = "L"
-    model.zero_grad()  # the weights' grads hold the last training step's
+    model.zero_grad()
     loss.backward()
     return loss
+
+
+def describe_example(loss: Value, X: Points, y: list[int]) -> str:
+    """The line that says what `example_graph` is, for the demo's output."""
+    x = ", ".join(f"{xi:.2f}" for xi in X[0])
+    return (f"-o FILE draws the loss of the first point, x = ({x}), class {y[0]}, through the "
+            f"untrained weights (L = {loss.data:.3f}), after backward(): the gradients the first "
+            f"step follows; a node per neuron (--collapse {COLLAPSE}; --collapse 0 draws every "
+            f"value). A ReLU that is off passes no gradient back.")
 
 
 def _progress(steps: int) -> tuple[Iterable[int], Any]:
@@ -217,8 +230,6 @@ def run(argv: list[str] | None = None) -> tuple[int, Value]:
         args.n, args.hidden, args.steps = 30, 8, 10
     elif args.target is None:
         args.target = DEFAULT_TARGET
-    if args.plot is None and not args.fast:
-        args.plot = DEFAULT_PLOT
     for name in ("n", "steps", "hidden"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
@@ -246,6 +257,8 @@ def run(argv: list[str] | None = None) -> tuple[int, Value]:
     else:
         print(f"dL/dz_i from backward() vs (sigmoid(z_i) - y_i) / n, every example, every step: "
               f"max |diff| {worst:.1e}")
+    example = example_graph(model_for(args.hidden, args.seed), X, y)  # the same initial weights
+    print(describe_example(example, X, y))
     if args.plot is not None and not args.no_plot:
         if plot(logits, X, y, losses, args.plot):
             print(f"saved the decision boundary and the loss curve to {args.plot}")
@@ -257,7 +270,7 @@ def run(argv: list[str] | None = None) -> tuple[int, Value]:
     if args.target is not None and acc < args.target:
         print(f"FAILED: training accuracy {acc:.1%} is below the target {args.target:.0%}.")
         status = 1
-    return status, example_graph(model, X, y)
+    return status, example
 
 
 def _faster(ratio: float) -> str:
