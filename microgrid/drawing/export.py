@@ -73,6 +73,7 @@ LATEX = {"∂": r"$\partial$", "Σ": r"$\Sigma$", "×": r"$\times$", "−": "$-$
          "Δ": r"$\Delta$", "\\": r"$\backslash$", "{": r"\{", "}": r"\}", "$": r"\$",
          "&": r"\&", "#": r"\#", "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}",
          "<": "$<$", ">": "$>$", "|": r"$|$", "\u00a0": "~"}
+NUMBER = re.compile(r"-?[\d.]+(?:e-?\d+)?")
 ANCHORS = {"start": "base west", "middle": "base", "end": "base east"}
 NAMED = {"black": "000000", "white": "ffffff", "red": "ff0000", "blue": "0000ff",
          "green": "00ff00", "grey": "808080", "gray": "808080"}
@@ -113,7 +114,7 @@ def tikz(svg: str) -> str:
             elif tag == "path":
                 lines.append(rf"\path[{style}] {_path(e.get('d', ''), point)};")
             else:
-                numbers = [float(n) for n in re.findall(r"-?[\d.]+(?:e-?\d+)?", e.get("points", ""))]
+                numbers = [float(n) for n in NUMBER.findall(e.get("points", ""))]
                 pts = [point(x, y) for x, y in zip(numbers[::2], numbers[1::2], strict=False)]
                 end = " -- cycle" if tag == "polygon" else ""
                 lines.append(rf"\path[{style}] {' -- '.join(pts)}{end};")
@@ -148,7 +149,7 @@ def tikz(svg: str) -> str:
         r"\begin{document}",
         r"\noindent",
         *definitions,
-        rf"\begin{{tikzpicture}}[x=1bp, y=1bp, line join=round]",
+        r"\begin{tikzpicture}[x=1bp, y=1bp, line join=round]",
         rf"\useasboundingbox (0,0) rectangle ({width:.2f},{height:.2f});",
         *lines,
         r"\end{tikzpicture}",
@@ -187,7 +188,7 @@ def _path(d: str, point) -> str:
     """An SVG path of Graphviz's (``M x,y C x1,y1 x2,y2 x3,y3 ...``) in TikZ."""
     out = []
     for command, numbers in re.findall(r"([MCLZmclz])([^MCLZmclz]*)", d):
-        values = [float(n) for n in re.findall(r"-?[\d.]+(?:e-?\d+)?", numbers)]
+        values = [float(n) for n in NUMBER.findall(numbers)]
         pts = [point(x, y) for x, y in zip(values[::2], values[1::2], strict=False)]
         if command == "M":
             out.append(pts[0])
