@@ -2,8 +2,9 @@
 
 A drawing is built in the light theme's colours (`diagram.py`'s constants); ``theme="dark"``
 swaps each for its dark counterpart in the finished DOT, and sets the page, the lines and the
-text light on dark. Every colour, in both themes, has a contrast of at least 4.5 with its page
-(WCAG's level AA for text), which `contrast` measures and the tests check.
+text light on dark. Every colour of text, in both themes, has a contrast of at least 4.5 with
+its page and the fills it is drawn on (WCAG's level AA for text), and every colour of lines at
+least 3, which `contrast` measures and the tests check.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ LOCAL_COLOR = "#1f5fa8"  # local derivatives (local=True): blue
 CHECK_COLOR = "#2a7f2a"  # a numerical gradient that agrees (check=True): green
 WARN_COLOR = "#c2410c"  # one that disagrees: orange, and the leaf's box drawn in it
 WARN_FILL = "#fff1e0"
-BLOCK_COLOR = "#eef2fa"  # a collapsed group's fill
+BLOCK_COLOR = "#f1f4fb"  # a collapsed group's fill
 FOCUS_COLOR = "#1f77b4"  # the border of a focused value
 
 LIGHT_PAGE, LIGHT_INK = "#ffffff", "#000000"
@@ -52,7 +53,8 @@ MEANINGS = [
 def legend_lines(source: str) -> list[str]:
     """The legend of a drawing whose DOT is `source`: a line for each colour it uses, and
     for its dashed edges, as HTML-like label lines (left-aligned)."""
-    lines = [f'<font color="{color}">■ {name}</font>: {meaning}'
+    lines = [f'<font color="{color}">■ {name}</font>: {meaning}' if color != FOCUS_COLOR
+             else f'<font color="{color}">■</font> {name}: {meaning}'  # a line, not text
              for color, name, meaning in MEANINGS if color in source]
     if 'style=dashed' in source:
         lines.append(f'<font color="{CONSTANT_COLOR}">- - dashed, grey</font>: a constant, '
@@ -85,9 +87,10 @@ def with_theme(g: graphviz.Digraph, theme: Theme) -> graphviz.Digraph:
         return g
     pattern = re.compile("|".join(map(re.escape, DARK)), re.IGNORECASE)
     g.body[:] = [pattern.sub(lambda m: DARK[m[0].lower()], line) for line in g.body]
-    g.attr(bgcolor=DARK_PAGE, color=DARK_INK, fontcolor=DARK_INK)
-    g.attr("node", color=DARK_INK, fontcolor=DARK_INK)
-    g.attr("edge", color=DARK_INK, fontcolor=DARK_INK)
+    g.attr(bgcolor=DARK_PAGE, color=DARK_INK, fontcolor=DARK_INK)  # the last one counts
+    # a node's or edge's defaults count for those after them: first, then
+    g.body[:0] = [f'\t{kind} [color="{DARK_INK}" fontcolor="{DARK_INK}"]\n'
+                  for kind in ("node", "edge")]
     return g
 
 
@@ -96,10 +99,10 @@ def page_and_ink(theme: Theme) -> tuple[str, str]:
     return (DARK_PAGE, DARK_INK) if theme == "dark" else (LIGHT_PAGE, LIGHT_INK)
 
 
-def palette(theme: Theme) -> list[str]:
-    """Every colour a drawing's text may have in `theme`."""
-    light = [GRAD_COLOR, CONSTANT_COLOR, LOCAL_COLOR, CHECK_COLOR, WARN_COLOR,
-             FOCUS_COLOR, page_and_ink(theme)[1]]
+def palette(theme: Theme, text: bool = True) -> list[str]:
+    """Every colour a drawing's text may have in `theme` (with `text` False: its lines')."""
+    light = ([GRAD_COLOR, CONSTANT_COLOR, LOCAL_COLOR, CHECK_COLOR, WARN_COLOR] if text
+             else [FOCUS_COLOR, CONSTANT_COLOR, WARN_COLOR]) + [page_and_ink(theme)[1]]
     return [DARK.get(c, c) for c in light] if theme == "dark" else light
 
 
