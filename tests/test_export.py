@@ -207,7 +207,7 @@ def test_the_dark_theme_swaps_every_colour():
     y = neuron()
     dark = draw(y, theme="dark", local=True, check=True, legend=True).source
     assert 'bgcolor="#1e1e1e"' in dark
-    for light, swapped in themes.DARK.items():
+    for light in themes.DARK:
         assert light not in dark
     assert themes.DARK[themes.GRAD_COLOR] in dark and themes.DARK[themes.LOCAL_COLOR] in dark
     model = nn.MLP(2, [4, 1], seed=0)

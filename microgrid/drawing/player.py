@@ -287,8 +287,8 @@ class BackwardSteps:
         return (f'<div class="microgrid-player-static"><p class="microgrid-note">'
                 f"<b>{html.escape(self._title())}</b>: the finished pass. The step-by-step "
                 "player needs a trusted notebook (run the cell again, or the command "
-                "Trust Notebook), or open the page that backward_steps(...).save_animation('steps.html')"
-                " writes.</p>"
+                "Trust Notebook), or open the page that "
+                "backward_steps(...).save_animation('steps.html') writes.</p>"
                 f'<img src="{src}" alt="the backward pass, finished" '
                 'style="max-width:100%;height:auto">'
                 f"<details><summary>The {len(self.steps)} steps, in words</summary>"
