@@ -47,6 +47,10 @@ def full_layout_source(y: Value) -> str:
                          grad_of=lambda v: v.grad, title=None, digits=4).source
 
 
+# LaTeX's fonts, which fontconfig finds too (Debian's fonts-lmodern, with texlive-latex-base)
+TEX_FONTS = ("/usr/share/texmf/fonts", "/usr/share/texlive/texmf-dist/fonts")
+
+
 def without_system_fonts(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """Run Python `code` with every system font folder hidden, as on a machine with no font
     package (a private mount namespace with empty font folders; needs root and unshare)."""
@@ -55,7 +59,7 @@ def without_system_fonts(code: str, tmp_path: Path) -> subprocess.CompletedProce
     script = tmp_path / "script.py"
     script.write_text(textwrap.dedent(code))
     folders = [f for f in ("/usr/share/fonts", "/usr/local/share/fonts", "/root/.fonts",
-                           "/root/.local/share/fonts") if Path(f).is_dir()]
+                           "/root/.local/share/fonts", *TEX_FONTS) if Path(f).is_dir()]
     mounts = "".join(f"mount -t tmpfs none {f} && " for f in folders)
     check = "test -z \"$(fc-list 2>/dev/null)\" && "  # fontconfig finds nothing
     result = subprocess.run(["unshare", "-m", "sh", "-c",
@@ -517,7 +521,7 @@ def test_in_a_browser_without_arial_text_is_drawn_in_the_embedded_font_inside_it
     script = tmp_path / "browser.py"
     script.write_text(textwrap.dedent(IN_A_BROWSER))
     others = [str(f) for f in Path("/usr/share/fonts").glob("*/*")
-              if f.is_dir() and f.name != "dejavu"]
+              if f.is_dir() and f.name != "dejavu"] + [f for f in TEX_FONTS if Path(f).is_dir()]
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         pytest.skip("hiding the system fonts needs root and unshare (a mount namespace)")
     mounts = "".join(f"mount -t tmpfs none {f} && " for f in others)

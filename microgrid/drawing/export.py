@@ -1,9 +1,9 @@
 """Pictures for slides and papers, made from a drawing's SVG (its layout reused, no Graphviz run):
 PDF (vector, text kept as text, the font embedded) and TikZ for LaTeX.
 
-- `pdf(svg)`: the SVG converted by svglib and ReportLab (``pip install 'microgrid[pdf]'``), in
-  Arimo, the font the drawing was laid out with, embedded as a subset. Needs no system
-  Graphviz and no system library.
+- `pdf(svg)`: the SVG converted by svglib and ReportLab (``pip install
+  'microgrid[export]'``), in Arimo, the font the drawing was laid out with, embedded as a
+  subset. Needs no system Graphviz and no system library.
 - `tikz(svg)`: a LaTeX document of one ``tikzpicture`` whose page is the picture's size; every
   shape is drawn where Graphviz put it, and every text is a TikZ node, in the document's sans
   serif font. It compiles with ``pdflatex`` or ``lualatex`` (needs the ``tikz`` and
@@ -33,7 +33,7 @@ def pdf(svg: str) -> bytes:
         from svglib.svglib import svg2rlg
     except ImportError:
         raise RenderError("save: a PDF without the system's Graphviz needs svglib and "
-                          "reportlab: pip install 'microgrid[pdf]' (or draw with "
+                          "reportlab: pip install 'microgrid[export]' (or draw with "
                           "renderer='dot', Graphviz installed)") from None
     _register_font()
     svg = svg.replace(f'font-family="{FONT_FALLBACK}"', f'font-family="{FONT}"')
