@@ -124,6 +124,12 @@ def test_every_render_error_names_the_remedies():
         assert "focus=" in message and "larger time_budget" in message
 
 
+def pdf_fonts(data: bytes) -> list[str]:
+    pypdf = pytest.importorskip("pypdf", reason="needs pypdf (pip install -e '.[dev]')")
+    fonts = pypdf.PdfReader(io.BytesIO(data)).pages[0]["/Resources"]["/Font"]
+    return [str(fonts[k].get_object()["/BaseFont"]) for k in fonts]
+
+
 def pdf_text(data: bytes) -> tuple[str, list[str]]:
     """The text of a one-page PDF, and the names of its fonts that are embedded."""
     pypdf = pytest.importorskip("pypdf", reason="needs pypdf (pip install -e '.[dev]')")
@@ -142,7 +148,9 @@ def test_a_pdf_without_graphviz_keeps_its_text_as_text_in_the_embedded_font(no_d
     for label in ("a", "b", "c", "data", "grad", "tanh", "-0.004023", "0.9993", "numeric"):
         assert label in words, label
     assert "∂/∂a" in text and "1 − tanh² = 0.001341" in text  # not only ASCII
-    assert any(name.endswith("Arimo-Regular") for name in embedded), embedded
+    assert embedded and all(name.endswith("Arimo-Regular") for name in embedded), embedded
+    assert len(embedded) == len(pdf_fonts(path.read_bytes()))  # every font is embedded
+    assert draw(neuron(), local=True, check=True).pdf() == path.read_bytes()  # reproducible
 
 
 def compile_tex(tex_path) -> bytes:

@@ -40,7 +40,10 @@ def pdf(svg: str) -> bytes:
     drawing = svg2rlg(io.BytesIO(svg.encode("utf-8")))
     if drawing is None:
         raise RenderError("save: svglib could not read the drawing's SVG")
-    return bytes(renderPDF.drawToString(drawing, title="computation graph"))
+    # every font is Arimo, embedded (not ReportLab's first font, Helvetica, named unembedded);
+    # invariant: no date or random id in it, so the same drawing gives the same bytes
+    drawing.initialFontName = PDF_FONT
+    return bytes(renderPDF.drawToString(drawing, invariant=1, pageCompression=1))
 
 
 @functools.cache
