@@ -7,6 +7,7 @@ import io
 import re
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -179,6 +180,23 @@ def test_tikz_compiles_and_keeps_every_number(no_dot, tmp_path, style):
     assert "a neuron & its {grads} at 100%" in text  # LaTeX's special characters, escaped
 
 
+def test_a_pdf_warns_of_letters_its_font_lacks(no_dot):
+    pytest.importorskip("svglib", reason=EXPORT)
+    with pytest.warns(UserWarning, match=r"the PDF's font \(Arimo\) has no letters for '学习✓'"):
+        draw(Value(1.0, "学习 ✓")).pdf()
+
+
+def test_tikz_of_labels_in_other_scripts_still_compiles(no_dot, tmp_path):
+    x = Value(2.0, "学习")
+    y = (x * x).tanh()
+    y.label = "输出 ✓"
+    y.backward()
+    tex = draw(y, legend=True).save(tmp_path / "g.tex").read_text()
+    assert r"\DeclareUnicodeCharacter{5B66}{?}" in tex  # pdflatex: a '?'; lualatex: itself
+    text, _ = pdf_text(compile_tex(tmp_path / "g.tex"))
+    assert "0.9993" in text.split()
+
+
 def test_cli_demo_draws_pdf_and_tikz_with_no_graphviz(no_dot, tmp_path, capsys):
     pytest.importorskip("svglib", reason=EXPORT)
     for name in ("ao.pdf", "ao.tex"):
@@ -201,13 +219,14 @@ def test_the_legend_says_what_each_colour_shown_means():
     y = 2 * x
     y.backward()
     assert "dashed, grey</font>: a constant" in draw(y, legend=True).source
-    assert "legend" not in draw(neuron()).source and "■" not in draw(neuron()).source
+    assert "the gradient that flows" not in draw(neuron()).source
 
 
 def test_the_legend_is_drawn_under_the_picture():
     svg = draw(neuron(), legend=True).svg()
-    texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
-    assert "■ red" in texts
+    texts = [t.text for t in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
+    assert "red" in texts
+    assert ": the gradient that flows back along an edge, and a value's grad" in texts
     assert render.svg_size(svg)[1] > render.svg_size(draw(neuron()).svg())[1]
 
 
@@ -235,6 +254,8 @@ def test_every_colour_is_readable_on_its_page_and_in_a_collapsed_box(theme):
     for color in themes.palette(theme):  # text: WCAG AA
         for background in (page, box, warn):
             assert themes.contrast(color, background) >= 4.5, (color, background)
+    focus = themes.DARK[themes.FOCUS_COLOR] if theme == "dark" else themes.FOCUS_COLOR
+    assert themes.contrast(focus, page) >= 4.5  # the legend's "blue border", on the page
     for color in themes.palette(theme, text=False):  # lines and borders: 3
         assert themes.contrast(color, page) >= 3, color
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import io
 import re
+import warnings
 import xml.etree.ElementTree as ET
 from importlib import resources
 
@@ -35,6 +36,13 @@ def pdf(svg: str) -> bytes:
         raise RenderError("save: a PDF without the system's Graphviz needs svglib and "
                           "reportlab: pip install 'microgrid[export]' (or draw with "
                           "renderer='dot', Graphviz installed)") from None
+    missing = "".join(dict.fromkeys(c for c in _texts(svg) if ord(c) > 126
+                                    and ord(c) not in _font_characters()))
+    if missing:
+        warnings.warn(f"save: the PDF's font (Arimo) has no letters for {missing!r}, which "
+                      "are left out; an SVG shows them in the viewer's fonts, and "
+                      "renderer='dot' draws them with the system's (Graphviz installed)",
+                      stacklevel=3)
     _register_font()
     svg = svg.replace(f'font-family="{FONT_FALLBACK}"', f'font-family="{FONT}"')
     drawing = svg2rlg(io.BytesIO(svg.encode("utf-8")))
@@ -46,34 +54,56 @@ def pdf(svg: str) -> bytes:
     return bytes(renderPDF.drawToString(drawing, invariant=1, pageCompression=1))
 
 
+def _texts(svg: str) -> str:
+    """All the text of an SVG."""
+    return "".join("".join(e.itertext()) for e in ET.fromstring(svg.encode("utf-8")).iter(
+        f"{SVG}text"))
+
+
 @functools.cache
-def _register_font() -> None:
-    """Arimo, from the SVG's web font (WOFF2, unpacked with fontTools), registered with
-    ReportLab for svglib's font family "Arimo", bold too (the subset has no bold: bold text is
-    set in the regular font)."""
+def _arimo() -> bytes:
+    """The SVG's web font, Arimo's subset, as TrueType (WOFF2 unpacked with fontTools)."""
     from fontTools.ttLib import TTFont
-    from svglib.fonts import register_font
 
     font = TTFont(io.BytesIO(resources.files("microgrid.drawing")
                              .joinpath("fonts", "Arimo-subset.woff2").read_bytes()))
-    font.flavor = None  # WOFF2 -> TrueType
+    font.flavor = None
     ttf = io.BytesIO()
     font.save(ttf)
+    return ttf.getvalue()
+
+
+@functools.cache
+def _font_characters() -> frozenset[int]:
+    from fontTools.ttLib import TTFont
+
+    return frozenset(TTFont(io.BytesIO(_arimo())).getBestCmap())
+
+
+@functools.cache
+def _register_font() -> None:
+    """Arimo, the SVG's web font, registered with ReportLab for svglib's font family
+    "Arimo", bold too (the subset has no bold: bold text is
+    set in the regular font)."""
+    from svglib.fonts import register_font
+
     for weight in ("normal", "bold"):
-        register_font(FONT, io.BytesIO(ttf.getvalue()), weight=weight,  # type: ignore[arg-type]
+        register_font(FONT, io.BytesIO(_arimo()), weight=weight,  # type: ignore[arg-type]
                       rlgFontName=PDF_FONT)
 
 
 # --- TikZ ----------------------------------------------------------------------------------
 # the characters of drawings that pdflatex knows only as commands (lualatex takes them as they
-# are, but its default font lacks some); any other non-ASCII character is passed on as it is
+# are, but its default font lacks some); Latin-1 is passed on as it is, any other character
+# declared for pdflatex as '?' (see tikz)
 LATEX = {"∂": r"$\partial$", "Σ": r"$\Sigma$", "×": r"$\times$", "−": "$-$", "…": r"\ldots{}",
          "≠": r"$\neq$", "²": r"$^2$", "³": r"$^3$", "·": r"$\cdot$", "→": r"$\to$",
          "√": r"$\surd$", "≈": r"$\approx$", "≤": r"$\leq$", "≥": r"$\geq$", "∑": r"$\sum$",
          "σ": r"$\sigma$", "α": r"$\alpha$", "β": r"$\beta$", "γ": r"$\gamma$",
          "δ": r"$\delta$", "ε": r"$\varepsilon$", "η": r"$\eta$", "θ": r"$\theta$",
          "λ": r"$\lambda$", "μ": r"$\mu$", "π": r"$\pi$", "τ": r"$\tau$", "ω": r"$\omega$",
-         "Δ": r"$\Delta$", "\\": r"$\backslash$", "{": r"\{", "}": r"\}", "$": r"\$",
+         "Δ": r"$\Delta$", "—": "---", "–": "--", "←": r"$\leftarrow$", "∞": r"$\infty$",
+         "\\": r"$\backslash$", "{": r"\{", "}": r"\}", "$": r"\$",
          "&": r"\&", "#": r"\#", "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}",
          "<": "$<$", ">": "$>$", "|": r"$|$", "\u00a0": "~"}
 NUMBER = re.compile(r"-?[\d.]+(?:e-?\d+)?")
@@ -138,13 +168,17 @@ def tikz(svg: str) -> str:
                          f"{point(float(e.get('x', 0)), float(e.get('y', 0)))} {{{body}}};")
     definitions = [rf"\definecolor{{{name}}}{{HTML}}{{{hex_.upper()}}}"
                    for hex_, name in colors.items()]
+    # pdflatex stops at a character it does not know: it writes those as '?' (lualatex, as
+    # they are, in its font)
+    unknown = sorted({c for c in _texts(svg) if ord(c) > 0xFF and c not in LATEX})
+    declared = "".join(rf"\DeclareUnicodeCharacter{{{ord(c):04X}}}{{?}}" for c in unknown)
     return "\n".join([
         "% A computation graph drawn by microgrid: pdflatex or lualatex compiles it as it is;",
         "% to put it in a paper, copy its tikzpicture (and the \\definecolor lines), or include",
         "% the PDF it compiles to.",
         r"\documentclass{article}",
         r"\usepackage{iftex}",
-        r"\ifPDFTeX\usepackage[utf8]{inputenc}\usepackage{fix-cm}\fi",
+        rf"\ifPDFTeX\usepackage[utf8]{{inputenc}}\usepackage{{fix-cm}}{declared}\fi",
         r"\usepackage{tikz}",
         rf"\usepackage[paperwidth={width:.2f}bp,paperheight={height:.2f}bp,margin=0pt]{{geometry}}",
         r"\renewcommand{\familydefault}{\sfdefault}",

@@ -53,14 +53,13 @@ MEANINGS = [
 def legend_lines(source: str) -> list[str]:
     """The legend of a drawing whose DOT is `source`: a line for each colour it uses, and
     for its dashed edges, as HTML-like label lines (left-aligned)."""
-    lines = [f'<font color="{color}">■ {name}</font>: {meaning}' if color != FOCUS_COLOR
-             else f'<font color="{color}">■</font> {name}: {meaning}'  # a line, not text
+    lines = [f'<font color="{color}">{name}</font>: {meaning}'
              for color, name, meaning in MEANINGS if color in source]
     if 'style=dashed' in source:
         lines.append(f'<font color="{CONSTANT_COLOR}">- - dashed, grey</font>: a constant, '
                      "through which no gradient flows")
     if BLOCK_COLOR in source:
-        lines.append(f'<font color="{CONSTANT_COLOR}">■ shaded box</font>: a group drawn as '
+        lines.append(f'<font color="{CONSTANT_COLOR}">shaded box</font>: a group drawn as '
                      "one node (collapse=)")
     return lines
 
@@ -100,7 +99,8 @@ def page_and_ink(theme: Theme) -> tuple[str, str]:
 
 
 def palette(theme: Theme, text: bool = True) -> list[str]:
-    """Every colour a drawing's text may have in `theme` (with `text` False: its lines')."""
+    """Every colour a drawing's text may have in `theme` (with `text` False: its lines'; the
+    focus colour is also the legend's word for it, on the page)."""
     light = ([GRAD_COLOR, CONSTANT_COLOR, LOCAL_COLOR, CHECK_COLOR, WARN_COLOR] if text
              else [FOCUS_COLOR, CONSTANT_COLOR, WARN_COLOR]) + [page_and_ink(theme)[1]]
     return [DARK.get(c, c) for c in light] if theme == "dark" else light
