@@ -6,6 +6,7 @@ notebook someone sent is), where the pictures and the player's finished pass mus
 from __future__ import annotations
 
 import base64
+import copy
 import html
 import json
 import os
@@ -138,21 +139,32 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def jupyterlab(executed, tmp_path_factory):
-    """JupyterLab 4 serving the executed notebook, saved as a file: reopened, it is untrusted
-    (nbclient does not sign it, and this server has a notary of its own, empty)."""
+    """JupyterLab 4 serving the executed notebook, saved twice: ``class.ipynb`` as nbclient
+    leaves it, unsigned, so that reopened it is untrusted (as a notebook someone sent is: this
+    server has a notary of its own), and ``trusted.ipynb``, signed by that notary. Yields the
+    URL of a notebook without its name, and the token."""
     pytest.importorskip("jupyterlab", reason="needs jupyterlab (pip install -e '.[notebook]')")
+    from nbformat.sign import NotebookNotary
+
     folder = tmp_path_factory.mktemp("lab")
-    nbformat.write(executed, folder / "class.ipynb")
     home = folder / "home"
+    (home / "data").mkdir(parents=True)
+    nbformat.write(executed, folder / "class.ipynb")
+    trusted = copy.deepcopy(executed)
+    trusted.metadata["title"] = "trusted"  # the notary trusts contents: not class.ipynb's
+    NotebookNotary(data_dir=str(home / "data")).sign(trusted)
+    nbformat.write(trusted, folder / "trusted.ipynb")
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "HOME": str(home),
            "JUPYTER_DATA_DIR": str(home / "data"), "JUPYTER_RUNTIME_DIR": str(home / "run")}
     port, token = _free_port(), "microgrid-test"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
-         "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--notebook-dir={folder}",
-         "--allow-root", "--LabApp.news_url=",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = folder / "lab.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
+             "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--notebook-dir={folder}",
+             "--allow-root", "--LabApp.news_url=",
+             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+            env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -161,18 +173,19 @@ def jupyterlab(executed, tmp_path_factory):
                 break
             except OSError:
                 if server.poll() is not None:
-                    pytest.fail(f"jupyter lab exited: {server.stderr.read().decode()[-2000:]}")
+                    pytest.fail(f"jupyter lab exited: {log.read_text()[-2000:]}")
                 time.sleep(0.5)
         else:
             pytest.fail("jupyter lab did not start within 60 s")
-        yield f"{url}/lab/tree/class.ipynb?token={token}"
+        yield f"{url}/lab/tree/", token
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
-def test_a_saved_notebook_reopened_in_jupyterlab_shows_the_pictures_and_the_finished_pass(
-        jupyterlab, tmp_path):
+@pytest.fixture
+def lab_page(jupyterlab):
+    """Open a notebook of `jupyterlab` in Chromium: ``lab_page("class.ipynb")``."""
     executable = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
     if executable is None:
         pytest.skip("no chromium on the PATH (apt-get install chromium)")
@@ -182,32 +195,64 @@ def test_a_saved_notebook_reopened_in_jupyterlab_shows_the_pictures_and_the_fini
         browser = p.chromium.launch(executable_path=executable, args=[
             "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update", "--no-first-run", "--disable-sync"])
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(jupyterlab, timeout=120_000)
-        outputs = page.locator(".jp-Cell .jp-OutputArea-output")
-        outputs.first.wait_for(timeout=120_000)
-        drawing = page.locator(".jp-OutputArea-output .microgrid-diagram img").first
-        drawing.wait_for(timeout=60_000)
-        drawing.scroll_into_view_if_needed()
-        page.screenshot(path=str(tmp_path / "lab-drawing.png"))
-        assert drawing.is_visible()
-        assert drawing.evaluate("img => img.complete && img.naturalWidth") == 955
-        # the player: no iframe (the sanitizer removed it), but its finished pass and the note
-        assert page.locator(".jp-OutputArea-output iframe").count() == 0
-        player = page.locator(".jp-OutputArea-output .microgrid-player-static")
-        player.scroll_into_view_if_needed()
-        page.screenshot(path=str(tmp_path / "lab-player.png"))
-        picture = player.locator("img")
-        assert picture.is_visible()
-        assert picture.evaluate("img => img.complete && img.naturalWidth") > 500
-        note = player.locator(".microgrid-note").inner_text()
-        assert "Trust" in note and "save_animation" in note
-        assert player.locator("li").count() == 9  # every step, in words
-        assert "price.grad = 1" in (player.locator("li").first.text_content() or "")
-        # the notice over the whole MLP
-        notice = page.locator(".jp-OutputArea-output .microgrid-notice")
-        assert "collapse=1" in notice.inner_text()
-        if os.environ.get("MICROGRID_SCREENSHOTS"):  # to look at them
-            for name in ("lab-drawing.png", "lab-player.png"):
-                shutil.copy(tmp_path / name, Path(os.environ["MICROGRID_SCREENSHOTS"]) / name)
+
+        def open_notebook(name: str):
+            url, token = jupyterlab
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            # reset: JupyterLab reopens the notebooks of the last visit otherwise
+            page.goto(f"{url}{name}?reset&token={token}", timeout=120_000)
+            page.locator(".jp-Cell .jp-OutputArea-output").first.wait_for(timeout=120_000)
+            return page
+        yield open_notebook
         browser.close()
+
+
+def test_a_saved_notebook_reopened_in_jupyterlab_shows_the_pictures_and_the_finished_pass(
+        lab_page, tmp_path):
+    page = lab_page("class.ipynb")
+    drawing = page.locator(".jp-OutputArea-output .microgrid-diagram img").first
+    drawing.wait_for(timeout=60_000)
+    drawing.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "lab-drawing.png"))
+    assert drawing.is_visible()
+    assert drawing.evaluate("img => img.complete && img.naturalWidth") == 955
+    # the player: no iframe (the sanitizer removed it), but its finished pass and the note
+    assert page.locator(".jp-OutputArea-output iframe").count() == 0
+    player = page.locator(".jp-OutputArea-output .microgrid-player-static")
+    player.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "lab-player.png"))
+    picture = player.locator("img")
+    assert picture.is_visible()
+    assert picture.evaluate("img => img.complete && img.naturalWidth") > 500
+    note = player.locator(".microgrid-note").inner_text()
+    assert "trusted notebook" in note and "Trust Notebook" in note and "save_animation" in note
+    assert player.locator("li").count() == 9  # every step, in words
+    assert "price.grad = 1" in (player.locator("li").first.text_content() or "")
+    # the notice over the whole MLP
+    notice = page.locator(".jp-OutputArea-output .microgrid-notice")
+    notice.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "lab-mlp.png"))
+    assert "collapse=1" in notice.inner_text()
+    _keep(tmp_path, "lab-drawing.png", "lab-player.png", "lab-mlp.png")
+
+
+def test_a_trusted_notebook_in_jupyterlab_shows_the_player_and_not_the_fallback(
+        lab_page, tmp_path):
+    page = lab_page("trusted.ipynb")
+    frame = page.frame_locator(".jp-OutputArea-output iframe")
+    counter = frame.locator("#counter")
+    counter.wait_for(timeout=60_000)
+    assert counter.inner_text() == "1 / 9"
+    frame.locator("#next").click()
+    assert counter.inner_text() == "2 / 9"
+    assert page.locator(".microgrid-player-static").count() == 0  # the iframe's content
+    page.locator(".jp-OutputArea-output iframe").scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "lab-trusted.png"))
+    _keep(tmp_path, "lab-trusted.png")
+
+
+def _keep(folder: Path, *names: str) -> None:
+    """Copy screenshots to $MICROGRID_SCREENSHOTS, if set, to look at them."""
+    if os.environ.get("MICROGRID_SCREENSHOTS"):
+        for name in names:
+            shutil.copy(folder / name, Path(os.environ["MICROGRID_SCREENSHOTS"]) / name)

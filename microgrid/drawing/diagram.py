@@ -1,8 +1,8 @@
 """Draw a computation graph with the forward value and the gradient on every edge.
 
 `draw(root)` builds the graph's DOT with the `graphviz` package and returns a `Diagram`, which
-renders itself (see `microgrid.drawing.render`) to SVG, PNG or PDF, saves itself by file suffix and
-shows itself in Jupyter. No system Graphviz is needed for SVG and PNG.
+renders itself (see `microgrid.drawing.render`) to SVG, PNG, PDF or TikZ, saves itself by file
+suffix and shows itself in Jupyter. No system Graphviz is needed.
 
 Two styles:
 

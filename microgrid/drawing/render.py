@@ -7,7 +7,8 @@ threads at once, and a Graphviz crash is an error, not a dead interpreter.
 - ``"auto"`` and ``"bundled"``: graphviz-pure, a port of Graphviz 16.1 that comes with microgrid
   from PyPI as one program with its fonts built in (about 5 ms to start). ``"auto"`` uses the
   system's `dot` only where graphviz-pure is missing.
-- ``"dot"``: the system's Graphviz `dot` program (`apt-get install graphviz`); PDF needs it.
+- ``"dot"``: the system's Graphviz `dot` program (`apt-get install graphviz`); a PDF from DOT
+  needs it (a `Diagram` draws its PDF from its SVG otherwise: `microgrid.drawing.export`).
 
 All text is set in Arimo, whose letters have Arial's widths, the widths Graphviz lays text out
 with, so text fits its boxes. graphviz-pure draws PNG text with its own copy of Arimo; every SVG
