@@ -232,7 +232,8 @@ def _check_size(order: Sequence[object], max_nodes: int) -> None:
         raise ValueError(
             f"draw: the graph has {len(order)} values, more than max_nodes={max_nodes}; "
             "draw a part of it instead (an intermediate Value, e.g. one neuron's output, "
-            "draws the sub-expression that computes it), or pass a larger max_nodes")
+            "draws the sub-expression that computes it), draw a network with collapse=1 or 2 "
+            "or focus=a_weight, or pass a larger max_nodes")
 
 
 def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str,
