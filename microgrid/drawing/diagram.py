@@ -95,7 +95,6 @@ NOTEBOOK_LARGE_BYTES = 1_000_000
 FAST_LAYOUT = {"mclimit": "0.01", "remincross": "false", "nslimit": "1", "nslimit1": "1"}
 
 
-
 # --- building the DOT ----------------------------------------------------------------------
 def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
          show_grads: bool | None = None, title: str | None = None, digits: int = 4,
@@ -651,7 +650,7 @@ class Diagram:
         parts = ['<div class="microgrid-diagram">']
         if max(width, height) > NOTEBOOK_LARGE or len(svg) > NOTEBOOK_LARGE_BYTES:
             parts.append(
-                f'<p class="microgrid-notice" style="color:{WARN_COLOR}"><b>A large drawing '
+                f'<p class="microgrid-notice"><b>A large drawing '
                 f"({width} × {height} px, {len(svg) / 1e6:.1f} MB)</b>: too much to read here. "
                 "Draw less: draw(root, collapse=1) draws a node per layer, collapse=2 a node "
                 "per neuron, focus=a_weight only its paths to the output; or draw a part (an "
@@ -659,7 +658,7 @@ class Diagram:
         parts.append(f'<img src="{src}" alt="computation graph" '
                      f'style="max-width:100%;height:auto">')
         if width > NOTEBOOK_WIDTH:
-            parts.append(f'<p class="microgrid-scaled" style="font-size:smaller;color:#666">'
+            parts.append('<p class="microgrid-scaled" style="font-size:smaller;opacity:0.75">'
                          f"Scaled to fit the cell where it is wider: {width} px wide at full "
                          "size (.save('graph.svg') and open it to zoom).</p>")
         return "".join(parts) + "</div>"
@@ -675,8 +674,6 @@ class Diagram:
 
 
 # --- collapsed and focused drawings --------------------------------------------------------
-
-
 def build_view_digraph(v: View, *, style: Style = "values", rankdir: str,
                        grad_of: Callable[[Value], float | None], title: str | None,
                        digits: int, fast: bool = False) -> graphviz.Digraph:
