@@ -6,7 +6,8 @@ PDF (vector, text kept as text, the font embedded) and TikZ for LaTeX.
   subset. Needs no system Graphviz and no system library.
 - `tikz(svg)`: a LaTeX document of one ``tikzpicture`` whose page is the picture's size; every
   shape is drawn where Graphviz put it, and every text is a TikZ node, in the document's sans
-  serif font. It compiles with ``pdflatex`` or ``lualatex`` (needs the ``tikz`` and
+  serif font, centred where Graphviz centred it (``pip install 'microgrid[export]'``, for
+  Arimo's widths). It compiles with ``pdflatex`` or ``lualatex`` (needs the ``tikz`` and
   ``geometry`` packages: Debian's texlive-latex-base and texlive-pictures). Copy the
   ``tikzpicture`` into a paper, or include the compiled PDF.
 """
@@ -75,9 +76,23 @@ def _arimo() -> bytes:
 
 @functools.cache
 def _font_characters() -> frozenset[int]:
+    return frozenset(_advances())
+
+
+@functools.cache
+def _advances() -> dict[int, float]:
+    """Each character's advance in Arimo, the width Graphviz set it with, in ems."""
     from fontTools.ttLib import TTFont
 
-    return frozenset(TTFont(io.BytesIO(_arimo())).getBestCmap())
+    font = TTFont(io.BytesIO(_arimo()))
+    em, metrics = font["head"].unitsPerEm, font["hmtx"].metrics
+    return {code: metrics[glyph][0] / em for code, glyph in font.getBestCmap().items()}
+
+
+def _width(text: str, size: float) -> float:
+    """The width of `text` in Arimo at `size` points (a letter it lacks: as wide as 'n')."""
+    advances = _advances()
+    return size * sum(advances.get(ord(c), advances[ord("n")]) for c in text)
 
 
 @functools.cache
@@ -114,6 +129,11 @@ NAMED = {"black": "000000", "white": "ffffff", "red": "ff0000", "blue": "0000ff"
 
 def tikz(svg: str) -> str:
     """The LaTeX document of a drawing's `svg` (see the module docstring)."""
+    try:
+        import fontTools  # noqa: F401  (Arimo's widths, to centre each line of text)
+    except ImportError:
+        raise RenderError("save: TikZ needs fontTools, to centre its text as Graphviz did: "
+                          "pip install 'microgrid[export]'") from None
     root = ET.fromstring(svg.encode("utf-8"))
     width, height = (float(root.get(side, "0").removesuffix("pt")) for side in ("width", "height"))
     graph = root.find(f"{SVG}g")
@@ -163,9 +183,14 @@ def tikz(svg: str) -> str:
             body = "".join(LATEX.get(c, c) for c in text)
             if e.get("text-decoration") == "underline":
                 body = rf"\underline{{{body}}}"
-            anchor = ANCHORS.get(e.get("text-anchor", "start"), "base west")
-            lines.append(rf"\node[anchor={anchor}, inner sep=0, text={fill}, font={font}] at "
-                         f"{point(float(e.get('x', 0)), float(e.get('y', 0)))} {{{body}}};")
+            # Graphviz starts a line of an HTML-like label where its width in Arimo centres
+            # it; LaTeX's font is narrower or wider: the line is centred where Graphviz's is
+            x, anchor = float(e.get("x", 0)), e.get("text-anchor", "start")
+            if anchor == "start":
+                x, anchor = x + _width(text, size) / 2, "middle"
+            lines.append(rf"\node[anchor={ANCHORS.get(anchor, 'base')}, inner sep=0, "
+                         rf"text={fill}, font={font}] at {point(x, float(e.get('y', 0)))} "
+                         f"{{{body}}};")
     definitions = [rf"\definecolor{{{name}}}{{HTML}}{{{hex_.upper()}}}"
                    for hex_, name in colors.items()]
     # pdflatex stops at a character it does not know: it writes those as '?' (lualatex, as
