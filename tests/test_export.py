@@ -266,3 +266,27 @@ def test_a_dark_png_is_dark_with_light_text():
     light = sum(1 for r, g, b in pixels if r + g + b > 600)
     red = sum(1 for r, g, b in pixels if r > 200 and g < 150 and b < 150)
     assert dark > 0.7 * len(pixels) and light > 500 and red > 200
+
+
+def test_tikz_centres_each_line_where_graphviz_does():
+    """Graphviz starts each line of a box's label where Arimo's widths centre it; TikZ, in
+    another font, centres it there: at the box's middle."""
+    pytest.importorskip("fontTools", reason=EXPORT)
+    from microgrid.drawing.export import SVG, _width
+
+    root = ET.fromstring(draw(build()["price"]).svg())
+    checked = 0
+    for group in root.iter(f"{SVG}g"):
+        if "node" not in (group.get("class") or "").split() or not group.get("id", "")[:1] == "v":
+            continue
+        path = group.find(f"{SVG}path")
+        xs = [float(x) for x in re.findall(r"(-?[\d.]+),", path.get("d", ""))]
+        middle = (min(xs) + max(xs)) / 2
+        for text in group.iter(f"{SVG}text"):
+            assert text.get("text-anchor") == "start"
+            centre = float(text.get("x")) + _width(text.text, float(text.get("font-size"))) / 2
+            assert abs(centre - middle) < 1.0, (text.text, centre, middle)
+            checked += 1
+    assert checked == 27  # 9 boxes of 3 lines
+    tex = draw(build()["price"]).tikz()
+    assert r"\node[anchor=base west" not in tex  # every line centred (anchor=base)
