@@ -241,11 +241,19 @@ def test_labels_can_neither_end_the_script_nor_comment_it_out():
 def test_jupyter_shows_the_page_in_a_sandboxed_iframe():
     steps = backward_steps(build()["price"], title="Apples & oranges")
     m = re.fullmatch(r'<iframe srcdoc="([^"]*)" sandbox="allow-scripts" '
-                     r'title="Apples &amp; oranges" width="100%" height="(\d+)" [^>]*></iframe>',
-                     steps._repr_html_())
+                     r'title="Apples &amp; oranges" width="100%" height="(\d+)" [^>]*>'
+                     r'(<div class="microgrid-player-static">.*</div>)</iframe>',
+                     steps._repr_html_(), re.DOTALL)
     assert m is not None
     assert html.unescape(m[1]) == steps.html()
     assert 400 < int(m[2]) <= 900  # the drawing's height, and room for the controls
+    # what an untrusted notebook shows instead (see test_notebook.py): the finished pass,
+    # the note, the steps in words; nothing in it ends the iframe early
+    fallback = m[3]
+    assert "</iframe" not in fallback and "<iframe" not in fallback
+    assert fallback.count("data:image/svg+xml;base64,") == 1
+    assert fallback.count("<li>") == len(steps) == 9
+    assert "Apples &amp; oranges" in fallback and "save_animation" in fallback
 
 
 def test_bad_input():

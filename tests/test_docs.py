@@ -47,6 +47,11 @@ def test_scripts_run(page: Path, script: str, tmp_path: Path,
     elif "backward_steps" in script:  # the drawing example writes its files
         assert (tmp_path / "neuron.svg").read_text().count("<g id=") > 10
         assert "<html" in (tmp_path / "steps.html").read_text().lower()
+    elif "dpi=300" in script:  # pictures for slides and papers
+        assert (tmp_path / "slide.png").read_bytes()[:4] == b"\x89PNG"
+        assert (tmp_path / "neuron.pdf").read_bytes()[:4] == b"%PDF"
+        assert r"\begin{tikzpicture}" in (tmp_path / "neuron.tex").read_text()
+        assert 'fill="#1e1e1e"' in (tmp_path / "dark.svg").read_text()
     else:
         pytest.fail("a script with no check of what it produces: add one here")
 

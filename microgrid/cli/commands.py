@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from microgrid.drawing.diagram import Diagram, Style
 
-SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".gv")
+SUFFIXES = (".svg", ".png", ".pdf", ".tex", ".dot", ".gv")  # as Diagram.save
 
 DRAW_HELP = """\
 Draw the graph of an expression, with the forward value and the gradient on every edge.

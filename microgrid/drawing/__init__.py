@@ -5,6 +5,8 @@
 - `collapse`: what a collapsed or focused drawing shows (a `View`), computed without DOT.
 - `render`: DOT to SVG, PNG and PDF (graphviz-pure or the system's dot), the fonts
   (``fonts/``), time budgets, files written whole.
+- `export`: a drawing's SVG as PDF (svglib, ReportLab) and as TikZ for LaTeX.
+- `theme`: the colours, light and dark, and the legend that says what they mean.
 - `player`: the step-by-step backward player (`backward_steps`), its page ``player.html`` and
   script ``player.js``.
 

@@ -1,8 +1,8 @@
 """Draw a computation graph with the forward value and the gradient on every edge.
 
 `draw(root)` builds the graph's DOT with the `graphviz` package and returns a `Diagram`, which
-renders itself (see `microgrid.drawing.render`) to SVG, PNG or PDF, saves itself by file suffix and
-shows itself in Jupyter. No system Graphviz is needed for SVG and PNG.
+renders itself (see `microgrid.drawing.render`) to SVG, PNG, PDF or TikZ, saves itself by file
+suffix and shows itself in Jupyter. No system Graphviz is needed.
 
 Two styles:
 
@@ -43,7 +43,9 @@ from microgrid.drawing.collapse import View, view
 from microgrid.drawing.render import (
     DPI,
     FONT,
+    MAX_DPI,
     MAX_PIXELS,
+    REMEDIES,
     RENDERERS,
     TIME_BUDGET,
     LayoutTimeout,
@@ -58,6 +60,20 @@ from microgrid.drawing.render import (
     write_atomically,
 )
 from microgrid.drawing.text import graphviz_width, text_width
+from microgrid.drawing.theme import (  # the colours (the light theme's)
+    BLOCK_COLOR,
+    CHECK_COLOR,
+    CONSTANT_COLOR,
+    FOCUS_COLOR,
+    GRAD_COLOR,
+    LOCAL_COLOR,
+    THEMES,
+    WARN_COLOR,
+    WARN_FILL,
+    Theme,
+    with_legend,
+    with_theme,
+)
 
 if TYPE_CHECKING:
     import graphviz
@@ -67,22 +83,24 @@ __all__ = ["Diagram", "RenderError", "Renderer", "Style", "build_digraph", "draw
 
 Style = Literal["values", "book"]
 
-GRAD_COLOR = "#d62728"  # the gradient's colour: red, as in the book
-CONSTANT_COLOR = "#555555"
 FAST_LAYOUT_NODES = 500  # past this many values, Graphviz lays the graph out more roughly
 MANY_USES = 20  # and past this many uses of one value
 # A PNG of a graph of at most this many DOT statements (nodes and edges) is drawn in one render
 # when it fits a square of QUICK_PNG_SIDE pixels: no SVG first to learn its size (see png())
 QUICK_PNG_STATEMENTS = 300
 QUICK_PNG_SIDE = 2000
+# A PNG's pixels, once laid out, take Graphviz about 0.1 s per megapixel (measured: the 40
+# megapixels of an MLP's PNG in 2.9 s): its render is given ten times that beyond the budget
+PNG_PIXELS_PER_SECOND = 1e6
+SUFFIXES = (".svg", ".png", ".pdf", ".tex", ".dot", ".gv")  # the files `Diagram.save` writes
+# In a notebook: the widest a cell usually is (JupyterLab, a laptop's window), and the drawing
+# past which a notice says to draw less (its long side in pixels, or its SVG's bytes)
+NOTEBOOK_WIDTH = 1000
+NOTEBOOK_LARGE = 8000
+NOTEBOOK_LARGE_BYTES = 1_000_000
 # Graphviz's settings for the rough layout: few passes of crossing reduction and of network
 # simplex (nslimit is what tames long edges, such as a leaf used at every step of a chain).
 FAST_LAYOUT = {"mclimit": "0.01", "remincross": "false", "nslimit": "1", "nslimit1": "1"}
-
-LOCAL_COLOR = "#1f5fa8"  # local derivatives (local=True): blue
-CHECK_COLOR = "#2a7f2a"  # a numerical gradient that agrees (check=True): green
-WARN_COLOR = "#e6550d"  # one that disagrees: orange, and the leaf's box drawn in it
-WARN_FILL = "#fff1e0"
 
 
 # --- building the DOT ----------------------------------------------------------------------
@@ -91,7 +109,7 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
          max_nodes: int = 2500, renderer: Renderer = "auto",
          time_budget: float = TIME_BUDGET, local: bool = False, check: bool = False,
          collapse: int = 0, focus: Value | Sequence[Value] | None = None,
-         clusters: bool = False) -> Diagram:
+         clusters: bool = False, legend: bool = False, theme: Theme = "light") -> Diagram:
     """The computation graph of `root`, with forward values and gradients on every edge.
 
     - `style`: ``"values"`` (a box per value, a circle per operation) or ``"book"``
@@ -115,9 +133,18 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
     - `focus`: a `Value` (or several): draw only the paths from it to `root`, every other
       operand as a stub that shows its value.
     - `clusters`: draw every value, each group boxed and named.
+    - `legend`: say under the drawing (under the title, if any) what its colours mean.
+    - `theme`: ``"light"`` (black on white) or ``"dark"`` (light on dark, for dark slides and
+      notebooks).
     Collapsed and focused drawings take either style, but not `local` or `check`.
     """
     _check_options(root, style, rankdir, digits, max_nodes, renderer, time_budget)
+    if not isinstance(legend, bool):
+        raise TypeError(f"draw: legend must be True or False, got {legend!r}")
+    if theme not in THEMES:
+        raise ValueError(f"draw: theme must be 'light' or 'dark', got {theme!r}")
+    dressed = functools.partial(_dressed, legend=legend, theme=theme,
+                                title=_text(title) if title else None)
     order = topological_order(root)
     check_fields(order, "draw")  # a label, data or grad set by hand to something else
     if show_grads is None:  # not the root's alone: a dead ReLU's input has grad 0 after backward
@@ -135,16 +162,30 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
         _check_size(shown.nodes, max_nodes)
         build_view = functools.partial(build_view_digraph, shown, style=style, rankdir=rankdir,
                                        grad_of=grad_of, title=title, digits=digits)
-        return diagram(build_view, len(shown.nodes), renderer, time_budget)
+        return diagram(dressed(build_view), len(shown.nodes), renderer, time_budget)
     _check_size(order, max_nodes)
     checks = check_leaves(root, lambda v: v.grad) if check else None
     build = functools.partial(build_digraph, root, order, style=style, rankdir=rankdir,
                               grad_of=grad_of, title=title, digits=digits, show_local=local,
                               checks=checks, text_inputs=True)
     if clusters:
-        return diagram(functools.partial(_with_clusters, build, order), len(order), renderer,
-                       time_budget, fan_out(order))
-    return diagram(build, len(order), renderer, time_budget, fan_out(order))
+        build = functools.partial(_with_clusters, build, order)
+    return diagram(dressed(build), len(order), renderer, time_budget, fan_out(order))
+
+
+def _dressed(build: Callable[..., graphviz.Digraph], *, legend: bool, theme: Theme,
+             title: str | None) -> Callable[..., graphviz.Digraph]:
+    """`build` with, on the Digraph it builds, a legend if asked for, in the colours of
+    `theme` (see `microgrid.drawing.theme`)."""
+    if not legend and theme == "light":
+        return build
+
+    def dressed(fast: bool = False) -> graphviz.Digraph:
+        g = build(fast=fast)
+        if legend:
+            with_legend(g, title)
+        return with_theme(g, theme)
+    return dressed
 
 
 def fan_out(order: list[Value]) -> int:
@@ -198,7 +239,8 @@ def _check_size(order: Sequence[object], max_nodes: int) -> None:
         raise ValueError(
             f"draw: the graph has {len(order)} values, more than max_nodes={max_nodes}; "
             "draw a part of it instead (an intermediate Value, e.g. one neuron's output, "
-            "draws the sub-expression that computes it), or pass a larger max_nodes")
+            "draws the sub-expression that computes it), draw a network with collapse=1 or 2 "
+            "or focus=a_weight, or pass a larger max_nodes")
 
 
 def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str,
@@ -543,7 +585,7 @@ class Diagram:
             self._svg = (key, self._laid_out("svg"))
         return self._svg[1]
 
-    def _laid_out(self, fmt: str, **options: int) -> bytes:
+    def _laid_out(self, fmt: str, **options: Any) -> bytes:
         """`fmt` rendered within the time budget: the full layout for a quarter of it, then,
         if that runs out, the fast layout (kept from then on) for the rest."""
         deadline = time.monotonic() + self.time_budget
@@ -563,94 +605,132 @@ class Diagram:
 
     def _too_slow(self) -> str:
         return (f"draw: Graphviz could not lay this graph out within time_budget="
-                f"{self.time_budget:g} s, even with its faster settings; draw a part of it (an "
-                "intermediate Value, e.g. one neuron's output, draws the sub-expression that "
-                "computes it), or pass a larger time_budget")
+                f"{self.time_budget:g} s, even with its faster settings; {REMEDIES}")
 
     def svg(self) -> str:
         return self._svg_bytes().decode("utf-8")
 
-    def png(self, max_pixels: int = MAX_PIXELS) -> bytes:
-        """The PNG, at 96 pixels per inch, or less if that would pass `max_pixels` (a warning
-        then says so, as it does for letters that the PNG's font lacks)."""
+    def png(self, max_pixels: int = MAX_PIXELS, dpi: float = DPI) -> bytes:
+        """The PNG, at `dpi` pixels per inch (96, as a screen; up to 300, for slides and
+        print), or less if that would pass `max_pixels` (a warning then says so, as it does
+        for letters that the PNG's font lacks)."""
+        if (isinstance(dpi, bool) or not isinstance(dpi, int | float)
+                or not 1 <= dpi <= MAX_DPI):
+            raise ValueError(f"png: dpi must be a number from 1 to {MAX_DPI:g}, got {dpi!r}")
         missing = missing_glyphs(self.source) if self.renderer != "dot" else ""
         if missing:
             warnings.warn(missing_glyphs_warning(missing), stacklevel=2)
-        quick = self._quick_png(max_pixels)
+        quick = self._quick_png(max_pixels, dpi)
         if quick is not None:
             return quick
         width, height = svg_size(self.svg())  # lays the graph out (and falls back) once
-        dpi = png_dpi(width, height, max_pixels)
-        if dpi < DPI:
-            warnings.warn(f"draw: the PNG would be {width * height * (DPI / 72) ** 2 / 1e6:.0f} "
-                          f"megapixels; drawn at {dpi:.0f} dpi to stay within max_pixels="
+        fitted = png_dpi(width, height, max_pixels, dpi)
+        if fitted < dpi:
+            warnings.warn(f"draw: the PNG would be {width * height * (dpi / 72) ** 2 / 1e6:.0f} "
+                          f"megapixels; drawn at {fitted:.0f} dpi to stay within max_pixels="
                           f"{max_pixels} (draw a part of the graph for more detail)",
                           stacklevel=2)
-        return render(self.source, "png", self.renderer, time_budget=self.time_budget, dpi=dpi)
+        # The layout is known to take less than the budget (the SVG's, of this same source);
+        # drawing the pixels takes time of its own, about 0.1 s per megapixel: allow ten times
+        pixels = width * height * (fitted / 72) ** 2
+        budget = self.time_budget + pixels / PNG_PIXELS_PER_SECOND
+        try:
+            return render(self.source, "png", self.renderer, time_budget=budget, dpi=fitted)
+        except LayoutTimeout:
+            raise RenderError(
+                f"draw: Graphviz could not draw this PNG of {pixels / 1e6:.0f} megapixels within "
+                f"{budget:.0f} s; pass a lower dpi or max_pixels, save it as SVG or PDF, "
+                f"{REMEDIES}") from None
 
-    def _quick_png(self, max_pixels: int) -> bytes | None:
+    def _quick_png(self, max_pixels: int, dpi: float = DPI) -> bytes | None:
         """A small graph's PNG in one render, or None. Its size must be known before it is
         drawn (the pixel budget), which takes a render of its own; for a small graph whose SVG
         is not made yet, draw instead within a square that is within the budget: the picture is
         final unless Graphviz had to scale it down to fit, which its size then tells."""
         if self._svg is not None or len(self.digraph.body) > QUICK_PNG_STATEMENTS:
             return None
-        side = min(QUICK_PNG_SIDE, math.isqrt(max_pixels))
-        png = self._laid_out("png", max_side=side)  # falls back to the fast layout, as SVG
+        side = min(round(QUICK_PNG_SIDE * dpi / DPI), math.isqrt(max_pixels))
+        png = self._laid_out("png", max_side=side, dpi=dpi)  # falls back to the fast layout
         return png if max(png_size(png)) < side - 2 else None  # a margin for rounding
 
     def pdf(self) -> bytes:
-        return render(self.source, "pdf", self.renderer, time_budget=self.time_budget)
+        """The PDF: vector art with its text as text. Drawn from the SVG (its layout reused)
+        with svglib and ReportLab, ``pip install 'microgrid[export]'``; with renderer='dot',
+        by the system's Graphviz."""
+        if self.renderer == "dot":
+            return render(self.source, "pdf", self.renderer, time_budget=self.time_budget)
+        from microgrid.drawing.export import pdf
 
-    def save(self, path: str | Path) -> Path:
-        """Write the diagram to `path`, in the format its suffix names: .svg .png .pdf .dot .gv
-        (through a temporary file: a failure leaves an existing file as it was)."""
+        return pdf(self.svg())
+
+    def tikz(self) -> str:
+        """The drawing as a LaTeX document of one TikZ picture (see
+        `microgrid.drawing.export.tikz`): pdflatex or lualatex compiles it."""
+        from microgrid.drawing.export import tikz
+
+        return tikz(self.svg())
+
+    def save(self, path: str | Path, *, dpi: float | None = None) -> Path:
+        """Write the diagram to `path`, in the format its suffix names: .svg .png .pdf .tex
+        (TikZ) .dot .gv (through a temporary file: a failure leaves an existing file as it
+        was). `dpi` is a PNG's resolution (96 by default; 300 for slides)."""
         path = Path(path)
-        write_atomically(path, self.encode(path))
+        write_atomically(path, self.encode(path, dpi=dpi))
         return path
 
-    def encode(self, path: str | Path) -> bytes:
+    def encode(self, path: str | Path, *, dpi: float | None = None) -> bytes:
         """The bytes of the file `path` would be: the format its suffix names (see `save`)."""
         suffix = Path(path).suffix.lower()
+        if suffix not in SUFFIXES:
+            raise ValueError(f"save: cannot tell the format from {str(path)!r}; "
+                             "use a file name ending in .svg, .png, .pdf, .tex, .dot or .gv")
+        if dpi is not None and suffix != ".png":
+            raise ValueError(f"save: dpi is a PNG's resolution; {str(path)!r} is not a .png "
+                             "(SVG, PDF and TikZ are vector art, sharp at any size)")
         if suffix in (".dot", ".gv"):
             return self.source.encode("utf-8")
         if suffix == ".svg":
             return self._svg_bytes()
         if suffix == ".png":
-            return self.png()
+            return self.png(dpi=DPI if dpi is None else dpi)
         if suffix == ".pdf":
             return self.pdf()
-        raise ValueError(f"save: cannot tell the format from {str(path)!r}; "
-                         "use a file name ending in .svg, .png, .pdf, .dot or .gv")
-
-    def _repr_svg_(self) -> str:
-        return self.svg()
+        return self.tikz().encode("utf-8")
 
     def _repr_html_(self) -> str:
-        """For Jupyter: the picture scaled down to the cell's width when it is wider, and,
-        under it, a "full size" toggle that shows it at its own size, scrollable."""
+        """For Jupyter: the picture, once, scaled down to the cell's width when it is wider
+        (a line under it then says so); a picture past `NOTEBOOK_LARGE` pixels or bytes
+        has a notice above it that says how to draw less."""
         svg = self.svg()
-        width, _ = svg_size(svg)
+        width, height = (round(x * DPI / 72) for x in svg_size(svg))
         src = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode()
-        return (f'<div class="microgrid-diagram"><img src="{src}" alt="computation graph" '
-                f'style="max-width:100%;height:auto">'
-                f'<details><summary>full size ({width * DPI / 72:.0f} px wide)</summary>'
-                f'<div style="overflow:auto;max-height:80vh"><img src="{src}" alt="computation '
-                f'graph, full size" style="max-width:none"></div></details></div>')
+        parts = ['<div class="microgrid-diagram">']
+        if max(width, height) > NOTEBOOK_LARGE or len(svg) > NOTEBOOK_LARGE_BYTES:
+            parts.append(
+                f'<p class="microgrid-notice"><b>A large drawing '
+                f"({width} × {height} px, {len(svg) / 1e6:.1f} MB)</b>: too much to read here. "
+                "Draw less: draw(root, collapse=1) draws a node per layer, collapse=2 a node "
+                "per neuron, focus=a_weight only its paths to the output; or draw a part (an "
+                "intermediate Value).</p>")
+        parts.append(f'<img src="{src}" alt="computation graph" '
+                     f'style="max-width:100%;height:auto">')
+        if width > NOTEBOOK_WIDTH:
+            parts.append('<p class="microgrid-scaled" style="font-size:smaller;opacity:0.75">'
+                         f"Scaled to fit the cell where it is wider: {width} px wide at full "
+                         "size (.save('graph.svg') and open it to zoom).</p>")
+        return "".join(parts) + "</div>"
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None
                           ) -> dict[str, str]:
-        return {"text/html": self._repr_html_(), "image/svg+xml": self.svg()}
+        """One copy of the picture: HTML, which JupyterLab shows in trusted and untrusted
+        notebooks alike (it does not show an untrusted notebook's SVG output)."""
+        return {"text/html": self._repr_html_()}
 
     def __repr__(self) -> str:
         return f"<Diagram: {self.source.count(' -> ')} edges; .svg(), .save('graph.svg')>"
 
 
 # --- collapsed and focused drawings --------------------------------------------------------
-BLOCK_COLOR = "#eef2fa"  # a collapsed group's fill
-FOCUS_COLOR = "#1f77b4"  # the border of a focused value
-
-
 def build_view_digraph(v: View, *, style: Style = "values", rankdir: str,
                        grad_of: Callable[[Value], float | None], title: str | None,
                        digits: int, fast: bool = False) -> graphviz.Digraph:

@@ -18,6 +18,7 @@ drawing once, and for each step only what changes (a `Frame` and the caption); a
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import html
@@ -291,7 +292,11 @@ class BackwardSteps:
 
     def _repr_html_(self) -> str:
         """For Jupyter: the page in an ``<iframe>`` of its own, where its script may run
-        (JupyterLab and Notebook do not run the scripts of a cell's HTML output)."""
+        (JupyterLab and Notebook do not run the scripts of a cell's HTML output), and, for a
+        saved notebook reopened untrusted, whose ``<iframe>`` JupyterLab's sanitizer removes,
+        what it keeps instead: the finished pass as a picture, a note on how to get the player,
+        and every step's caption. A browser does not show an ``<iframe>``'s content; the
+        sanitizer keeps the content of the tags it removes, so the fallback is put there."""
         svg = self._final_svg()
         legend = LEGEND_LINE * (self.local + self.check)  # the legend's lines for them
         height = min(MAX_IFRAME_HEIGHT,
@@ -299,7 +304,26 @@ class BackwardSteps:
         return (f'<iframe srcdoc="{html.escape(self._page(svg), quote=True)}" '
                 f'sandbox="allow-scripts" title="{html.escape(self._title(), quote=True)}" '
                 f'width="100%" height="{height}" '
-                f'style="border:1px solid #ddd"></iframe>')
+                f'style="border:1px solid #ddd">{self._fallback(svg)}</iframe>')
+
+    def _fallback(self, svg: str) -> str:
+        """The static picture of the finished pass, the note, and the steps in words."""
+        src = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode()
+        steps = "".join(f"<li>{html.escape(visible(self.caption(k)))}</li>"
+                        for k in range(len(self.steps)))
+        return (f'<div class="microgrid-player-static"><p class="microgrid-note">'
+                f"<b>{html.escape(self._title())}</b>: the finished pass. The step-by-step "
+                "player needs a trusted notebook (run the cell again, or the command "
+                "Trust Notebook), or open the page that "
+                "backward_steps(...).save_animation('steps.html') writes.</p>"
+                f'<img src="{src}" alt="the backward pass, finished" '
+                'style="max-width:100%;height:auto">'
+                f"<details><summary>The {len(self.steps)} steps, in words</summary>"
+                f"<ol>{steps}</ol></details></div>")
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None
+                          ) -> dict[str, str]:
+        return {"text/html": self._repr_html_()}
 
 
 def _shapes(group: ET.Element | None) -> list[ET.Element]:

@@ -7,7 +7,8 @@ threads at once, and a Graphviz crash is an error, not a dead interpreter.
 - ``"auto"`` and ``"bundled"``: graphviz-pure, a port of Graphviz 16.1 that comes with microgrid
   from PyPI as one program with its fonts built in (about 5 ms to start). ``"auto"`` uses the
   system's `dot` only where graphviz-pure is missing.
-- ``"dot"``: the system's Graphviz `dot` program (`apt-get install graphviz`); PDF needs it.
+- ``"dot"``: the system's Graphviz `dot` program (`apt-get install graphviz`); a PDF from DOT
+  needs it (a `Diagram` draws its PDF from its SVG otherwise: `microgrid.drawing.export`).
 
 All text is set in Arimo, whose letters have Arial's widths, the widths Graphviz lays text out
 with, so text fits its boxes (text Graphviz measures wrong is measured by `microgrid.drawing.text`).
@@ -57,6 +58,11 @@ FONT_FALLBACK = f"{FONT},Arial,Helvetica,sans-serif"  # what the SVG asks a brow
 TIME_BUDGET = 6.0  # seconds a render may take, by default
 MAX_PIXELS = 40_000_000  # a larger PNG is drawn at a lower resolution
 DPI = 96.0  # PNG pixels per inch, as `dot -Tpng`
+MAX_DPI = 300.0  # the most a PNG may ask for: slides and print
+# What to do about a graph too large or too slow to draw, said by every render error
+REMEDIES = ("draw a part of it (an intermediate Value, e.g. one neuron's output, draws the "
+            "sub-expression that computes it), draw a network with collapse=1 or 2 or "
+            "focus=a_weight, or pass a larger time_budget")
 
 
 class RenderError(RuntimeError):
@@ -67,7 +73,8 @@ class LayoutTimeout(RenderError):
     """Graphviz did not finish within its time budget (and was stopped)."""
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"render: Graphviz did not lay the graph out within {seconds:.3g} s")
+        super().__init__(f"render: Graphviz did not lay the graph out within {seconds:.3g} s; "
+                         + REMEDIES)
         self.seconds = seconds
 
 
@@ -144,7 +151,7 @@ def _run(program: str, args: list[str], source: str, time_budget: float) -> byte
     name = Path(program).name
     if result.returncode < 0:
         raise RenderError(f"render: {name} crashed (signal {-result.returncode}) on this graph; "
-                          "draw a part of it (an intermediate Value)")
+                          + REMEDIES)
     if result.returncode:
         raise RenderError(f"render: {name} failed: {_errors(result.stderr)}")
     return result.stdout
@@ -328,10 +335,11 @@ def png_size(png: bytes) -> tuple[int, int]:
     return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
-def png_dpi(width_pt: float, height_pt: float, max_pixels: int = MAX_PIXELS) -> float:
-    """The resolution for a PNG of that size: `DPI`, or less to stay within `max_pixels`."""
-    pixels = width_pt * height_pt * (DPI / 72) ** 2
-    return DPI if pixels <= max_pixels else DPI * math.sqrt(max_pixels / pixels)
+def png_dpi(width_pt: float, height_pt: float, max_pixels: int = MAX_PIXELS,
+            dpi: float = DPI) -> float:
+    """The resolution for a PNG of that size: `dpi`, or less to stay within `max_pixels`."""
+    pixels = width_pt * height_pt * (dpi / 72) ** 2
+    return dpi if pixels <= max_pixels else dpi * math.sqrt(max_pixels / pixels)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
