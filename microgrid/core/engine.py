@@ -550,19 +550,26 @@ class Value:
         return Value(self.data)
 
     # --- backpropagation -----------------------------------------------------------------
-    def backward(self, grad: Number = 1.0) -> None:
+    def backward(self, grad: Number = 1.0, create_graph: bool = False) -> None:
         """Add d(self)/d(leaf) * grad to the `grad` of every leaf of this graph.
 
         Leaf gradients accumulate across calls, as in PyTorch: call the optimizer's or the
-        model's `zero_grad()` (or set ``leaf.grad = 0.0``) between steps. Intermediate nodes
-        are reset first, so after the call each one holds the gradient of this backward pass
-        (drawings show it).
+        model's `zero_grad()` (or set ``leaf.grad = 0.0``) between steps. A leaf whose `grad`
+        is None (PyTorch's "no gradient yet", ``x.grad = None``) starts from 0. Intermediate
+        nodes are reset first, so after the call each one holds the gradient of this backward
+        pass (drawings show it).
+
+        With ``create_graph=True``, as in PyTorch, each leaf's gradient is added as a `Value`,
+        the output of a graph of its own (`microgrid.grad(create_graph=True)` builds it), so
+        that ``x.grad`` can be differentiated again; intermediate nodes still get numbers.
         """
         if not self._op:
             raise ValueError(
                 f"backward: {self!r} is a leaf (a Value you made, or one computed under "
                 "no_grad()), not the output of an operation, so there is nothing to "
                 "backpropagate; call backward() on a result, such as a loss")
+        if create_graph:  # gradients as Values: microgrid.core.autograd; below, the fast path
+            return _backward_with_graph(self, grad)
         seed = _check_number(grad, "backward")
         with _counted_uses(self, zero_grads=True):
             self.grad = seed
@@ -596,6 +603,12 @@ class Value:
                         p._uses -= 1
                         if not p._uses:
                             ready.append(p)
+
+
+def _backward_with_graph(root: Value, grad: Number | Value) -> None:
+    """``root.backward(grad, create_graph=True)``: `microgrid.core.autograd` puts its
+    `backward_with_graph` here when it is imported (it imports the engine, not the reverse)."""
+    raise NotImplementedError("backward(create_graph=True) needs microgrid.core.autograd")
 
 
 def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0.0) -> Value:
@@ -799,7 +812,8 @@ def _count_uses(root: Value, zero_grads: bool) -> None:
     """Set each node's `_uses` to how many times the graph of `root` uses it as an operand.
 
     Between calls every count is 0, so a count of 0 marks a node not yet seen. With
-    `zero_grads`, intermediate nodes get grad 0 (leaves keep theirs: they accumulate).
+    `zero_grads`, intermediate nodes get grad 0 (leaves keep theirs: they accumulate; a leaf
+    whose grad is None, PyTorch's "no gradient yet", gets 0).
     """
     stack = [root]
     while stack:
@@ -810,21 +824,21 @@ def _count_uses(root: Value, zero_grads: bool) -> None:
                 a = node._a
                 if not a._uses:  # first seen
                     stack.append(a)
-                    if zero_grads and a._op:
+                    if zero_grads and (a._op or a.grad is None):
                         a.grad = 0.0
                 a._uses += 1
             if node._db is not None:
                 b = node._b
                 if not b._uses:
                     stack.append(b)
-                    if zero_grads and b._op:
+                    if zero_grads and (b._op or b.grad is None):
                         b.grad = 0.0
                 b._uses += 1
         else:  # a NaryValue
             for p in node._parents:  # type: ignore[attr-defined]
                 if not p._uses:
                     stack.append(p)
-                    if zero_grads and p._op:
+                    if zero_grads and (p._op or p.grad is None):
                         p.grad = 0.0
                 p._uses += 1
 
@@ -854,10 +868,13 @@ def check_fields(values: Iterable[Value], where: str,
                  fields: tuple[str, ...] = ("data", "grad")) -> None:
     """Raise a one-line TypeError or ValueError naming the first of `values` whose `data` or
     `grad` (those of `fields`) is not a finite number, or whose `label` is not a str: fields set
-    by hand (``v.grad = None``) are checked where they are used, not on every store."""
+    by hand (``v.grad = None``) are checked where they are used, not on every store. A `grad`
+    that is a Value (from ``backward(create_graph=True)``) is checked by its number."""
     for v in values:
         for field in fields:
             x = getattr(v, field)
+            if field == "grad" and isinstance(x, Value):
+                x = x.data
             if _not_real(x):
                 raise TypeError(f"{where}: the {field} of {v!r} is {type(x).__name__} {x!r}, "
                                 f"not a number; set it to a float")
@@ -866,6 +883,13 @@ def check_fields(values: Iterable[Value], where: str,
         if not isinstance(v.label, str):
             raise TypeError(f"{where}: the label of {v!r} is {type(v.label).__name__} "
                             f"{v.label!r}, not a str")
+
+
+def grad_number(v: Value) -> float:
+    """The number of `v`'s gradient: its `grad`, or, where ``backward(create_graph=True)`` made
+    the gradient a `Value`, that Value's data (what drawings show and optimizers use)."""
+    g = v.grad
+    return g.data if isinstance(g, Value) else g
 
 
 def topological_order(root: Value) -> list[Value]:
