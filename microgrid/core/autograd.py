@@ -17,7 +17,7 @@ adds each gradient to its leaf's ``.grad`` as a `Value`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 from microgrid.core import engine
 from microgrid.core.engine import Number, Value, _check_number, check_fields, topological_order
@@ -114,7 +114,7 @@ def backward_with_graph(root: Value, grad_output: Number | Value = 1.0) -> None:
             continue
         old: Any = node.grad
         new = g if old is None or (not isinstance(old, Value) and old == 0) else old + g
-        node.grad = cast(float, new)  # a Value: `grad` is annotated with its usual type
+        node.grad = new
 
 
 engine._backward_with_graph = backward_with_graph  # Value.backward(create_graph=True)

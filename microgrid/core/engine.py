@@ -300,7 +300,9 @@ class Value:
                  "_group", "__weakref__")
 
     data: float
-    grad: float
+    # a float; a Value after backward(create_graph=True); None, set by hand, is "no gradient
+    # yet" (PyTorch's). Typed Any so that code may set and read all three (grad_number reads it)
+    grad: Any
     label: str
     _op: str | Function  # a built-in operation's name, or a user-defined Function itself
     _a: Any  # an operand: a Value whenever _da is not None, else a constant or None
@@ -605,7 +607,7 @@ class Value:
                             ready.append(p)
 
 
-def _backward_with_graph(root: Value, grad: Number | Value) -> None:
+def _backward_with_graph(root: Value, grad_output: Number | Value = 1.0) -> None:
     """``root.backward(grad, create_graph=True)``: `microgrid.core.autograd` puts its
     `backward_with_graph` here when it is imported (it imports the engine, not the reverse)."""
     raise NotImplementedError("backward(create_graph=True) needs microgrid.core.autograd")

@@ -1,4 +1,4 @@
-"""Newton's method (DeZero, step 33): minimise x^4 - 2x^2 from x = 2, with backward(create_graph=True)."""
+"""Newton's method (DeZero, step 33): minimise x^4 - 2x^2 from x = 2, f'' by double backward."""
 
 from __future__ import annotations
 
