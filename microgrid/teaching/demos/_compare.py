@@ -20,14 +20,15 @@ def compare(headers: Sequence[str], rows: Sequence[tuple[str, float, float]],
     (`repr` writes every digit); with `relative`, the difference is relative to the second
     number's size (|a - b| / |b|, or |a - b| where b is 0)."""
     width = max(len(headers[0]), *(len(r[0]) for r in rows))
+    wide = max(20, *(len(show(x)) for r in rows for x in r[1:]))
     column = "|rel diff|" if relative else "|diff|"
-    print(f"  {headers[0]:<{width}}  {headers[1]:>20}  {headers[2]:>20}  {column:>8}")
+    print(f"  {headers[0]:<{width}}  {headers[1]:>{wide}}  {headers[2]:>{wide}}  {column:>8}")
     ok = True
     for name, a, b in rows:
         diff = abs(a - b) / (abs(b) if relative and b else 1.0)
         good = diff <= tol
         ok &= good
-        print(f"  {name:<{width}}  {show(a):>20}  {show(b):>20}  {diff:8.1e}"
+        print(f"  {name:<{width}}  {show(a):>{wide}}  {show(b):>{wide}}  {diff:8.1e}"
               f"{'' if good else '  <-- differs'}")
     return ok
 
