@@ -325,6 +325,7 @@ def test_pytorch_demo_fails_when_the_libraries_differ(capsys, monkeypatch):
 
 def test_pytorch_demo_without_torch_says_what_to_install(capsys, monkeypatch):
     import sys
+
     from microgrid.teaching.demos import pytorch
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
     with pytest.raises(SystemExit) as e:

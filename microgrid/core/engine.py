@@ -579,8 +579,8 @@ class Value:
             while ready:
                 node = ready.pop()  # every consumer of node has passed its gradient on
                 g = node.grad
-                if g - g:  # not finite
-                    raise OverflowError(f"backward: the gradient reaching {node!r} is not finite")
+                if g - g:  # not finite, or a Value: a leaf's grad from create_graph=True
+                    _check_finite_grad(node)
                 # parent.grad += node.grad * d for each use, as in backward_walk, read from
                 # the slots; a parent is ready when its last consumer is done
                 if node.__class__ is Value:  # one or two operands, in _a/_da and _b/_db
@@ -605,6 +605,14 @@ class Value:
                         p._uses -= 1
                         if not p._uses:
                             ready.append(p)
+
+
+def _check_finite_grad(node: Value) -> None:
+    """Raise unless `node.grad` is a Value of a finite number (a leaf's gradient after
+    ``backward(create_graph=True)``, to which backward() adds numbers, as PyTorch does)."""
+    g = node.grad
+    if not (isinstance(g, Value) and math.isfinite(g.data)):
+        raise OverflowError(f"backward: the gradient reaching {node!r} is not finite")
 
 
 def _backward_with_graph(root: Value, grad_output: Number | Value = 1.0) -> None:
