@@ -81,8 +81,8 @@ def from_sequential(module: object, what: str) -> list[Dense]:
                                  f"layer before it has {len(layers[-1].weights)} outputs")
             layers.append(_dense(part, place, what))
         elif type(part) not in activations:
-            raise ValueError(f"{what}: {place} is not a Linear layer or an activation; "
-                             f"microgrid's MLP is {EXPECTED}")
+            raise ValueError(f"{what}: {place} is neither a Linear layer nor Tanh, ReLU, "
+                             f"Sigmoid or Identity; microgrid's MLP is {EXPECTED}")
         elif k == 0 or not isinstance(parts[k - 1], nn.Linear):
             raise ValueError(f"{what}: {place} does not follow a Linear layer; microgrid's MLP "
                              f"is {EXPECTED}")
