@@ -138,6 +138,41 @@ def test_backward_names_a_leaf_whose_grad_was_set_by_hand(bad, create_graph):
     assert (w.grad, x.grad) == (3.0, 2.0)
 
 
+GRAPHS_OF_ABC = [  # each uses a, b and c in another order, by one- two- and n-operand nodes
+    lambda a, b, c: a * b + c * a,
+    lambda a, b, c: (b * a).tanh() * c + a * a,
+    lambda a, b, c: dot([a, b, c], [c, a, b], b) * a,
+    lambda a, b, c: dot([b, b], [c, 2.0], a) + dot([c], [a]) - b / (c * c + 1),
+]
+
+
+@pytest.mark.parametrize("make", GRAPHS_OF_ABC)
+@pytest.mark.parametrize("nones", [(0,), (1,), (2,), (0, 2), (0, 1, 2)])
+def test_leaves_whose_grad_is_none_start_from_zero_wherever_they_are_met(make, nones):
+    def grads(start):
+        xs = [Value(v, name) for v, name in zip((0.5, -1.5, 2.0), "abc", strict=True)]
+        out = make(*xs)
+        for x, g in zip(xs, start, strict=True):
+            x.grad = g
+        out.backward()
+        return [x.grad for x in xs]
+    start = [None if i in nones else 0.25 * (i + 1) for i in range(3)]
+    got = grads(start)
+    assert got == grads([0.0 if g is None else g for g in start])  # the same sums, bit for bit
+    assert all(type(g) is float for g in got)
+
+
+def test_a_grad_of_none_beside_a_grad_set_to_junk_names_the_junk():
+    a, b = Value(2.0, "a"), Value(3.0, "b")
+    y = a * b
+    a.grad, b.grad = "x", None
+    with pytest.raises(TypeError, match=r"^backward: the grad of .*'a'.* is str 'x'"):
+        y.backward()
+    a.grad, b.grad = None, "x"
+    with pytest.raises(TypeError, match=r"^backward: the grad of .*'b'.* is str 'x'"):
+        y.backward()
+
+
 @pytest.mark.parametrize("create_graph", [False, True])
 def test_a_grad_of_none_is_pytorchs_no_gradient_yet_for_backward(create_graph):
     # PyTorch's idiom (x.grad = None, DeZero's cleargrad()) is not a field set to nonsense:

@@ -576,35 +576,63 @@ class Value:
         with _counted_uses(self, zero_grads=True):
             self.grad = seed
             ready = [self]
-            while ready:
-                node = ready.pop()  # every consumer of node has passed its gradient on
-                g = node.grad
-                if g - g:  # not finite, or a Value: a leaf's grad from create_graph=True
-                    _check_finite_grad(node)
-                # parent.grad += node.grad * d for each use, as in backward_walk, read from
-                # the slots; a parent is ready when its last consumer is done
-                if node.__class__ is Value:  # one or two operands, in _a/_da and _b/_db
-                    da = node._da
-                    if da is not None:
-                        a = node._a
-                        a.grad += g * da
-                        a._uses -= 1
-                        if not a._uses:
-                            ready.append(a)
-                    db = node._db
-                    if db is not None:
-                        b = node._b
-                        b.grad += g * db
-                        b._uses -= 1
-                        if not b._uses:
-                            ready.append(b)
-                else:  # a NaryValue: its parents and their derivatives in tuples
-                    uses = zip(node._parents, node._local_grads, strict=True)  # type: ignore[attr-defined]
-                    for p, d in uses:
-                        p.grad += g * d
-                        p._uses -= 1
-                        if not p._uses:
-                            ready.append(p)
+            while ready:  # a second time only after a leaf whose grad is None
+                try:
+                    while ready:
+                        node = ready.pop()  # every consumer of node has passed its gradient on
+                        g = node.grad
+                        if g - g:  # not finite, or a Value: a leaf's grad from create_graph=True
+                            _check_finite_grad(node)
+                        # parent.grad += node.grad * d for each use, as in backward_walk, read from
+                        # the slots; a parent is ready when its last consumer is done
+                        if node.__class__ is Value:  # one or two operands, in _a/_da and _b/_db
+                            da = node._da
+                            if da is not None:
+                                a = node._a
+                                a.grad += g * da
+                                a._uses -= 1
+                                if not a._uses:
+                                    ready.append(a)
+                            db = node._db
+                            if db is not None:
+                                b = node._b
+                                b.grad += g * db
+                                b._uses -= 1
+                                if not b._uses:
+                                    ready.append(b)
+                        else:  # a NaryValue: its parents and their derivatives in tuples
+                            uses = zip(node._parents, node._local_grads, strict=True)  # type: ignore[attr-defined]
+                            for p, d in uses:
+                                p.grad += g * d
+                                p._uses -= 1
+                                if not p._uses:
+                                    ready.append(p)
+                except TypeError:  # x.grad = None, PyTorch's "no gradient yet": from 0
+                    if not _start_from_none(node, ready):  # else a grad set by hand to junk
+                        raise
+
+
+def _start_from_none(node: Value, ready: list[Value]) -> bool:
+    """After `node` failed to pass its gradient on, in backward(): if the parent it failed at
+    has the grad None (``x.grad = None``, PyTorch's "no gradient yet"), start that parent from
+    0 and pass the gradient to it and to the parents after it, as backward() would have (a
+    parent that is then ready goes on `ready`), and return True; else (a grad set by hand to
+    something else) return False. Off the fast path: backward() costs nothing more when no
+    grad is None."""
+    pairs = list(zip(node.parents, node.local_grads, strict=True))
+    # backward() passed node's gradient to its parents in this order: the first parent whose
+    # grad is no number is where it stopped (a float, an int or a Value add; None does not)
+    k = next((i for i, (p, _) in enumerate(pairs)
+              if _not_real(p.grad) and not isinstance(p.grad, Value)), None)
+    if k is None or pairs[k][0].grad is not None:
+        return False
+    g = node.grad
+    for p, d in pairs[k:]:
+        p.grad = (0.0 if p.grad is None else p.grad) + g * d
+        p._uses -= 1
+        if not p._uses:
+            ready.append(p)
+    return True
 
 
 def _check_finite_grad(node: Value) -> None:
@@ -822,8 +850,7 @@ def _count_uses(root: Value, zero_grads: bool) -> None:
     """Set each node's `_uses` to how many times the graph of `root` uses it as an operand.
 
     Between calls every count is 0, so a count of 0 marks a node not yet seen. With
-    `zero_grads`, intermediate nodes get grad 0 (leaves keep theirs: they accumulate; a leaf
-    whose grad is None, PyTorch's "no gradient yet", gets 0).
+    `zero_grads`, intermediate nodes get grad 0 (leaves keep theirs: they accumulate).
     """
     stack = [root]
     while stack:
@@ -834,21 +861,21 @@ def _count_uses(root: Value, zero_grads: bool) -> None:
                 a = node._a
                 if not a._uses:  # first seen
                     stack.append(a)
-                    if zero_grads and (a._op or a.grad is None):
+                    if zero_grads and a._op:
                         a.grad = 0.0
                 a._uses += 1
             if node._db is not None:
                 b = node._b
                 if not b._uses:
                     stack.append(b)
-                    if zero_grads and (b._op or b.grad is None):
+                    if zero_grads and b._op:
                         b.grad = 0.0
                 b._uses += 1
         else:  # a NaryValue
             for p in node._parents:  # type: ignore[attr-defined]
                 if not p._uses:
                     stack.append(p)
-                    if zero_grads and (p._op or p.grad is None):
+                    if zero_grads and p._op:
                         p.grad = 0.0
                 p._uses += 1
 
@@ -870,7 +897,8 @@ def _counted_uses(root: Value, zero_grads: bool) -> Iterator[None]:
                     seen.add(p)
                     stack.append(p)
         if isinstance(e, TypeError | AttributeError):  # a field set by hand, most likely
-            check_fields(seen, "backward")
+            check_fields(seen, "backward", ("data",))
+            check_fields([v for v in seen if v.grad is not None], "backward")  # None: from 0
         raise
 
 
