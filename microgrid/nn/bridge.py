@@ -125,10 +125,11 @@ def _dense(linear: Any, place: str, what: str) -> Dense:
     return Dense(weights, biases, "linear")
 
 
-def torch_places(layers: list[Dense]) -> list[int]:
-    """The place in `to_sequential(layers)` of each layer's Linear."""
+def torch_places(activations: list[str]) -> list[int]:
+    """The place in `to_sequential` of each layer's Linear, for layers of these activations
+    (an activation other than "linear" takes the place after its Linear)."""
     places, k = [], 0
-    for layer in layers:
+    for activation in activations:
         places.append(k)
-        k += 1 if layer.activation == "linear" else 2
+        k += 1 if activation == "linear" else 2
     return places

@@ -131,9 +131,10 @@ class Module:
         """Each parameter's label and its place in `to_torch()`'s module: ``"w[2]_0_3"`` is
         ``"2.weight[0, 3]"``, entry [0, 3] of ``state_dict()["2.weight"]`` in PyTorch, and
         ``"b[1]_4"`` is ``"0.bias[4]"``. Swap keys and values for the other way."""
-        dense = self._dense_layers("torch_names")
+        rows = self._rows("torch_names")
         names = {}
-        for place, neurons in zip(bridge.torch_places(dense), self._neuron_rows(), strict=True):
+        places = bridge.torch_places([neurons[0].activation for neurons in rows])
+        for place, neurons in zip(places, rows, strict=True):
             for i, n in enumerate(neurons):
                 names.update({w.label: f"{place}.weight[{i}, {j}]" for j, w in enumerate(n.w)})
                 names[n.b.label] = f"{place}.bias[{i}]"
@@ -144,11 +145,14 @@ class Module:
         raise TypeError(f"{type(self).__name__} has no PyTorch counterpart: to_torch knows "
                         "Neuron, Layer and MLP")
 
-    def _dense_layers(self, what: str) -> list[Dense]:
+    def _rows(self, what: str) -> list[list[Neuron]]:
         try:
-            rows = self._neuron_rows()
+            return self._neuron_rows()
         except TypeError as e:
             raise TypeError(f"{what}: {e}") from None
+
+    def _dense_layers(self, what: str) -> list[Dense]:
+        rows = self._rows(what)
         check_fields(self.parameters(), what, ("data",))  # a data set by hand is named
         return [Dense([[w.data for w in n.w] for n in neurons], [n.b.data for n in neurons],
                       neurons[0].activation) for neurons in rows]
