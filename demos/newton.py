@@ -1,4 +1,4 @@
-"""Newton's method with the second derivative from grad(). Same as `microgrid demo newton`."""
+"""Newton's method, f'' by backward(create_graph=True). Same as `microgrid demo newton`."""
 
 import sys
 

@@ -341,3 +341,200 @@ def test_detach_stops_grad_too():
     assert g.data == 3.0  # d/dx (c * x) with c = x's data, a constant
     (g2,) = grad(g, [x])
     assert g2.data == 0.0
+
+
+# --- backward(create_graph=True): DeZero's steps 33-36 as DeZero writes them ---------------
+# DeZero's x.cleargrad() is x.grad = None (PyTorch's spelling); a Variable is a Value. After a
+# backward() without create_graph, x.grad is a float, so DeZero's gx2.data is gx2.
+def test_dezero_step_33_second_derivative():
+    def f(x):
+        y = x ** 4 - 2 * x ** 2
+        return y
+
+    x = Value(2.0)
+    y = f(x)
+    y.backward(create_graph=True)
+    print(x.grad)
+    assert isinstance(x.grad, Value) and x.grad.data == 24.0
+
+    gx = x.grad
+    x.grad = None  # x.cleargrad()
+    gx.backward()
+    print(x.grad)
+    assert x.grad == 44.0
+
+
+def test_dezero_step_33_newton_iterates_to_1e_15_relative():
+    def f(x):
+        y = x ** 4 - 2 * x ** 2
+        return y
+
+    x = Value(2.0)
+    iters = 10
+    printed = []
+
+    for i in range(iters):
+        print(i, x)
+        printed.append(x.data)
+
+        y = f(x)
+        x.grad = None  # x.cleargrad()
+        y.backward(create_graph=True)
+
+        gx = x.grad
+        x.grad = None  # x.cleargrad()
+        gx.backward()
+        gx2 = x.grad
+
+        x.data -= gx.data / gx2  # DeZero: gx2.data
+
+    book = [2.0, 1.4545454545454546, 1.1510467893775467, 1.0253259289766978,
+            1.0009084519430513, 1.0000012353089454, 1.000000000002289, 1.0, 1.0, 1.0]
+    assert printed == pytest.approx(book, rel=1e-15, abs=0)
+
+
+@pytest.mark.parametrize("iters", [0, 1, 2, 3])
+def test_dezero_step_35_derivatives_of_tanh_at_1(iters, tmp_path):
+    from microgrid import draw
+    x = Value(1.0)
+    y = x.tanh()
+    x.label = "x"
+    y.label = "y"
+    y.backward(create_graph=True)
+
+    for _ in range(iters):
+        gx = x.grad
+        x.grad = None  # x.cleargrad()
+        gx.backward(create_graph=True)
+
+    gx = x.grad
+    gx.label = "gx" + str(iters + 1)
+    draw(gx).save(tmp_path / "tanh.svg")  # DeZero's plot_dot_graph(gx, ...)
+    forms = [CLOSED_FORMS["tanh"][1][0](1.0), CLOSED_FORMS["tanh"][1][1](1.0),
+             CLOSED_FORMS["tanh"][1][2](1.0), derivative(lambda v: v.tanh(), 4, 1.0)]
+    assert gx.data == pytest.approx(forms[iters], rel=1e-13)
+    assert ">gx" + str(iters + 1) + "<" in (tmp_path / "tanh.svg").read_text()
+    if iters == 1:  # the second derivative of tanh at 1: -2 tanh(1) (1 - tanh(1)^2)
+        assert gx.data == pytest.approx(-2 * math.tanh(1) * (1 - math.tanh(1) ** 2), rel=1e-15)
+
+
+def test_dezero_step_36_double_backprop():
+    x = Value(2.0)
+    y = x ** 2
+    y.backward(create_graph=True)
+    gx = x.grad
+    x.grad = None  # x.cleargrad()
+
+    z = gx ** 3 + y
+    z.backward()
+    print(x.grad)
+    assert x.grad == 100.0  # d/dx ((2x)^3 + x^2) = 24x^2 + 2x at 2
+
+
+def test_create_graph_accumulates_as_a_graph_and_zero_grad_drops_it():
+    from microgrid import nn, optim
+    x = Value(3.0)
+    (x * x).backward(create_graph=True)  # x.grad = 2x, a Value
+    (x * x * x).backward(create_graph=True)  # + 3x^2: the sum is a graph too
+    assert x.grad.data == 6.0 + 27.0 and not x.grad.is_leaf
+    (g2,) = grad(x.grad, [x])
+    assert g2.data == 2.0 + 18.0
+    x.grad = 0.0  # a number 0 starts over, as None does
+    (x * x).backward(create_graph=True)
+    assert x.grad.data == 6.0
+    # a plain backward adds a number to a Value: still a Value of the same number
+    (x * x).backward()
+    assert isinstance(x.grad, Value) and x.grad.data == 12.0
+    # optimizers use the number, as PyTorch's do; zero_grad resets to 0.0
+    opt = optim.SGD([x], lr=0.5)
+    opt.step()
+    assert x.data == 3.0 - 0.5 * 12.0
+    opt.zero_grad()
+    assert x.grad == 0.0 and type(x.grad) is float
+    neuron = nn.Neuron(1, seed=0)
+    neuron([x]).backward(create_graph=True)
+    neuron.zero_grad()
+    assert all(type(p.grad) is float and p.grad == 0.0 for p in neuron.parameters())
+
+
+def test_create_graph_gives_intermediate_nodes_numbers_and_the_same_gradients():
+    x, w = Value(0.5, "x"), Value(-1.5, "w")
+    h = (x * w).tanh()
+    y = h * x + w.exp()
+    y.backward()
+    plain = {v: v.grad for v in topological_order(y)}
+    for v in plain:
+        v.grad = 0.0
+    y.backward(create_graph=True)
+    for v, g in plain.items():
+        if v.is_leaf:
+            assert isinstance(v.grad, Value) and v.grad.data == pytest.approx(g, rel=1e-15)
+        else:
+            assert type(v.grad) is float and v.grad == pytest.approx(g, rel=1e-15)
+    assert y.grad == 1.0
+
+
+def test_create_graph_with_a_seed_and_under_no_grad():
+    x = Value(2.0)
+    (x * x).backward(3.0, create_graph=True)
+    assert x.grad.data == 12.0
+    x.grad = None
+    y = x * x
+    with no_grad():
+        y.backward(create_graph=True)  # records no graph: the gradient is a leaf
+    assert x.grad.data == 4.0 and x.grad.is_leaf
+    with pytest.raises(ValueError, match=r"^backward: expected a finite number, got nan"):
+        (x * x).backward(math.nan, create_graph=True)
+    with pytest.raises(ValueError, match=r"^backward: .* is a leaf"):
+        x.backward(create_graph=True)
+
+
+def _number(g):
+    """A gradient as a number: PyTorch's None (not reached) is 0."""
+    return 0.0 if g is None else g.data if isinstance(g, Value) else g
+
+
+@settings(max_examples=150, deadline=None)
+@given(expressions())
+def test_random_graphs_create_graph_backward_is_grad_and_its_second_derivatives(program):
+    xs, out = _graph(program)
+    firsts = grad(out, xs, create_graph=True)
+    out.backward(create_graph=True)
+    assert [_number(x.grad) for x in xs] == [g.data for g in firsts]
+    total = sum((x.grad * w for x, w in zip(xs, [1.0, -0.5, 2.0], strict=False)), Value(0.0))
+    assume(not total.is_leaf)  # a gradient that is a constant: nothing to differentiate
+    expected = [g.data for g in grad(total, xs)]
+    for x in xs:
+        x.grad = None
+    total.backward()
+    assert [_number(x.grad) for x in xs] == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")  # its leak
+@settings(max_examples=150, deadline=None)
+@given(expressions())
+def test_random_graphs_double_backward_agrees_with_pytorch(program):
+    torch = pytest.importorskip("torch", reason="PyTorch's double backward: pip install torch")
+    xs, out = _graph(program)
+    steps, inputs = program
+    ts = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in inputs]
+    weights = [1.0, -0.5, 2.0]
+    # PyTorch: out.backward(create_graph=True), then the backward of a sum of the gradients
+    build(steps, *ts).backward(create_graph=True)
+    first_t = [t.grad for t in ts]
+    total_t = sum(g * w for g, w in zip(first_t, weights, strict=False) if g is not None)
+    for t in ts:
+        t.grad = None
+    if isinstance(total_t, torch.Tensor) and total_t.requires_grad:
+        total_t.backward()
+    # microgrid: the same lines
+    out.backward(create_graph=True)
+    assert [_number(x.grad) for x in xs] == pytest.approx(
+        [0.0 if g is None else g.item() for g in first_t], rel=1e-12, abs=1e-12)
+    total = sum((x.grad * w for x, w in zip(xs, weights, strict=False)), Value(0.0))
+    for x in xs:
+        x.grad = None
+    if not total.is_leaf:
+        total.backward()
+    assert [_number(x.grad) for x in xs] == pytest.approx(
+        [0.0 if t.grad is None else t.grad.item() for t in ts], rel=1e-9, abs=1e-9)

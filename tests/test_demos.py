@@ -22,11 +22,19 @@ from microgrid.teaching.demos import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-FAST = {"train": ["--fast", "--no-plot"]}
+FAST = {"train": ["--fast", "--no-plot"], "pytorch": ["--fast"]}
+NEEDS = {"pytorch": "torch"}  # a demo's optional dependency (.ci/run installs it)
+
+
+def _needs(name):
+    if name in NEEDS:
+        pytest.importorskip(NEEDS[name], reason=f"demo {name} needs {NEEDS[name]} "
+                            f"(pip install -e '.[{NEEDS[name]}]')")
 
 
 @pytest.mark.parametrize("name", demos.DEMOS)
 def test_every_demo_passes_its_checks(name, capsys):
+    _needs(name)
     module = demos.load(name)
     assert module.__doc__ and len(module.__doc__.strip().splitlines()) == 1
     assert module.main(FAST.get(name, [])) == 0
@@ -56,6 +64,7 @@ def test_every_demo_has_a_thin_entry_point_in_demos_folder(name):
 
 @pytest.mark.parametrize("name", demos.DEMOS)
 def test_every_demo_runs_and_returns_its_graph_after_backward(name, capsys):
+    _needs(name)
     status, root = demos.load(name).run(FAST.get(name, []))
     assert status == 0
     assert isinstance(root, Value) and not root.is_leaf and root.grad == 1.0
@@ -335,3 +344,47 @@ def test_a_failed_check_says_so_in_chinese(monkeypatch, capsys):
     status, _ = apple_orange.run(["--lang", "zh"])
     out = capsys.readouterr().out
     assert status == 1 and "书中: 651" in out and "失败：" in out
+
+
+def test_newton_prints_every_digit_of_the_books_iterates(capsys):
+    from microgrid.teaching.demos import newton
+    assert newton.main([]) == 0
+    out = capsys.readouterr().out
+    for x in newton.BOOK:
+        assert f" {x!r} " in out  # 1.4545454545454546, as the book prints it
+    assert "y.backward(create_graph=True)" in out and "relative 1e-15" in out
+
+
+def test_pytorch_demo_shows_the_same_numbers_in_both_libraries(capsys):
+    pytest.importorskip("torch", reason="pip install -e '.[torch]'")
+    from microgrid.teaching.demos import pytorch
+    status, root = pytorch.run(["--fast"])
+    out = capsys.readouterr().out
+    assert status == 0 and "OK: microgrid and PyTorch agree to within 1e-12" in out
+    # the loss and every one of the 2*4+4 + 4*4+4 + 4+1 parameters' gradients, side by side
+    rows = [line for line in out.splitlines() if re.match(r"  [wb]\[\d\]_[\d_]+ = \d", line)]
+    assert len(rows) == 12 + 20 + 5 and "w[2]_0_3 = 2.weight[0, 3]" in out
+    assert re.search(r"PyTorch is \d+x faster", out)
+    assert root.label == "L" and root.grad == 1.0
+
+
+def test_pytorch_demo_fails_when_the_libraries_differ(capsys, monkeypatch):
+    pytest.importorskip("torch", reason="pip install -e '.[torch]'")
+    from microgrid.teaching.demos import pytorch
+    real = pytorch.torch_loss
+    monkeypatch.setattr(pytorch, "torch_loss", lambda *a: real(*a) * (1 + 1e-11))
+    assert pytorch.run(["--fast"])[0] == 1
+    assert "FAILED" in capsys.readouterr().out
+
+
+def test_pytorch_demo_without_torch_says_what_to_install(capsys, monkeypatch):
+    import sys
+
+    from microgrid.teaching.demos import pytorch
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch raises ImportError
+    with pytest.raises(SystemExit) as e:
+        pytorch.run([])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("microgrid demo pytorch needs PyTorch, which is not installed: pip "
+                          "install torch") and err.count("\n") == 1

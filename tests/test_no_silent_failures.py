@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from microgrid import Function, Value, dot, draw, maximum, minimum, no_grad, optim
-from microgrid.core.engine import is_grad_enabled
+from microgrid.core.engine import grad_number, is_grad_enabled
 from microgrid.nn import MLP
 from microgrid.nn.losses import bce_with_logits, binary_cross_entropy, cross_entropy
 
@@ -123,18 +123,71 @@ def test_division_that_overflows_says_overflow_not_division_by_zero(make):
 
 
 # --- fields set by hand fail clearly where they are used ------------------------------------
-@pytest.mark.parametrize("bad", [None, "x", [1.0]])
-def test_backward_names_a_leaf_whose_grad_was_set_by_hand(bad):
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("bad", ["x", [1.0]])
+def test_backward_names_a_leaf_whose_grad_was_set_by_hand(bad, create_graph):
     w, x = Value(2.0, "w"), Value(3.0, "x")
     y = w * x
     w.grad = bad
     with pytest.raises(TypeError, match=r"^backward: the grad of Value\(.*'w'\) is .* not a number"
                        ) as info:
-        y.backward()
+        y.backward(create_graph=create_graph)
     assert "\n" not in str(info.value)
     w.grad = 0.0  # and the graph is usable again
     y.backward()
     assert (w.grad, x.grad) == (3.0, 2.0)
+
+
+GRAPHS_OF_ABC = [  # each uses a, b and c in another order, by one- two- and n-operand nodes
+    lambda a, b, c: a * b + c * a,
+    lambda a, b, c: (b * a).tanh() * c + a * a,
+    lambda a, b, c: dot([a, b, c], [c, a, b], b) * a,
+    lambda a, b, c: dot([b, b], [c, 2.0], a) + dot([c], [a]) - b / (c * c + 1),
+]
+
+
+@pytest.mark.parametrize("make", GRAPHS_OF_ABC)
+@pytest.mark.parametrize("nones", [(0,), (1,), (2,), (0, 2), (0, 1, 2)])
+def test_leaves_whose_grad_is_none_start_from_zero_wherever_they_are_met(make, nones):
+    def grads(start):
+        xs = [Value(v, name) for v, name in zip((0.5, -1.5, 2.0), "abc", strict=True)]
+        out = make(*xs)
+        for x, g in zip(xs, start, strict=True):
+            x.grad = g
+        out.backward()
+        return [x.grad for x in xs]
+    start = [None if i in nones else 0.25 * (i + 1) for i in range(3)]
+    got = grads(start)
+    assert got == grads([0.0 if g is None else g for g in start])  # the same sums, bit for bit
+    assert all(type(g) is float for g in got)
+
+
+def test_a_grad_of_none_beside_a_grad_set_to_junk_names_the_junk():
+    a, b = Value(2.0, "a"), Value(3.0, "b")
+    y = a * b
+    a.grad, b.grad = "x", None
+    with pytest.raises(TypeError, match=r"^backward: the grad of .*'a'.* is str 'x'"):
+        y.backward()
+    a.grad, b.grad = None, "x"
+    with pytest.raises(TypeError, match=r"^backward: the grad of .*'b'.* is str 'x'"):
+        y.backward()
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_a_grad_of_none_is_pytorchs_no_gradient_yet_for_backward(create_graph):
+    # PyTorch's idiom (x.grad = None, DeZero's cleargrad()) is not a field set to nonsense:
+    # backward() starts such a leaf from 0; draw() and the optimizers still need a number
+    w, x = Value(2.0, "w"), Value(3.0, "x")
+    y = w * x * x
+    w.grad = None
+    y.backward(create_graph=create_graph)
+    assert (grad_number(w), grad_number(x)) == (9.0, 12.0)
+    assert isinstance(w.grad, Value) == create_graph
+    w.grad = None
+    with pytest.raises(TypeError, match=r"^draw: the grad of .*'w'.* is NoneType None"):
+        draw(y)
+    with pytest.raises(TypeError, match=r"^step: the gradient of .*'w'.* is NoneType None"):
+        optim.SGD([w, x], lr=0.1).step()
 
 
 @pytest.mark.parametrize(("field", "bad", "message"), [

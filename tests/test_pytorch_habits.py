@@ -79,3 +79,37 @@ def test_unknown_operands_stay_a_clear_type_error(other):
         Value(1) + other
     with pytest.raises(TypeError, match=r"^\+: expected a real number"):
         other + Value(1)
+
+
+# --- gradients: PyTorch's x.grad = None and double backward ----------------------------------
+def test_setting_grads_to_none_before_backward_as_zero_grad_set_to_none_does():
+    from microgrid import nn, optim
+    from microgrid.nn.losses import mse
+    model = nn.MLP(2, [3, 1], seed=0)
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    expected = None
+    for habit in ("zero_grad", "none"):
+        for p, x in zip(model.parameters(), nn.MLP(2, [3, 1], seed=0).state_dict().values(),
+                        strict=True):
+            p.data = x
+        if habit == "zero_grad":
+            opt.zero_grad()
+        else:
+            for p in model.parameters():
+                p.grad = None  # PyTorch's optimizer.zero_grad(set_to_none=True)
+        loss = mse(model([0.5, -1.0]), 0.25)
+        loss.backward()
+        opt.step()
+        if expected is None:
+            expected = model.state_dict()
+        assert model.state_dict() == expected
+
+
+def test_pytorchs_double_backward_lines_run_unchanged():
+    x = Value(1.5)
+    y = x.sin() * x
+    y.backward(create_graph=True)
+    gx = x.grad                  # cos(x) x + sin(x), a Value
+    x.grad = None
+    gx.backward()                # d/dx: -sin(x) x + 2 cos(x)
+    assert x.grad == pytest.approx(-np.sin(1.5) * 1.5 + 2 * np.cos(1.5), rel=1e-15)

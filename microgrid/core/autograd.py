@@ -9,6 +9,9 @@ differentiated again::
     y = x.tanh()
     (dy,) = grad(y, [x], create_graph=True)   # 1 - tanh(x)^2, as a graph that depends on x
     (d2y,) = grad(dy, [x])                    # -2 tanh(x) (1 - tanh(x)^2)
+
+`backward_with_graph` is ``y.backward(create_graph=True)``: PyTorch's spelling of the same, which
+adds each gradient to its leaf's ``.grad`` as a `Value`.
 """
 
 from __future__ import annotations
@@ -16,10 +19,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from microgrid.core.engine import Number, Value, _check_number, topological_order
+from microgrid.core import engine
+from microgrid.core.engine import Number, Value, _check_number, check_fields, topological_order
 from microgrid.core.functions import rule
 
-__all__ = ["grad", "local_derivatives"]
+__all__ = ["backward_with_graph", "grad", "local_derivatives"]
 
 
 def grad(output: Value, inputs: Sequence[Value], grad_output: Number | Value = 1.0,
@@ -85,3 +89,32 @@ def _times(g: Any, d: Any) -> Any:
 
 def _as_value(g: Any) -> Value:
     return g if isinstance(g, Value) else Value(g)
+
+
+def backward_with_graph(root: Value, grad_output: Number | Value = 1.0) -> None:
+    """``root.backward(grad_output, create_graph=True)``, as in PyTorch: add d(root)/d(leaf) *
+    grad_output to each leaf's ``.grad`` as a `Value` made by `grad` with ``create_graph=True``,
+    which can be differentiated again (DeZero's and PyTorch's double backward).
+
+    A leaf whose grad is 0 or None gets the gradient's Value itself; onto another grad it is
+    added (``old + new``, a node of the graph when the old one is a Value). Each intermediate
+    node gets the number of its gradient in this pass, as ``backward()`` gives it, so that
+    drawings show it. Leaves are checked before anything changes: a grad set by hand to
+    something else than a number, a Value or None is named.
+    """
+    seed: Any = grad_output if isinstance(grad_output, Value) else _check_number(
+        grad_output, "backward")
+    nodes = topological_order(root)
+    leaves = [node for node in nodes if node.is_leaf]
+    check_fields([x for x in leaves if x.grad is not None], "backward")
+    grads = grad(root, nodes, seed, create_graph=True)
+    for node, g in zip(nodes, grads, strict=True):
+        if not node.is_leaf:
+            node.grad = g.data
+            continue
+        old: Any = node.grad
+        new = g if old is None or (not isinstance(old, Value) and old == 0) else old + g
+        node.grad = new
+
+
+engine._backward_with_graph = backward_with_graph  # Value.backward(create_graph=True)

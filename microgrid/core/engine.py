@@ -300,7 +300,9 @@ class Value:
                  "_group", "__weakref__")
 
     data: float
-    grad: float
+    # a float; a Value after backward(create_graph=True); None, set by hand, is "no gradient
+    # yet" (PyTorch's). Typed Any so that code may set and read all three (grad_number reads it)
+    grad: Any
     label: str
     _op: str | Function  # a built-in operation's name, or a user-defined Function itself
     _a: Any  # an operand: a Value whenever _da is not None, else a constant or None
@@ -550,52 +552,101 @@ class Value:
         return Value(self.data)
 
     # --- backpropagation -----------------------------------------------------------------
-    def backward(self, grad: Number = 1.0) -> None:
+    def backward(self, grad: Number = 1.0, create_graph: bool = False) -> None:
         """Add d(self)/d(leaf) * grad to the `grad` of every leaf of this graph.
 
         Leaf gradients accumulate across calls, as in PyTorch: call the optimizer's or the
-        model's `zero_grad()` (or set ``leaf.grad = 0.0``) between steps. Intermediate nodes
-        are reset first, so after the call each one holds the gradient of this backward pass
-        (drawings show it).
+        model's `zero_grad()` (or set ``leaf.grad = 0.0``) between steps. A leaf whose `grad`
+        is None (PyTorch's "no gradient yet", ``x.grad = None``) starts from 0. Intermediate
+        nodes are reset first, so after the call each one holds the gradient of this backward
+        pass (drawings show it).
+
+        With ``create_graph=True``, as in PyTorch, each leaf's gradient is added as a `Value`,
+        the output of a graph of its own (`microgrid.grad(create_graph=True)` builds it), so
+        that ``x.grad`` can be differentiated again; intermediate nodes still get numbers.
         """
         if not self._op:
             raise ValueError(
                 f"backward: {self!r} is a leaf (a Value you made, or one computed under "
                 "no_grad()), not the output of an operation, so there is nothing to "
                 "backpropagate; call backward() on a result, such as a loss")
+        if create_graph:  # gradients as Values: microgrid.core.autograd; below, the fast path
+            return _backward_with_graph(self, grad)
         seed = _check_number(grad, "backward")
         with _counted_uses(self, zero_grads=True):
             self.grad = seed
             ready = [self]
-            while ready:
-                node = ready.pop()  # every consumer of node has passed its gradient on
-                g = node.grad
-                if g - g:  # not finite
-                    raise OverflowError(f"backward: the gradient reaching {node!r} is not finite")
-                # parent.grad += node.grad * d for each use, as in backward_walk, read from
-                # the slots; a parent is ready when its last consumer is done
-                if node.__class__ is Value:  # one or two operands, in _a/_da and _b/_db
-                    da = node._da
-                    if da is not None:
-                        a = node._a
-                        a.grad += g * da
-                        a._uses -= 1
-                        if not a._uses:
-                            ready.append(a)
-                    db = node._db
-                    if db is not None:
-                        b = node._b
-                        b.grad += g * db
-                        b._uses -= 1
-                        if not b._uses:
-                            ready.append(b)
-                else:  # a NaryValue: its parents and their derivatives in tuples
-                    uses = zip(node._parents, node._local_grads, strict=True)  # type: ignore[attr-defined]
-                    for p, d in uses:
-                        p.grad += g * d
-                        p._uses -= 1
-                        if not p._uses:
-                            ready.append(p)
+            while ready:  # a second time only after a leaf whose grad is None
+                try:
+                    while ready:
+                        node = ready.pop()  # every consumer of node has passed its gradient on
+                        g = node.grad
+                        if g - g:  # not finite, or a Value: a leaf's grad from create_graph=True
+                            _check_finite_grad(node)
+                        # parent.grad += node.grad * d for each use, as in backward_walk, read from
+                        # the slots; a parent is ready when its last consumer is done
+                        if node.__class__ is Value:  # one or two operands, in _a/_da and _b/_db
+                            da = node._da
+                            if da is not None:
+                                a = node._a
+                                a.grad += g * da
+                                a._uses -= 1
+                                if not a._uses:
+                                    ready.append(a)
+                            db = node._db
+                            if db is not None:
+                                b = node._b
+                                b.grad += g * db
+                                b._uses -= 1
+                                if not b._uses:
+                                    ready.append(b)
+                        else:  # a NaryValue: its parents and their derivatives in tuples
+                            uses = zip(node._parents, node._local_grads, strict=True)  # type: ignore[attr-defined]
+                            for p, d in uses:
+                                p.grad += g * d
+                                p._uses -= 1
+                                if not p._uses:
+                                    ready.append(p)
+                except TypeError:  # x.grad = None, PyTorch's "no gradient yet": from 0
+                    if not _start_from_none(node, ready):  # else a grad set by hand to junk
+                        raise
+
+
+def _start_from_none(node: Value, ready: list[Value]) -> bool:
+    """After `node` failed to pass its gradient on, in backward(): if the parent it failed at
+    has the grad None (``x.grad = None``, PyTorch's "no gradient yet"), start that parent from
+    0 and pass the gradient to it and to the parents after it, as backward() would have (a
+    parent that is then ready goes on `ready`), and return True; else (a grad set by hand to
+    something else) return False. Off the fast path: backward() costs nothing more when no
+    grad is None."""
+    pairs = list(zip(node.parents, node.local_grads, strict=True))
+    # backward() passed node's gradient to its parents in this order: the first parent whose
+    # grad is no number is where it stopped (a float, an int or a Value add; None does not)
+    k = next((i for i, (p, _) in enumerate(pairs)
+              if _not_real(p.grad) and not isinstance(p.grad, Value)), None)
+    if k is None or pairs[k][0].grad is not None:
+        return False
+    g = node.grad
+    for p, d in pairs[k:]:
+        p.grad = (0.0 if p.grad is None else p.grad) + g * d
+        p._uses -= 1
+        if not p._uses:
+            ready.append(p)
+    return True
+
+
+def _check_finite_grad(node: Value) -> None:
+    """Raise unless `node.grad` is a Value of a finite number (a leaf's gradient after
+    ``backward(create_graph=True)``, to which backward() adds numbers, as PyTorch does)."""
+    g = node.grad
+    if not (isinstance(g, Value) and math.isfinite(g.data)):
+        raise OverflowError(f"backward: the gradient reaching {node!r} is not finite")
+
+
+def _backward_with_graph(root: Value, grad_output: Number | Value = 1.0) -> None:
+    """``root.backward(grad, create_graph=True)``: `microgrid.core.autograd` puts its
+    `backward_with_graph` here when it is imported (it imports the engine, not the reverse)."""
+    raise NotImplementedError("backward(create_graph=True) needs microgrid.core.autograd")
 
 
 def dot(weights: Sequence[Operand], inputs: Sequence[Operand], bias: Operand = 0.0) -> Value:
@@ -846,7 +897,8 @@ def _counted_uses(root: Value, zero_grads: bool) -> Iterator[None]:
                     seen.add(p)
                     stack.append(p)
         if isinstance(e, TypeError | AttributeError):  # a field set by hand, most likely
-            check_fields(seen, "backward")
+            check_fields(seen, "backward", ("data",))
+            check_fields([v for v in seen if v.grad is not None], "backward")  # None: from 0
         raise
 
 
@@ -854,10 +906,13 @@ def check_fields(values: Iterable[Value], where: str,
                  fields: tuple[str, ...] = ("data", "grad")) -> None:
     """Raise a one-line TypeError or ValueError naming the first of `values` whose `data` or
     `grad` (those of `fields`) is not a finite number, or whose `label` is not a str: fields set
-    by hand (``v.grad = None``) are checked where they are used, not on every store."""
+    by hand (``v.grad = None``) are checked where they are used, not on every store. A `grad`
+    that is a Value (from ``backward(create_graph=True)``) is checked by its number."""
     for v in values:
         for field in fields:
             x = getattr(v, field)
+            if field == "grad" and isinstance(x, Value):
+                x = x.data
             if _not_real(x):
                 raise TypeError(f"{where}: the {field} of {v!r} is {type(x).__name__} {x!r}, "
                                 f"not a number; set it to a float")
@@ -866,6 +921,13 @@ def check_fields(values: Iterable[Value], where: str,
         if not isinstance(v.label, str):
             raise TypeError(f"{where}: the label of {v!r} is {type(v.label).__name__} "
                             f"{v.label!r}, not a str")
+
+
+def grad_number(v: Value) -> float:
+    """The number of `v`'s gradient: its `grad`, or, where ``backward(create_graph=True)`` made
+    the gradient a `Value`, that Value's data (what drawings show and optimizers use)."""
+    g = v.grad
+    return g.data if isinstance(g, Value) else g
 
 
 def topological_order(root: Value) -> list[Value]:

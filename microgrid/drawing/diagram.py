@@ -30,7 +30,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from microgrid.core.check import Check, check_leaves
-from microgrid.core.engine import Value, check_fields, operand_uses, topological_order
+from microgrid.core.engine import (
+    Value,
+    check_fields,
+    grad_number,
+    operand_uses,
+    topological_order,
+)
 from microgrid.core.formulas import (
     format_number,
     formula_value,
@@ -148,8 +154,9 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
     order = topological_order(root)
     check_fields(order, "draw")  # a label, data or grad set by hand to something else
     if show_grads is None:  # not the root's alone: a dead ReLU's input has grad 0 after backward
-        show_grads = any(v.grad != 0 for v in order)
-    grad_of: Callable[[Value], float | None] = (lambda v: v.grad) if show_grads else _no_grad
+        show_grads = any(grad_number(v) != 0 for v in order)
+    # a leaf's grad may be a Value (backward(create_graph=True)): its number is drawn
+    grad_of: Callable[[Value], float | None] = grad_number if show_grads else _no_grad
     if check and not show_grads:
         raise ValueError("draw: check=True compares each input's grad with its numerical "
                          "gradient, but no gradients are shown; call backward() first")
@@ -164,7 +171,7 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
                                        grad_of=grad_of, title=title, digits=digits)
         return diagram(dressed(build_view), len(shown.nodes), renderer, time_budget)
     _check_size(order, max_nodes)
-    checks = check_leaves(root, lambda v: v.grad) if check else None
+    checks = check_leaves(root, grad_number) if check else None
     build = functools.partial(build_digraph, root, order, style=style, rankdir=rankdir,
                               grad_of=grad_of, title=title, digits=digits, show_local=local,
                               checks=checks, text_inputs=True)

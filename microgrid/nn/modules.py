@@ -16,7 +16,9 @@ generator seeded from Python's global `random`, so ``random.seed(0)`` makes a ru
 ``seed=`` an int (or a `random.Random`) fixes one model and leaves the global state alone.
 
 `state_dict()` maps each parameter's label to its number and `load_state_dict(d)` loads one
-back; modules pickle and `copy.deepcopy` like any Python object.
+back; modules pickle and `copy.deepcopy` like any Python object. `to_torch()` makes the same
+network in PyTorch, and `MLP.from_torch(module)` (`Layer.from_torch`, `Neuron.from_torch`)
+brings one back (`microgrid.nn.bridge`; PyTorch is optional).
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ import math
 import random
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Real
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from microgrid.core import groups
 from microgrid.core.engine import Value, check_fields, dot
 from microgrid.core.groups import Group
+from microgrid.nn import bridge
+from microgrid.nn.bridge import Dense
 
 Input = Sequence[Value | float]
 
@@ -114,6 +118,52 @@ class Module:
             raise ValueError(f"state_dict: two parameters share each of the labels {twice}; "
                              "give the layers different `layer=` numbers")
         return named
+
+    def to_torch(self) -> Any:
+        """The same network in PyTorch: a ``torch.nn.Sequential`` of ``Linear`` layers, each
+        followed by its activation (``Tanh``, ``ReLU``, ``Sigmoid``; nothing for "linear"),
+        holding this module's parameters in float64, bit for bit. It computes on tensors: a
+        batch is a tensor of shape (n, nin). Needs PyTorch (the extra ``microgrid[torch]``);
+        `torch_names()` says where each parameter went."""
+        return bridge.to_sequential(self._dense_layers("to_torch"))
+
+    def torch_names(self) -> dict[str, str]:
+        """Each parameter's label and its place in `to_torch()`'s module: ``"w[2]_0_3"`` is
+        ``"2.weight[0, 3]"``, entry [0, 3] of ``state_dict()["2.weight"]`` in PyTorch, and
+        ``"b[1]_4"`` is ``"0.bias[4]"``. Swap keys and values for the other way."""
+        rows = self._rows("torch_names")
+        names = {}
+        places = bridge.torch_places([neurons[0].activation for neurons in rows])
+        for place, neurons in zip(places, rows, strict=True):
+            for i, n in enumerate(neurons):
+                names.update({w.label: f"{place}.weight[{i}, {j}]" for j, w in enumerate(n.w)})
+                names[n.b.label] = f"{place}.bias[{i}]"
+        return names
+
+    def _neuron_rows(self) -> list[list[Neuron]]:
+        """The neurons of each layer, in order: what `to_torch` makes a Linear of."""
+        raise TypeError(f"{type(self).__name__} has no PyTorch counterpart: to_torch knows "
+                        "Neuron, Layer and MLP")
+
+    def _rows(self, what: str) -> list[list[Neuron]]:
+        try:
+            return self._neuron_rows()
+        except TypeError as e:
+            raise TypeError(f"{what}: {e}") from None
+
+    def _dense_layers(self, what: str) -> list[Dense]:
+        rows = self._rows(what)
+        check_fields(self.parameters(), what, ("data",))  # a data set by hand is named
+        return [Dense([[w.data for w in n.w] for n in neurons], [n.b.data for n in neurons],
+                      neurons[0].activation) for neurons in rows]
+
+    def _load_dense(self, layers: list[Dense]) -> None:
+        """Set the parameters from `layers`, whose shapes are this module's."""
+        for neurons, layer in zip(self._neuron_rows(), layers, strict=True):
+            for n, row, b in zip(neurons, layer.weights, layer.biases, strict=True):
+                for w, x in zip(n.w, row, strict=True):
+                    w.data = x
+                n.b.data = b
 
     def state_dict(self) -> dict[str, float]:
         """Every parameter's number by its label, in `named_parameters()` order."""
@@ -204,6 +254,22 @@ class Neuron(Module):
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [(p.label, p) for p in (*self.w, self.b)]
 
+    def _neuron_rows(self) -> list[list[Neuron]]:
+        return [[self]]
+
+    @classmethod
+    def from_torch(cls, module: Any) -> Neuron:
+        """The neuron of a PyTorch ``Linear(nin, 1)``, alone or in a ``Sequential`` with its
+        activation (what `to_torch` makes), with its parameters, bit for bit."""
+        (layer,) = _one_layer(module, "Neuron.from_torch")
+        if len(layer.weights) != 1:
+            raise ValueError(f"Neuron.from_torch: {bridge.describe(module)} has "
+                             f"{len(layer.weights)} outputs; a Neuron has one (use "
+                             "Layer.from_torch for more)")
+        neuron = cls(len(layer.weights[0]), layer.activation, seed=0)
+        neuron._load_dense([layer])
+        return neuron
+
     def __repr__(self) -> str:
         return f"Neuron({self.nin}, activation={self.activation!r})"
 
@@ -237,6 +303,18 @@ class Layer(Module):
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [item for n in self.neurons for item in n.named_parameters()]
+
+    def _neuron_rows(self) -> list[list[Neuron]]:
+        return [self.neurons]
+
+    @classmethod
+    def from_torch(cls, module: Any) -> Layer:
+        """The layer of a PyTorch ``Linear(nin, nout)``, alone or in a ``Sequential`` with its
+        activation (what `to_torch` makes), with its parameters, bit for bit."""
+        (layer,) = _one_layer(module, "Layer.from_torch")
+        built = cls(len(layer.weights[0]), len(layer.weights), layer.activation, seed=0)
+        built._load_dense([layer])
+        return built
 
     def __repr__(self) -> str:
         return f"Layer({self.nin}, {self.nout}, activation={self.neurons[0].activation!r})"
@@ -289,5 +367,34 @@ class MLP(Module):
     def named_parameters(self) -> list[tuple[str, Value]]:
         return [item for layer in self.layers for item in layer.named_parameters()]
 
+    def _neuron_rows(self) -> list[list[Neuron]]:
+        return [layer.neurons for layer in self.layers]
+
+    @classmethod
+    def from_torch(cls, module: Any) -> MLP:
+        """The MLP of a PyTorch ``Sequential`` of ``Linear`` layers, each followed by Tanh,
+        ReLU, Sigmoid, Identity or nothing (what `to_torch` makes), with its parameters, bit
+        for bit. Its hidden layers must share one activation, as an MLP's do; another module
+        is refused with an error that names the part that does not fit."""
+        layers = bridge.from_sequential(module, "MLP.from_torch")
+        hidden = sorted({layer.activation for layer in layers[:-1]})
+        if len(hidden) > 1:
+            raise ValueError(f"MLP.from_torch: the hidden layers of {bridge.describe(module)} "
+                             f"use the activations {', '.join(hidden)}; an MLP's hidden layers "
+                             "share one")
+        model = cls(len(layers[0].weights[0]), [len(layer.weights) for layer in layers],
+                    activation=hidden[0] if hidden else "tanh",
+                    output_activation=layers[-1].activation, seed=0)
+        model._load_dense(layers)
+        return model
+
     def __repr__(self) -> str:
         return f"MLP({self.nin}, [{', '.join(str(layer.nout) for layer in self.layers)}])"
+
+
+def _one_layer(module: Any, what: str) -> list[Dense]:
+    layers = bridge.from_sequential(module, what)
+    if len(layers) != 1:
+        raise ValueError(f"{what}: {bridge.describe(module)} has {len(layers)} Linear layers; "
+                         f"a {what.split('.')[0]} is one Linear (use MLP.from_torch for more)")
+    return layers

@@ -7,6 +7,8 @@ Backpropagation in outline (forward, loss, loss gradient, backward, update) read
 `step()` changes each parameter's ``data`` in place from its ``grad``: plain float arithmetic on
 ``p.data`` and ``p.grad``, so it records no graph and needs no `no_grad()`.
 `zero_grad()` sets every ``grad`` to 0: leaf gradients accumulate across `backward()` calls.
+A ``grad`` that is a `Value` (after ``backward(create_graph=True)``) is used by its number, as
+PyTorch's optimizers use a tensor's; `zero_grad()` drops it for 0.0.
 
 A step never writes a non-finite number: if a gradient is NaN or infinite, or if the step would
 make a parameter or the optimizer's state overflow, `step()` raises, naming the parameter and
@@ -102,6 +104,8 @@ def _finite(xs: Sequence[float]) -> bool:
 
 
 def _field(p: Value, x: object, name: str) -> float:
+    if isinstance(x, Value):  # a gradient from backward(create_graph=True): its number, as in
+        x = x.data            # PyTorch, whose optimizers step with the tensor's values
     if x.__class__ is not float:
         if isinstance(x, bool) or not isinstance(x, Real):
             raise TypeError(f"step: the {name} of {p!r} is {type(x).__name__} {x!r}, "

@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from microgrid.core.engine import Value, operand_uses, topological_order
+from microgrid.core.engine import Value, grad_number, operand_uses, topological_order
 from microgrid.core.formulas import (
     format_number,
     local_formula,
@@ -402,7 +402,7 @@ def tree(root: Value, *, show_grads: bool | None = None, digits: int = 4,
         raise ValueError(f"tree: the graph has {len(order)} values, more than max_nodes="
                          f"{max_nodes}; write a part of it (an intermediate Value)")
     if show_grads is None:
-        show_grads = any(v.grad != 0 for v in order)
+        show_grads = any(grad_number(v) != 0 for v in order)
     names = node_names(order)
     uses: dict[Value, int] = {}
     for v in order:
@@ -418,7 +418,7 @@ def tree(root: Value, *, show_grads: bool | None = None, digits: int = 4,
     def line(v: Value) -> str:
         text = f"{name(v)} = {num(v.data)}"
         if show_grads:
-            text += f"  grad {num(v.grad)}"
+            text += f"  grad {num(grad_number(v))}"
         if v.op:
             text += f"  ({SYMBOLS.get(v.op, v.op)})"
         return text

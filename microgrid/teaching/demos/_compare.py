@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from microgrid.teaching.labels import pad, say
 
@@ -15,18 +15,23 @@ def number(x: float) -> str:
 
 
 def compare(headers: Sequence[str], rows: Sequence[tuple[str, float, float]],
-            tol: float = TOLERANCE) -> bool:
+            tol: float = TOLERANCE, *, show: Callable[[float], str] = number,
+            relative: bool = False) -> bool:
     """Print one line per row: name, two numbers and their difference; True if every
-    difference is at most `tol`. `headers` names the three columns."""
+    difference is at most `tol`. `headers` names the three columns. `show` writes a number
+    (`repr` writes every digit); with `relative`, the difference is relative to the second
+    number's size (|a - b| / |b|, or |a - b| where b is 0)."""
     width = max(len(headers[0]), *(len(r[0]) for r in rows))
-    print(f"  {headers[0]:<{width}}  {pad(headers[1], 20, right=True)}  "
-          f"{pad(headers[2], 20, right=True)}  {'|diff|':>8}")
+    wide = max(20, *(len(show(x)) for r in rows for x in r[1:]))
+    column = "|rel diff|" if relative else "|diff|"
+    print(f"  {headers[0]:<{width}}  {pad(headers[1], wide, right=True)}  "
+          f"{pad(headers[2], wide, right=True)}  {column:>8}")
     ok = True
     for name, a, b in rows:
-        diff = abs(a - b)
+        diff = abs(a - b) / (abs(b) if relative and b else 1.0)
         good = diff <= tol
         ok &= good
-        print(f"  {name:<{width}}  {number(a):>20}  {number(b):>20}  {diff:8.1e}"
+        print(f"  {name:<{width}}  {show(a):>{wide}}  {show(b):>{wide}}  {diff:8.1e}"
               f"{'' if good else '  <-- differs'}")
     return ok
 
@@ -51,8 +56,10 @@ def against_the_book(got: dict[str, float], by_layers: dict[str, float],
     return verdict(ok, say("what", lang), lang=lang)
 
 
-def verdict(ok: bool, what: str = "autograd and the formula", tol: float = TOLERANCE,
+def verdict(ok: bool, what: str = "autograd and the formula", tol: float | str = TOLERANCE,
             lang: str = "en") -> int:
-    """Print the outcome, in `lang`, and return the exit status: 0 if `ok`."""
-    print(say("agree" if ok else "differ", lang, what=what, tol=f"{tol:g}"))
+    """Print the outcome, in `lang`, and return the exit status: 0 if `ok`. `tol` is the
+    tolerance, or its words ("relative 1e-15")."""
+    within = tol if isinstance(tol, str) else f"{tol:g}"
+    print(say("agree" if ok else "differ", lang, what=what, tol=within))
     return 0 if ok else 1
