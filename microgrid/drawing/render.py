@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import sysconfig
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -40,6 +40,11 @@ FONT_FALLBACK = f"{FONT},Arial,Helvetica,sans-serif"  # what the SVG asks a brow
 TIME_BUDGET = 6.0  # seconds a render may take, by default
 MAX_PIXELS = 40_000_000  # a larger PNG is drawn at a lower resolution
 DPI = 96.0  # PNG pixels per inch, as `dot -Tpng`
+
+# Where there are no programs to run, as in a browser: a function that lays out DOT source in
+# this process and returns the SVG. microgrid.playground sets it to Graphviz compiled to
+# WebAssembly; then every SVG is drawn by it (without a time budget), and PNG and PDF fail.
+in_process_layout: Callable[[str], str] | None = None
 
 
 class RenderError(RuntimeError):
@@ -83,6 +88,11 @@ def render(source: str, fmt: str, renderer: Renderer = "auto", *,
         raise ValueError(f"render: format must be 'svg', 'png' or 'pdf', got {fmt!r}")
     if renderer not in RENDERERS:
         raise ValueError(f"render: renderer must be 'auto', 'bundled' or 'dot', got {renderer!r}")
+    if in_process_layout is not None:
+        if fmt != "svg":
+            raise RenderError(f"render: only SVG can be drawn here (no Graphviz program to "
+                              f"draw {fmt.upper()} with)")
+        return embed_font(in_process_layout(source)).encode("utf-8")
     program = _program(renderer, fmt)
     args = [f"-T{fmt}"] + ([f"-Gdpi={dpi:g}"] if fmt == "png" else [])
     if max_side is not None:  # Graphviz's size: scale the drawing down to fit, never up
