@@ -7,7 +7,7 @@ import { loadPython } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { page: null, variables: [], drawing: false, pending: false, lastDrawMs: null,
-                losses: [], worker: null, training: false };
+                losses: [], worker: null, training: false, timings: {} };
 window.playground = state; // for tests and benchmarks
 
 function setMessage(id, text) { $(id).textContent = text || ""; }
@@ -202,6 +202,10 @@ function startTraining(restart) {
   if (!state.worker) {
     state.worker = new Worker(new URL("worker.js", import.meta.url), { type: "module" });
     state.worker.onmessage = trainingMessage;
+    state.worker.onerror = (event) => {
+      $("train-status").textContent = `The training worker failed: ${event.message || "it did not start"}`;
+      trainingMessage({ data: { type: "stopped" } });
+    };
   }
   state.training = true;
   $("train-start").disabled = true; $("train-reset").disabled = true;
@@ -223,8 +227,12 @@ plotBoundary();
 
 async function start() {
   const base = new URL(".", import.meta.url);
-  const [viz, pyodide] = await Promise.all([vizInstance(), loadPython(base)]);
+  const mark = (name) => { state.timings[name] = Math.round(performance.now()); };
+  const [viz, pyodide] = await Promise.all([
+    vizInstance().then((v) => { mark("viz"); return v; }),
+    loadPython(base).then((p) => { mark("python"); return p; })]);
   state.page = pyodide.pyimport("microgrid.playground.page");
+  mark("imported");
   state.page.use_layout((source) => viz.renderString(source, { format: "svg" }));
   $("draw-form").addEventListener("submit", drawFromForm);
   $("style").addEventListener("change", () => redraw());
@@ -242,6 +250,7 @@ async function start() {
     $(id).disabled = false;
   }
   drawFromForm();
+  mark("drawn");
   $("status").textContent = "Ready.";
   document.body.dataset.ready = "true";
 }
