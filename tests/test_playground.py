@@ -159,8 +159,10 @@ def test_the_build_holds_everything_the_page_loads(site):
     for name in ("index.html", "pyodide/pyodide.asm.wasm", "pyodide/python_stdlib.zip",
                  "viz/viz.js", "pyodide/LICENSE", "viz/LICENSE", "LICENSES.md"):
         assert (site / name).is_file(), name
-    # only what the page needs of Pyodide's 16 MB package
-    assert sum(f.stat().st_size for f in (site / "pyodide").iterdir()) < 15e6
+    # only what the page needs of Pyodide's 16 MB package, and the snapshot of its memory
+    assert manifest["snapshot"] == "pyodide/snapshot.bin.gz"
+    assert sum(f.stat().st_size for f in (site / "pyodide").iterdir()
+               if f.name != "snapshot.bin.gz") < 15e6
     assert "Mozilla Public License" in (site / "pyodide" / "LICENSE").read_text()
 
 

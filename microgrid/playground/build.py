@@ -71,11 +71,36 @@ def build(site: Path, cache: Path | None = None) -> Path:
     static = resources.files("microgrid.playground").joinpath("static")
     for file in STATIC:
         (site / file).write_bytes(static.joinpath(file).read_bytes())
-    manifest = {"pyodide": PYODIDE[1], "viz": VIZ[1],
-                "wheels": [f"wheels/{w.name}" for w in wheels]}
+    manifest: dict[str, object] = {"pyodide": PYODIDE[1], "viz": VIZ[1],
+                                   "wheels": [f"wheels/{w.name}" for w in wheels]}
+    (site / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    manifest["snapshot"] = f"pyodide/{_snapshot(site, wheels, cache / 'snapshots').name}"
     (site / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     _write_licences(site, licences)
     return site
+
+
+def _snapshot(site: Path, wheels: list[Path], cache: Path) -> Path:
+    """Python's memory after start-up and the page's imports, made by Node with the site's
+    Pyodide and wheels (``snapshot.mjs``): from the cache when they are the same."""
+    digest = hashlib.sha256(PYODIDE[1].encode())
+    for wheel in wheels:
+        digest.update(wheel.read_bytes())
+    script = resources.files("microgrid.playground").joinpath("snapshot.mjs").read_bytes()
+    digest.update(script)
+    cached = cache / f"{digest.hexdigest()[:16]}.bin.gz"
+    if not cached.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "snapshot.mjs").write_bytes(script)
+            made = Path(tmp) / "snapshot.bin.gz"
+            _run(["node", str(Path(tmp) / "snapshot.mjs"), str(site.resolve()), str(made)],
+                 "making the snapshot of Python's memory")
+            shutil.copyfile(made, cached.with_suffix(".tmp"))
+            os.replace(cached.with_suffix(".tmp"), cached)
+    target = site / "pyodide" / "snapshot.bin.gz"
+    shutil.copyfile(cached, target)
+    return target
 
 
 def _copy(source: Path, target: Path) -> None:

@@ -32,6 +32,11 @@ from microgrid.teaching.demos.train import DEFAULT_LR, model_for
 # the seed demos the menu offers, in the order of the lessons
 DEMO_MENU = ["apple", "apple_orange", "perceptron", "mlp_backprop", "notation", "derivatives"]
 FOLDER = Path(tempfile.gettempdir()) / "microgrid-playground"
+# what the page's first uses import: imported once at build time, in the snapshot of Python's
+# memory that the page starts from (see build.py)
+PRELOAD = ["microgrid.drawing.diagram", "microgrid.drawing.player", "microgrid.teaching.quiz",
+           "microgrid.teaching.explain", "graphviz",
+           *(f"microgrid.teaching.demos.{name}" for name in DEMO_MENU)]
 
 
 def use_layout(layout: Callable[[str], str]) -> None:
@@ -44,6 +49,17 @@ def use_layout(layout: Callable[[str], str]) -> None:
             raise render.RenderError(f"render: Graphviz failed: "
                                      f"{message[-1] if message else 'no message'}") from None
     render.in_process_layout = in_process
+
+
+def warm_up() -> None:
+    """Do once what every first call does (regular expressions compiled, the command line's
+    parser built, the font read), with a stand-in for the layout; for the snapshot."""
+    use_layout(lambda source: '<svg width="1pt" height="1pt"></svg>')
+    try:
+        draw("(a*b + c).tanh()", "a=2 b=-3 c=10")
+        explain("a*a", "a=2", "a")
+    finally:
+        render.in_process_layout = None
 
 
 def _run(argv: list[str]) -> tuple[int, str, str]:

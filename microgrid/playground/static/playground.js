@@ -230,7 +230,7 @@ async function start() {
   const mark = (name) => { state.timings[name] = Math.round(performance.now()); };
   const [viz, pyodide] = await Promise.all([
     vizInstance().then((v) => { mark("viz"); return v; }),
-    loadPython(base).then((p) => { mark("python"); return p; })]);
+    loadPython(base, mark).then((p) => { mark("python"); return p; })]);
   state.page = pyodide.pyimport("microgrid.playground.page");
   mark("imported");
   state.page.use_layout((source) => viz.renderString(source, { format: "svg" }));
