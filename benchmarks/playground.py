@@ -96,8 +96,9 @@ def report(times: dict[str, list[float]]) -> None:
              "slider": "redraw after a slider move (apple)"}
     for key, values in times.items():
         median, goal = statistics.median(values), GOALS[key]
+        verdict = "met" if median <= goal else "MISSED"
         print(f"{names[key]:<38} median {median:7.0f} ms  (min {min(values):.0f}, "
-              f"max {max(values):.0f}; goal {goal:.0f} ms: {'met' if median <= goal else 'MISSED'})")
+              f"max {max(values):.0f}; goal {goal:.0f} ms: {verdict})")
 
 
 LAYOUT_PAGE = """<!DOCTYPE html><meta charset="utf-8"><script type="module">
