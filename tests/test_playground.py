@@ -23,6 +23,7 @@ from microgrid.cli.commands import main
 from microgrid.core.formulas import format_number
 from microgrid.drawing.player import backward_steps
 from microgrid.playground.build import PYODIDE, VIZ, build
+from microgrid.teaching.demos.apple_orange import build as build_apple_orange
 
 REASON = ("needs npm (apt-get install npm), Debian's chromium (apt-get install chromium) and "
           "playwright (pip install -e '.[dev]'); .ci/run installs them")
@@ -33,8 +34,9 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    if shutil.which("npm") is None:
-        pytest.skip(f"no npm on the PATH: the build {REASON}")
+    for program in ("npm", "node"):
+        if shutil.which(program) is None:
+            pytest.skip(f"no {program} on the PATH: the build {REASON}")
     return build(tmp_path_factory.mktemp("playground") / "site")
 
 
@@ -133,10 +135,11 @@ def apple_graph(apple: float = 100.0) -> tuple[Value, list[Value]]:
     return price, [a, n, tax]
 
 
-def check_drawing(svg: str, root: Value, leaves: list[Value], style: str = "values") -> None:
+def check_drawing(svg: str, root: Value, leaves: list[Value], style: str = "values",
+                  title: str | None = None) -> None:
     """The page's drawing is microgrid's: the same texts as draw(root) in this process gives,
     and each input shows the value and the gradient that backward() computed here."""
-    assert texts(svg) == texts(draw(root, style=style).svg())
+    assert texts(svg) == texts(draw(root, style=style, title=title).svg())
     if style == "values":
         boxes = [t for t in node_texts(svg).values() if t and t[0] in {v.label for v in leaves}]
         assert sorted(boxes) == sorted(
@@ -254,6 +257,25 @@ def same_numbers(shown: str, expected: str) -> bool:
     expected_numbers = [float(x) for x in NUMBER.findall(expected)]
     return words == NUMBER.split(expected) and numbers == pytest.approx(
         expected_numbers, rel=1e-9, abs=1e-15)
+
+
+def test_the_apple_orange_lesson_with_its_player(page):
+    page.select_option("#demo", "apple_orange")
+    page.click("#demo-button")
+    page.wait_for_function("document.querySelector('#demo-status').textContent !== ''")
+    assert page.text_content("#demo-status") == "check passed"
+    assert "OK: the layers, autograd and the book agree" in page.text_content("#demo-output")
+    price = build_apple_orange()["price"]
+    check_drawing(page.eval_on_selector("#demo-drawing svg", "svg => new XMLSerializer()"
+                                        ".serializeToString(svg)"),
+                  price, [v for v in build_apple_orange().values() if v.is_leaf],
+                  title='Apples and oranges ("Deep Learning from Scratch", ch. 5)')
+    page.click("#demo-steps-button")
+    player = page.frame_locator("#demo-player")
+    total = len(backward_steps(price))
+    player.locator("#slider").fill(str(total - 1))  # the slider, to its end
+    assert player.locator("#counter").text_content() == f"{total} / {total}"
+    page.evaluate("document.querySelector('#demo-status').textContent = ''")
 
 
 BAD = [

@@ -170,6 +170,23 @@ def demo(name: str, style: str = "values") -> str:
                    message=err)
 
 
+def demo_steps(name: str, style: str = "values") -> str:
+    """The step-by-step player of the graph that demo `name` computes (its page)."""
+    from microgrid.drawing.player import backward_steps
+
+    if name not in DEMO_MENU:
+        return _failure(f"microgrid demo: unknown demo {name!r}")
+    module = demos.load(name)
+    with contextlib.redirect_stdout(io.StringIO()):
+        _, root = module.run([])
+    title = (module.__doc__ or name).strip().splitlines()[0].split(":")[0]
+    try:
+        page = backward_steps(root, style="book" if style == "book" else "values", title=title)
+        return _result(steps=page.html())
+    except (ValueError, render.RenderError) as e:
+        return _failure(f"microgrid demo: {e}")
+
+
 class Training:
     """The two moons, learnt by an MLP as in `microgrid demo train` (the same data, model and
     optimizer): forward, loss, backward, step, a few steps at a time (`steps`), and the

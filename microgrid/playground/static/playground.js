@@ -17,7 +17,11 @@ function showSvg(container, svgText) {
   const svg = doc.documentElement;
   if (svg.nodeName !== "svg") throw new Error("the layout gave no SVG");
   for (const script of svg.querySelectorAll("script, foreignObject")) script.remove();
-  container.replaceChildren(document.importNode(svg, true));
+  const shown = document.importNode(svg, true);
+  // a wide drawing shrinks to the page's width, but not below 60%: past that, it scrolls
+  const width = parseFloat(svg.getAttribute("width")) * 96 / 72;
+  if (width > 0) shown.style.minWidth = `${Math.round(width * 0.6)}px`;
+  container.replaceChildren(shown);
 }
 
 function call(name, ...args) {
@@ -129,6 +133,16 @@ function runDemo() {
   verdict.textContent = result.status === 0 ? "check passed" : "check FAILED";
   verdict.className = `verdict ${result.status === 0 ? "ok" : "failed"}`;
   showSvg($("demo-drawing"), result.svg);
+  $("demo-player").hidden = true;
+  $("demo-steps-button").disabled = false;
+}
+
+function demoSteps() {
+  const result = call("demo_steps", $("demo").value, $("style").value);
+  if (!result.ok) { setMessage("demo-message", result.message); return; }
+  setMessage("demo-message", "");
+  $("demo-player").srcdoc = result.steps;
+  $("demo-player").hidden = false;
 }
 
 // --- training, in a worker ----------------------------------------------------------------
@@ -240,6 +254,8 @@ async function start() {
   $("explain-button").addEventListener("click", explain);
   $("quiz-form").addEventListener("submit", newQuiz);
   $("demo-button").addEventListener("click", runDemo);
+  $("demo-steps-button").addEventListener("click", demoSteps);
+  $("demo").addEventListener("change", () => { $("demo-steps-button").disabled = true; });
   for (const [name, doc] of call("demo_menu").demos) {
     const option = document.createElement("option");
     option.value = name;
