@@ -62,6 +62,15 @@ def warm_up() -> None:
         render.in_process_layout = None
 
 
+def _height(page: str) -> int:
+    """The height in pixels for an iframe that shows the player's `page` whole, as Jupyter's
+    (`BackwardSteps._repr_html_`): its drawing and its controls."""
+    from microgrid.drawing.player import CONTROLS_HEIGHT, MAX_IFRAME_HEIGHT
+
+    return min(MAX_IFRAME_HEIGHT, round(render.svg_size(page)[1] * render.DPI / 72)
+               + CONTROLS_HEIGHT)
+
+
 def _run(argv: list[str]) -> tuple[int, str, str]:
     """Run the command line with `argv`: its exit status, standard output and the last line of
     its standard error (argparse's usage errors end with their one-line message)."""
@@ -125,8 +134,11 @@ def draw(expression: str, text: str, style: str = "values", steps: bool = False)
         return _failure(err or f"microgrid draw: {first[0]}")
     printed = [line for line in out.splitlines() if not line.startswith(("drew the graph to ",
                                                                            "wrote the backward"))]
+    if not steps:
+        return _result(svg=svg.read_text(encoding="utf-8"), printed="\n".join(printed))
+    text = page.read_text(encoding="utf-8")
     return _result(svg=svg.read_text(encoding="utf-8"), printed="\n".join(printed),
-                   steps=page.read_text(encoding="utf-8") if steps else None)
+                   steps=text, height=_height(text))
 
 
 def explain(expression: str, text: str, wrt: str) -> str:
@@ -181,8 +193,9 @@ def demo_steps(name: str, style: str = "values") -> str:
         _, root = module.run([])
     title = (module.__doc__ or name).strip().splitlines()[0].split(":")[0]
     try:
-        page = backward_steps(root, style="book" if style == "book" else "values", title=title)
-        return _result(steps=page.html())
+        text = backward_steps(root, style="book" if style == "book" else "values",
+                              title=title).html()
+        return _result(steps=text, height=_height(text))
     except (ValueError, render.RenderError) as e:
         return _failure(f"microgrid demo: {e}")
 

@@ -103,6 +103,7 @@ function showSteps() {
   if (!result.ok) { setMessage("message", result.message); return; }
   setMessage("message", "");
   $("player").srcdoc = result.steps;
+  $("player").style.height = `${result.height}px`;
   $("player").hidden = false;
 }
 
@@ -142,6 +143,7 @@ function demoSteps() {
   if (!result.ok) { setMessage("demo-message", result.message); return; }
   setMessage("demo-message", "");
   $("demo-player").srcdoc = result.steps;
+  $("demo-player").style.height = `${result.height}px`;
   $("demo-player").hidden = false;
 }
 
@@ -173,13 +175,15 @@ function plotBoundary(grid) {
   ctx.clearRect(0, 0, width, height);
   const g = state.grid, points = state.points;
   const box = g ? g.box : [-1.5, 2.5, -1.0, 1.5];
-  if (g) {
-    const w = width / g.size, h = height / g.size;
-    g.probabilities.forEach((p, k) => { // light blue (class 0) to light orange (class 1)
+  if (g) { // one pixel per grid point, scaled up smoothly: light blue (class 0) to orange (1)
+    const small = new OffscreenCanvas(g.size, g.size), image = new ImageData(g.size, g.size);
+    g.probabilities.forEach((p, k) => {
       const mix = (a, b) => Math.round(a + (b - a) * p);
-      ctx.fillStyle = `rgb(${mix(190, 255)},${mix(215, 205)},${mix(240, 160)})`;
-      ctx.fillRect((k % g.size) * w, Math.floor(k / g.size) * h, w + 1, h + 1);
+      image.data.set([mix(190, 255), mix(215, 205), mix(240, 160), 255], 4 * k);
     });
+    small.getContext("2d").putImageData(image, 0, 0);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(small, 0, 0, width, height);
   }
   if (!points) return;
   const [x0, x1, y0, y1] = box;
