@@ -293,14 +293,14 @@ BAD = [
 
 @pytest.mark.parametrize(("expression", "variables"), BAD)
 def test_bad_input_shows_the_command_lines_message_and_the_page_keeps_working(
-        page, expression, variables):
+        page, expression, variables, tmp_path):
     draw_in_page(page, "x * 2", "x=3")
     before = drawn(page)
     page.fill("#expression", expression)
     page.fill("#variables", variables)
     page.click("#draw")
     page.wait_for_function("document.querySelector('#message').textContent !== ''")
-    status, _, err = cli("draw", expression, *variables.split(), "-o", "/dev/null.svg")
+    status, _, err = cli("draw", expression, *variables.split(), "-o", str(tmp_path / "g.svg"))
     assert status == 2 and "\n" not in err
     assert page.text_content("#message") == err
     assert page.locator("#message *").count() == 0  # text, never markup
@@ -308,6 +308,16 @@ def test_bad_input_shows_the_command_lines_message_and_the_page_keeps_working(
     assert drawn(page) == before  # the last good drawing stays
     draw_in_page(page, "x * 2", "x=4")  # and the page keeps working
     assert "data 8" in texts(drawn(page))
+
+
+def test_a_bad_quiz_shows_the_command_lines_message(page):
+    page.fill("#quiz-ops", "+,%")
+    page.click("#quiz-button")
+    page.wait_for_function("document.querySelector('#quiz-message').textContent !== ''")
+    status, _, err = cli("quiz", "--seed", "1", "--ops", "+,%", "--html", "unused.html")
+    assert status == 2
+    assert page.text_content("#quiz-message") == err
+    page.fill("#quiz-ops", "+,-,*")
 
 
 def test_training_in_a_worker_lowers_the_loss_and_stops(page):
@@ -373,3 +383,64 @@ def test_no_request_leaves_the_site(browser, server, tmp_path):
     assert outside == []
     assert any(url.endswith("pyodide.asm.wasm") for url in requests)
     assert any(url.endswith("worker.js") for url in requests)
+
+
+# --- the page's Python, in this process (no browser, no npm) --------------------------------
+def test_the_pages_python_answers_as_the_command_line(tmp_path):
+    from microgrid.playground import page as python
+
+    drawn_here = json.loads(python.draw("(a*b + c).tanh()", "a=2, b=-3 c=10"))
+    assert drawn_here["ok"]
+    a, b, c = Value(2.0, "a"), Value(-3.0, "b"), Value(10.0, "c")
+    out = (a * b + c).tanh()
+    out.backward()
+    assert texts(drawn_here["svg"]) == texts(draw(out).svg())
+    assert json.loads(python.variables("a=2 b=-3")) == {"ok": True,
+                                                         "variables": [["a", 2.0], ["b", -3.0]]}
+    for expression, variables in BAD:
+        _, _, err = cli("draw", expression, *variables.split(), "-o", str(tmp_path / "g.svg"))
+        assert json.loads(python.draw(expression, variables)) == {"ok": False, "message": err}
+    # nothing typed among the variables is taken for an option
+    assert json.loads(python.draw("a", "a=1 -o x.svg"))["message"] == \
+        "microgrid draw: variable '-o': expected NAME=NUMBER, e.g. a=2"
+
+
+def test_the_in_process_layout_draws_every_svg(monkeypatch):
+    from microgrid.drawing import render
+    from microgrid.playground import page as python
+
+    laid_out = []
+
+    def layout(source: str) -> str:
+        laid_out.append(source)
+        return '<svg width="10pt" height="10pt"><text font-family="Arimo">x</text></svg>'
+
+    monkeypatch.setattr(render, "in_process_layout", None)
+    python.use_layout(layout)
+    x = Value(2.0, "x")
+    y = x * x
+    y.backward()
+    diagram = draw(y)
+    svg = diagram.svg()
+    assert laid_out == [diagram.source]
+    assert "@font-face" in svg and 'font-family="Arimo,Arial' in svg  # as render() makes it
+    with pytest.raises(render.RenderError, match="only SVG can be drawn here"):
+        diagram.png()
+
+    def broken(source: str) -> str:
+        raise RuntimeError("Error: syntax error in line 1")
+
+    python.use_layout(broken)
+    with pytest.raises(render.RenderError, match="render: Graphviz failed: Error: syntax error"):
+        draw(y).svg()
+
+
+def test_training_lowers_the_loss_and_the_boundary_covers_the_plane():
+    from microgrid.playground.page import Training
+
+    training = Training(n=20, hidden=4)
+    losses = [loss for _ in range(5) for loss in json.loads(training.steps(2))["losses"]]
+    assert len(losses) == 10 and losses[-1] < losses[0]
+    grid = json.loads(training.boundary(size=5))
+    assert len(grid["probabilities"]) == 25
+    assert all(0 < p < 1 for p in grid["probabilities"])

@@ -113,7 +113,7 @@ def _pairs(text: str) -> list[str]:
     return [p for p in re.split(r"[\s,]+", text) if p]
 
 
-def _checked(command: str, expression: str, text: str) -> list[str] | str:
+def _checked(command: str, text: str) -> list[str] | str:
     """`text`'s variables as arguments, or the failure if one is not NAME=NUMBER (so that
     nothing typed there is taken for an option)."""
     checked = json.loads(variables(text, command))
@@ -123,7 +123,7 @@ def _checked(command: str, expression: str, text: str) -> list[str] | str:
 def draw(expression: str, text: str, style: str = "values", steps: bool = False) -> str:
     """`microgrid draw EXPRESSION VARIABLES --style STYLE -o graph.svg` (and ``--animate
     steps.html`` if `steps`): the SVG, what the command printed, and the page of steps."""
-    pairs = _checked("draw", expression, text)
+    pairs = _checked("draw", text)
     if isinstance(pairs, str):
         return _failure(pairs)
     svg, page = _file("graph.svg"), _file("steps.html")
@@ -143,7 +143,7 @@ def draw(expression: str, text: str, style: str = "values", steps: bool = False)
 
 def explain(expression: str, text: str, wrt: str) -> str:
     """`microgrid explain EXPRESSION VARIABLES --wrt NAME`: its text."""
-    pairs = _checked("explain", expression, text)
+    pairs = _checked("explain", text)
     if isinstance(pairs, str):
         return _failure(pairs)
     status, out, err = _run(["explain", expression, *pairs, "--wrt", wrt])

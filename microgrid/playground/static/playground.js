@@ -17,6 +17,11 @@ function showSvg(container, svgText) {
   const svg = doc.documentElement;
   if (svg.nodeName !== "svg") throw new Error("the layout gave no SVG");
   for (const script of svg.querySelectorAll("script, foreignObject")) script.remove();
+  for (const element of svg.querySelectorAll("*")) { // Graphviz writes no handlers: drop any
+    for (const name of element.getAttributeNames()) {
+      if (name.toLowerCase().startsWith("on")) element.removeAttribute(name);
+    }
+  }
   const shown = document.importNode(svg, true);
   // a wide drawing shrinks to the page's width, but not below 60%: past that, it scrolls
   const width = parseFloat(svg.getAttribute("width")) * 96 / 72;
