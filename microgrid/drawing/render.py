@@ -34,7 +34,7 @@ import shutil
 import subprocess
 import sysconfig
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -63,6 +63,11 @@ MAX_DPI = 300.0  # the most a PNG may ask for: slides and print
 REMEDIES = ("draw a part of it (an intermediate Value, e.g. one neuron's output, draws the "
             "sub-expression that computes it), draw a network with collapse=1 or 2 or "
             "focus=a_weight, or pass a larger time_budget")
+
+# Where there are no programs to run, as in a browser: a function that lays out DOT source in
+# this process and returns the SVG. microgrid.playground sets it to Graphviz compiled to
+# WebAssembly; then every SVG is drawn by it (without a time budget), and PNG and PDF fail.
+in_process_layout: Callable[[str], str] | None = None
 
 
 class RenderError(RuntimeError):
@@ -107,6 +112,11 @@ def render(source: str, fmt: str, renderer: Renderer = "auto", *,
         raise ValueError(f"render: format must be 'svg', 'png' or 'pdf', got {fmt!r}")
     if renderer not in RENDERERS:
         raise ValueError(f"render: renderer must be 'auto', 'bundled' or 'dot', got {renderer!r}")
+    if in_process_layout is not None:
+        if fmt != "svg":
+            raise RenderError(f"render: only SVG can be drawn here (no Graphviz program to "
+                              f"draw {fmt.upper()} with)")
+        return embed_font(in_process_layout(source)).encode("utf-8")
     program = _program(renderer, fmt)
     args = [f"-T{fmt}"] + ([f"-Gdpi={dpi:g}"] if fmt == "png" else [])
     if max_side is not None:  # Graphviz's size: scale the drawing down to fit, never up
