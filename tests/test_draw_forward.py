@@ -86,7 +86,7 @@ def test_forward_and_nudge_refuse_collapse_and_name_their_option():
     model = nn.MLP(2, [2, 1])
     x = Value(0.5, "x")
     y = model([x, Value(1.0)])
-    with pytest.raises(ValueError, match="collapse and focus draw without local, check, forward"):
+    with pytest.raises(ValueError, match="collapse and focus draw without forward or nudge"):
         draw(y, collapse=1, forward=x)
     with pytest.raises(ValueError, match="draw: nudge=: .* is computed by"):
         draw(y, nudge={y: 0.1})

@@ -130,11 +130,13 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
         raise ValueError("draw: check=True compares each input's grad with its numerical "
                          "gradient, but no gradients are shown; call backward() first")
     if collapse or focus is not None:
-        if local or check or forward is not None or nudge is not None:
-            raise ValueError("draw: collapse and focus draw without local, check, forward or "
-                             "nudge (a block has no single local derivative); got "
-                             f"local={local}, check={check}, forward={forward!r}, "
-                             f"nudge={nudge!r}")
+        if local or check:
+            raise ValueError("draw: collapse and focus draw without local or check (a block "
+                             f"has no single local derivative); got local={local}, "
+                             f"check={check}")
+        if forward is not None or nudge is not None:
+            raise ValueError("draw: collapse and focus draw without forward or nudge (a block "
+                             "carries many values); draw the whole graph, or a part of it")
         shown = view(root, collapse, focus, order)
         _check_size(shown.nodes, max_nodes)
         build_view = functools.partial(build_view_digraph, shown, style=style, rankdir=rankdir,
