@@ -12,7 +12,7 @@ import importlib
 from types import ModuleType
 
 DEMOS = ["apple", "apple_orange", "perceptron", "mlp_backprop", "notation", "train", "newton",
-         "derivatives", "compiled"]
+         "derivatives", "compiled", "nudge", "modes"]
 
 
 def load(name: str) -> ModuleType:
