@@ -22,6 +22,7 @@ from microgrid.core import (
     dot,
     edges,
     enable_grad,
+    forward_grad,
     functions,
     grad,
     gradcheck,
@@ -30,6 +31,7 @@ from microgrid.core import (
     maximum,
     minimum,
     no_grad,
+    nudge,
     operand_uses,
     reference_backward,
     topological_order,
@@ -42,14 +44,16 @@ if _TYPE_CHECKING:
     from microgrid import drawing
     from microgrid.drawing import Diagram, draw
     from microgrid.drawing.player import BackwardSteps, backward_steps
+    from microgrid.notebook import interact
 
 __all__ = [
     "BackwardSteps", "CompiledStep", "Diagram", "Edge", "Explanation", "Function",
     "GradcheckError", "GradcheckRow", "GuardError", "Group", "Value", "backward_steps",
     "backward_walk", "compile", "current_group", "data", "dot", "draw", "drawing", "edges",
-    "enable_grad", "explain", "format_number", "functions", "grad", "gradcheck", "group",
-    "is_grad_enabled", "layers", "losses", "maximum", "minimum", "nn", "no_grad",
-    "operand_uses", "optim", "reference_backward", "topological_order", "tree",
+    "enable_grad", "explain", "format_number", "forward_grad", "functions", "grad",
+    "gradcheck", "group", "interact", "is_grad_enabled", "layers", "losses", "maximum",
+    "minimum", "nn", "no_grad", "nudge", "operand_uses", "optim", "reference_backward",
+    "topological_order", "tree",
 ]
 __version__ = "0.1.0"
 
@@ -62,7 +66,7 @@ for _old, _module in {"functions": functions, "losses": losses, "optim": optim, 
 # computes (`microgrid demo train`) starts without them. The old module names of drawing's
 # parts (`microgrid.render`) are still attributes.
 _LAZY = {"BackwardSteps": "drawing.player", "backward_steps": "drawing.player",
-         "Diagram": "drawing", "draw": "drawing"}
+         "Diagram": "drawing", "draw": "drawing", "interact": "notebook"}
 _MODULES = {"drawing": "drawing", "render": "drawing.render", "collapse": "drawing.collapse",
             "animate": "drawing.player", "demos": "teaching.demos"}
 

@@ -25,7 +25,7 @@ import re
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -44,6 +44,8 @@ from microgrid.core.formulas import (
     node_names,
     with_number,
 )
+from microgrid.core.forward import Nudge, forward_grad
+from microgrid.core.forward import nudge as nudge_effects
 from microgrid.core.functions import SYMBOLS  # each operation's symbol, from its rule
 from microgrid.drawing.collapse import View, view
 from microgrid.drawing.render import (
@@ -108,6 +110,10 @@ NOTEBOOK_LARGE_BYTES = 1_000_000
 # simplex (nslimit is what tames long edges, such as a leaf used at every step of a chain).
 FAST_LAYOUT = {"mclimit": "0.01", "remincross": "false", "nslimit": "1", "nslimit1": "1"}
 
+FORWARD_COLOR = "#7b3fa6"  # forward mode's tangents (forward=a): purple
+NUDGE_COLOR = "#0f7b6c"  # a nudge's changes (nudge={a: h}): teal
+
+
 
 # --- building the DOT ----------------------------------------------------------------------
 def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
@@ -115,7 +121,9 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
          max_nodes: int = 2500, renderer: Renderer = "auto",
          time_budget: float = TIME_BUDGET, local: bool = False, check: bool = False,
          collapse: int = 0, focus: Value | Sequence[Value] | None = None,
-         clusters: bool = False, legend: bool = False, theme: Theme = "light") -> Diagram:
+         clusters: bool = False, legend: bool = False, theme: Theme = "light",
+         forward: Value | Mapping[Value, float] | None = None,
+         nudge: Mapping[Value, float] | None = None) -> Diagram:
     """The computation graph of `root`, with forward values and gradients on every edge.
 
     - `style`: ``"values"`` (a box per value, a circle per operation) or ``"book"``
@@ -142,7 +150,14 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
     - `legend`: say under the drawing (under the title, if any) what its colours mean.
     - `theme`: ``"light"`` (black on white) or ``"dark"`` (light on dark, for dark slides and
       notebooks).
-    Collapsed and focused drawings take either style, but not `local` or `check`.
+    - `forward`: an input `a` (or ``{a: 1, b: 1}``, a direction): forward mode beside reverse
+      mode. Every edge also shows, in purple, d(value)/d(a) of the value it carries, from
+      `microgrid.forward_grad`; a legend says which colour is which.
+    - `nudge`: ``{a: 0.01}``: every edge also shows how much its value changes when `a` moves
+      by h (the forward pass run again at a + h), beside the linear prediction
+      d(value)/d(a) × h; the output's line reads ``Δy = 0.0221 (predicted 0.0220)``.
+    Collapsed and focused drawings take either style, but not `local`, `check`, `forward` or
+    `nudge`.
     """
     _check_options(root, style, rankdir, digits, max_nodes, renderer, time_budget)
     if not isinstance(legend, bool):
@@ -165,6 +180,9 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
             raise ValueError("draw: collapse and focus draw without local or check (a block "
                              f"has no single local derivative); got local={local}, "
                              f"check={check}")
+        if forward is not None or nudge is not None:
+            raise ValueError("draw: collapse and focus draw without forward or nudge (a block "
+                             "carries many values); draw the whole graph, or a part of it")
         shown = view(root, collapse, focus, order)
         _check_size(shown.nodes, max_nodes)
         build_view = functools.partial(build_view_digraph, shown, style=style, rankdir=rankdir,
@@ -172,9 +190,13 @@ def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
         return diagram(dressed(build_view), len(shown.nodes), renderer, time_budget)
     _check_size(order, max_nodes)
     checks = check_leaves(root, grad_number) if check else None
+    tangents = _rename_errors(forward_grad, root, forward) if forward is not None else None
+    nudges = _rename_errors(nudge_effects, root, nudge) if nudge is not None else None
+    modes_legend = _legend(forward, nudge, root, digits) if tangents or nudges else None
     build = functools.partial(build_digraph, root, order, style=style, rankdir=rankdir,
                               grad_of=grad_of, title=title, digits=digits, show_local=local,
-                              checks=checks, text_inputs=True)
+                              checks=checks, text_inputs=True, tangents=tangents,
+                              nudges=nudges, legend=modes_legend)
     if clusters:
         build = functools.partial(_with_clusters, build, order)
     return diagram(dressed(build), len(order), renderer, time_budget, fan_out(order))
@@ -193,6 +215,45 @@ def _dressed(build: Callable[..., graphviz.Digraph], *, legend: bool, theme: The
             with_legend(g, title)
         return with_theme(g, theme)
     return dressed
+
+
+def _rename_errors(fn: Callable[..., Any], root: Value, arg: Any) -> Any:
+    """``fn(root, arg)`` (forward_grad or nudge), its errors naming draw's option."""
+    try:
+        return fn(root, arg)
+    except (TypeError, ValueError) as e:
+        name = "forward" if fn is forward_grad else "nudge"
+        raise type(e)(f"draw: {name}=: {str(e).split(': ', 1)[-1]}") from None
+
+
+def _legend(forward: Value | Mapping[Value, float] | None,
+            nudge: Mapping[Value, float] | None, root: Value, digits: int) -> list[str]:
+    """The legend's lines: which colour is which (reverse mode, forward mode, the nudge)."""
+    def name(v: Value) -> str:
+        return _text(v.label) if v.label else "the input"
+
+    def derivative(wrt: Value | Mapping[Value, float]) -> str:
+        if isinstance(wrt, Value):
+            return f"d(value)/d({name(wrt)})"
+        moves = " + ".join(f"{format_number(float(t), digits)} d{name(v)}"
+                           for v, t in wrt.items())
+        return f"d(value) for ({moves})"
+
+    out = _text(root.label) if root.label else "output"
+    lines = [f'<font color="{GRAD_COLOR}">red: d({out})/d(value), reverse mode '
+             '(backward)</font>']
+    if forward is not None:
+        lines.append(f'<font color="{FORWARD_COLOR}">purple: {derivative(forward)}, '
+                     'forward mode (forward_grad)</font>')
+    if nudge is not None:
+        moves = " and ".join(f"{name(v)} moves by {format_number(float(h), digits)}"
+                             for v, h in nudge.items())
+        (v, h), *more = nudge.items()
+        rule = "d(value)/d(input) × h, summed" if more else \
+            f"d(value)/d({name(v)}) × {format_number(float(h), digits)}"
+        lines.append(f'<font color="{NUDGE_COLOR}">Δ: the change when {moves} '
+                     f'(predicted: {rule})</font>')
+    return lines
 
 
 def fan_out(order: list[Value]) -> int:
@@ -254,7 +315,9 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
                   grad_of: Callable[[Value], float | None], title: str | None, digits: int,
                   names: dict[Value, str] | None = None, fast: bool = False,
                   show_local: bool = False, checks: dict[Value, Check] | None = None,
-                  text_inputs: bool = False) -> graphviz.Digraph:
+                  text_inputs: bool = False, tangents: dict[Value, float] | None = None,
+                  nudges: dict[Value, Nudge] | None = None,
+                  legend: list[str] | None = None) -> graphviz.Digraph:
     """The DOT of the graph `order` (``topological_order(root)``).
 
     `grad_of(v)` is the gradient to show for `v`, or None to show none. `names` names
@@ -266,7 +329,10 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
     are used and edge labels are placed after the layout (``xlabel``), not ranked with it.
     With `show_local`, an operand's edge shows, above its gradient, the local derivative; `checks`
     (from `check_leaves`) adds, above an input's gradient, its numerical gradient. The
-    gradient stays the last line of its element (the player replaces it).
+    gradient stays the last line of its element (the player replaces it). `tangents` (from
+    `forward_grad`) adds, above the gradient of every edge, the tangent of the value it
+    carries, and `nudges` (from `nudge`) that value's change; `legend` is lines under the
+    drawing that say which colour is which.
 
     `text_inputs` (the static drawing; the player keeps every number on its edge) attaches the
     labels of a *fan*, the many operands of a neuron's ``Σwx``, to their edges: Graphviz sets a
@@ -283,6 +349,8 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
     ids = {v: i for i, v in enumerate(order)}
     spaced = len(order) <= SPACED_NODES
     g, edge_label = _digraph(rankdir, title, fast, nodesep=NODESEP if spaced else "0.25")
+    if legend:
+        _add_legend(g, title, legend)
     # a whole network's edges crowd: every label is joined to its edge (not with xlabels)
     crowded = text_inputs and not spaced and not fast
     out_decorated = {"decorate": "true"} if crowded else {}
@@ -321,6 +389,18 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
         text = f"∂ = {num(d)}" if formula is None else with_number(formula, num(d))
         return [f'<font color="{LOCAL_COLOR}">{_text(text)}</font>']
 
+    def carried(v: Value) -> list[str]:
+        """The lines of forward mode and of the nudge for an edge that carries v's value."""
+        lines = []
+        if tangents is not None:
+            lines.append(f'<font color="{FORWARD_COLOR}">{num(tangents[v])}</font>')
+        effect = None if nudges is None else nudges[v]
+        if effect is not None and (effect.actual or effect.predicted):
+            label = name(v) if v is root else ""
+            lines.append(f'<font color="{NUDGE_COLOR}">Δ{_text(label)} = {num(effect.actual)} '
+                         f'(predicted {num(effect.predicted)})</font>')
+        return lines
+
     def check_line(v: Value) -> list[str]:
         c = None if checks is None else checks.get(v)
         if c is None:
@@ -351,7 +431,7 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
             g.node(f"op{i}", _html([_text(SYMBOLS.get(v.op, v.op))], 14), id=f"op{i}",
                    **_op_attrs(0.4))
             g.edge(f"op{i}", f"v{i}", id=f"out{i}", **out_decorated,
-                   **labelled([num(v.data)], grad_of(v), key=edge_label))
+                   **labelled([num(v.data), *carried(v)], grad_of(v), key=edge_label))
 
     def book_node(i: int, v: Value) -> None:
         """The book style: v's operation's circle (an input: a dot), the root's edge out."""
@@ -361,7 +441,8 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
         if v is root:
             g.node("out", "", id="out", shape="point", width="0.06")
             g.edge(node, "out", id=f"out{i}", **out_decorated,
-                   **labelled([_named(name(v), num(v.data))], grad_of(v), key=edge_label))
+                   **labelled([_named(name(v), num(v.data)), *carried(v)], grad_of(v),
+                              key=edge_label))
 
     def operand_edges(i: int, v: Value) -> None:
         """One edge per operand use into v's operation, constants included (dashed)."""
@@ -384,6 +465,7 @@ def build_digraph(root: Value, order: list[Value], *, style: Style, rankdir: str
                 tail = f"op{j}" if parent.op else f"v{j}"
                 text = _named(name(parent), num(parent.data))
             extra = local_line(v, k, local) + (check_line(parent) if style == "book" else [])
+            extra += carried(parent)
             if parent in as_text:  # the input's text, where its edge starts
                 g.node(tail, id=tail, shape="plaintext",
                        **labelled([text, *extra], edge_grad(v, local)))
@@ -442,6 +524,16 @@ def _digraph(rankdir: str, title: str | None, fast: bool, **graph: str
     if title:
         g.attr(label=_html([_text(title)], 16), labelloc="t", fontsize="16")
     return g, "xlabel" if fast else "label"
+
+
+def _add_legend(g: graphviz.Digraph, title: str | None, lines: list[str]) -> None:
+    """`lines` as the drawing's legend: under the title (in smaller type), or, without one,
+    under the drawing, flush left."""
+    small = [f'<font point-size="11">{line}</font>' for line in lines]
+    if title:
+        g.attr(label=_html([_text(title), *small]), labelloc="t", fontsize="16")
+    else:
+        g.attr(label=_html(small), labelloc="b", labeljust="l")
 
 
 def _book_node(g: graphviz.Digraph, i: int, v: Value, focused: bool = False) -> str:

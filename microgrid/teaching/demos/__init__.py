@@ -15,7 +15,8 @@ import importlib
 from types import ModuleType
 
 DEMOS = ["apple", "apple_orange", "perceptron", "mlp_backprop", "notation", "train", "newton",
-         "derivatives", "compiled", "pytorch"]
+         "derivatives", "compiled", "pytorch",
+         "nudge", "modes"]
 
 
 def load(name: str) -> ModuleType:

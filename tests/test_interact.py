@@ -1,0 +1,356 @@
+"""microgrid.interact: the session (in process), the widget's model state in a real kernel
+(nbclient), and the widget in JupyterLab in headless Chromium (a slider moved, bad numbers
+typed)."""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from microgrid import Value, format_number, nn, topological_order
+from microgrid.notebook.widget import Session, control, parse
+from microgrid.teaching.demos.apple_orange import build
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tanh_graph(a, b):
+    return (a * b + 1).tanh()
+
+
+def expected_numbers(a: float, b: float) -> list[str]:
+    """What the drawing of tanh(a*b + 1) must show at a, b: the output and both gradients."""
+    y = math.tanh(a * b + 1)
+    return [format_number(y, 4), format_number((1 - y * y) * b, 4),
+            format_number((1 - y * y) * a, 4)]
+
+
+# --- the session, in process -------------------------------------------------------------
+def test_a_move_recomputes_forward_and_backward_and_redraws():
+    s = Session(tanh_graph, {"a": 0.5, "b": -1.0})
+    assert s.output == f"output = {format_number(math.tanh(0.5), 4)}"
+    s.set("a", "0.7")
+    assert s.values == {"a": 0.7, "b": -1.0}
+    leaves = {v.label: v for v in topological_order(s.root) if v.is_leaf}
+    assert leaves["a"].grad == pytest.approx((1 - math.tanh(0.3) ** 2) * -1.0, rel=1e-15)
+    for number in expected_numbers(0.7, -1.0):
+        assert number in html.unescape(s.svg)  # Graphviz writes a minus as &#45;
+
+
+@pytest.mark.parametrize("text, message", [
+    ("abc", "a: 'abc' is not a number"),
+    ("nan", "a: nan is not a finite number"),
+    ("", "a: '' is not a number"),
+])
+def test_a_bad_number_raises_and_keeps_the_last_good_picture(text, message):
+    s = Session(tanh_graph, {"a": 0.5, "b": -1.0})
+    s.set("a", 0.6)
+    svg, output = s.svg, s.output
+    with pytest.raises(ValueError, match=message):
+        s.set("a", text)
+    assert (s.svg, s.output, s.values["a"]) == (svg, output, 0.6)
+
+
+def test_a_value_at_which_an_operation_fails_keeps_the_last_good_graph():
+    x = Value(2.0, "x")
+    y = x.log() * x
+    s = Session(y, {})
+    with pytest.raises(ValueError, match=r"log: log\(-1.0\) is undefined"):
+        s.set("x", "-1")
+    assert x.data == 2.0 and y.data == math.log(2) * 2 and s.values == {"x": 2.0}
+    s.set("x", "3")
+    assert y.data == math.log(3) * 3 and x.grad == pytest.approx(math.log(3) + 1)
+
+
+def test_a_graph_built_already_has_its_leaves_as_inputs_moved_in_place():
+    v = build()
+    s = Session(v["price"], {})
+    assert [c.name for c in s.controls] == ["apple", "apple_num", "orange", "orange_num", "tax"]
+    s.set("apple", 101)
+    assert v["price"].data == pytest.approx(717.2) and v["apple"].grad == pytest.approx(2.2)
+    assert v["tax"].grad == pytest.approx(652.0)  # gradients from zero, not accumulated
+    s.set("tax", 1.0)
+    assert v["price"].data == pytest.approx(652.0) and v["apple"].grad == pytest.approx(2.0)
+
+
+def test_the_nudge_of_the_input_moved_last():
+    s = Session(tanh_graph, {"a": 0.5, "b": -1.0})
+    s.set("b", -0.5)
+    s.show_nudge(True, "0.01")
+    b = Value(-0.5)
+    y = tanh_graph(Value(0.5), b)
+    y.backward()
+    actual = tanh_graph(Value(0.5), Value(-0.49)).data - y.data
+    assert f"Δoutput = {format_number(actual, 4)} (predicted {format_number(b.grad * 0.01, 4)})" \
+        in s.output
+    assert "when b moves by 0.01" in s.output
+    assert "Δ: the change when b moves by 0.01" in s.svg  # the drawing's legend
+    with pytest.raises(ValueError, match="h: the nudge must not be 0"):
+        s.show_nudge(True, "0")
+    assert s.h == 0.01
+
+
+def test_options_are_drawings_and_a_network_collapses():
+    model = nn.MLP(2, [16, 16, 1])
+    s = Session(lambda x1, x2: model([x1, x2]), {"x1": 0.5, "x2": -1.0}, collapse=2,
+                digits=3)
+    s.set("x1", 0.25)
+    assert s.root.data == pytest.approx(model([Value(0.25), Value(-1.0)]).data)
+    assert "neuron" in s.svg.lower() or "layer" in s.svg.lower()
+    s.show_nudge(True)  # collapsed: the nudge is in the output's line, not drawn
+    assert f"Δ{s.root.label} = " in s.output
+    focused = Session(tanh_graph, {"a": 0.5, "b": -1.0}, focus="a")
+    assert focused.svg
+    with pytest.raises(ValueError, match="focus='c': no value of the graph has that label"):
+        Session(tanh_graph, {"a": 0.5, "b": -1.0}, focus="c")
+    with pytest.raises(ValueError, match="draw: digits must be an int"):
+        Session(tanh_graph, {"a": 0.5, "b": -1.0}, digits=0)
+
+
+def test_controls_and_bad_calls():
+    assert control("a", 2.0) == control("a", 2.0)
+    c = control("apple", 100)
+    assert (c.min, c.max, c.step, c.value) == (-100, 300, 1, 100)
+    assert control("a", (0, 1)).value == 0.5 and control("a", (0, 1, 0.1)).step == 0.1
+    with pytest.raises(ValueError, match="min must be less than max"):
+        control("a", (1, 0))
+    with pytest.raises(TypeError, match="interact: a: expected a number, got str"):
+        control("a", "2")
+    with pytest.raises(TypeError, match="give each input of the function a starting number"):
+        Session(tanh_graph, {})
+    with pytest.raises(TypeError, match="a graph's inputs are its leaves"):
+        Session(build()["price"], {"apple": 1.0})
+    with pytest.raises(TypeError, match="the function must return a Value, got float"):
+        Session(lambda a: 2.0, {"a": 1.0})
+    with pytest.raises(KeyError, match="no input named 'c'"):
+        Session(tanh_graph, {"a": 0.5, "b": -1.0}).set("c", 1)
+    assert parse("a", " 2.5 ") == 2.5
+
+
+# --- the widget, in process ---------------------------------------------------------------
+def test_the_widget_never_raises_on_a_message_and_shows_the_error():
+    pytest.importorskip("anywidget", reason='needs anywidget: pip install "microgrid[notebook]"')
+    import microgrid
+
+    w = microgrid.interact(tanh_graph, a=0.5, b=-1.0)
+    w._on_message(w, {"kind": "set", "name": "a", "text": "0.7", "seq": 11}, [])
+    assert (w.frame, w.error) == (11, "") and expected_numbers(0.7, -1.0)[0] in w.output
+    svg = w.svg
+    w._on_message(w, {"kind": "set", "name": "a", "text": "abc", "seq": 12}, [])
+    assert (w.frame, w.error, w.svg) == (12, "ValueError: a: 'abc' is not a number", svg)
+    w._on_message(w, {"kind": "set", "name": "zzz", "text": "1", "seq": 13}, [])
+    assert "no input named 'zzz'" in w.error and w.frame == 13
+    with pytest.raises(ValueError, match="not a number"):
+        w.set(a="x")
+    w.set(a=0.2)
+    assert w.values["a"] == 0.2 and w.error == ""
+
+
+def test_interact_without_anywidget_says_what_to_install(monkeypatch):
+    from microgrid.notebook import widget
+
+    monkeypatch.setitem(sys.modules, "anywidget", None)  # import anywidget fails
+    widget._widget_class.cache_clear()
+    try:
+        with pytest.raises(ImportError, match=r'pip install "microgrid\[notebook\]"'):
+            widget.interact(tanh_graph, a=0.5, b=-1.0)
+    finally:
+        widget._widget_class.cache_clear()
+
+
+# --- the widget's model state in a real kernel (nbclient) ---------------------------------
+NOTEBOOK_CELLS = [
+    "import microgrid\n"
+    "w = microgrid.interact(lambda a, b: (a * b + 1).tanh(), a=0.5, b=-1.0)\n"
+    "w",
+    # what the front end sends when the slider moves, and when a bad number is typed
+    "w._on_message(w, {'kind': 'set', 'name': 'a', 'text': '0.7', 'seq': 1}, [])\n"
+    "good = w.svg",
+    "w._on_message(w, {'kind': 'set', 'name': 'b', 'text': 'abc', 'seq': 2}, [])\n"
+    "assert w.svg == good",
+    "w._on_message(w, {'kind': 'set', 'name': 'b', 'text': 'nan', 'seq': 3}, [])",
+    "x = microgrid.interact(lambda x: x.log(), x=1.0)\n"
+    "x._on_message(x, {'kind': 'set', 'name': 'x', 'text': '-2', 'seq': 1}, [])\n"
+    "x",
+    "print(1 + 1)",
+]
+
+
+def test_the_widget_state_in_a_kernel():
+    nbformat = pytest.importorskip("nbformat", reason="needs nbformat (pip install -e '.[dev]')")
+    nbclient = pytest.importorskip("nbclient", reason="needs nbclient (pip install -e '.[dev]')")
+    pytest.importorskip("anywidget", reason='needs anywidget: pip install "microgrid[notebook]"')
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in NOTEBOOK_CELLS])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                            store_widget_state=True).execute()
+    assert not [o for c in nb.cells for o in c.outputs if o["output_type"] == "error"]
+    assert nb.cells[-1].outputs[0]["text"] == "2\n"  # the kernel still answers
+    states = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    ours = [m["state"] for m in states.values() if "svg" in m["state"]]
+    assert len(ours) == 2
+    tanh, log = ours  # in the order made
+    assert tanh["error"] == "ValueError: b: nan is not a finite number" and tanh["frame"] == 3
+    assert tanh["output"] == f"output = {expected_numbers(0.7, -1.0)[0]}"
+    for number in expected_numbers(0.7, -1.0):
+        assert number in html.unescape(tanh["svg"])
+    assert [c["name"] for c in tanh["controls"]] == ["a", "b"]
+    assert log["error"].startswith("ValueError: log: log(-2.0) is undefined")
+    assert log["output"] == "output = 0"
+
+
+# --- the widget in JupyterLab, in headless Chromium -----------------------------------------
+BROWSER_NOTEBOOK = [
+    "import microgrid\n"
+    "w = microgrid.interact(lambda a, b: (a * b + 1).tanh(), a=0.5, b=-1.0)\n"
+    "w",
+]
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """JupyterLab on a free localhost port, serving `tmp_path`, no token; stopped after."""
+    pytest.importorskip("jupyterlab", reason="needs JupyterLab (pip install -e '.[dev]')")
+    pytest.importorskip("anywidget", reason='needs anywidget: pip install "microgrid[notebook]"')
+    port = _free_port()
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / ".config"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / ".runtime")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
+         "--ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=",
+         f"--ServerApp.root_dir={tmp_path}", "--LabApp.expose_app_in_browser=True",
+         "--ServerApp.disable_check_xsrf=True"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("JupyterLab did not start: "
+                                       + server.stderr.read().decode()[-2000:]) from None
+                time.sleep(0.5)
+        yield url, tmp_path
+    finally:
+        server.terminate()
+        try:
+            server.wait(20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def open_notebook(page, url: str, folder: Path, cells: list[str], name: str = "play.ipynb"):
+    """Write a notebook of `cells`, open it in JupyterLab and run it; the widget's element."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, folder / name)
+    page.goto(f"{url}/lab/tree/{name}")
+    page.wait_for_function("window.jupyterapp && document.querySelector('.jp-Notebook')",
+                           timeout=120_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                           timeout=120_000)
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    return page.wait_for_selector(".microgrid-interact .mg-picture svg", timeout=120_000)
+
+
+def chromium() -> str:
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.skip("no chromium on the PATH (apt-get install chromium)")
+    return executable
+
+
+@pytest.mark.browser
+def test_the_widget_in_jupyterlab(jupyterlab):
+    playwright_api = pytest.importorskip("playwright.sync_api",
+                                         reason="needs playwright (pip install -e '.[dev]')")
+    url, folder = jupyterlab
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        open_notebook(page, url, folder, BROWSER_NOTEBOOK)
+        widget = page.locator(".microgrid-interact")
+        picture = widget.locator(".mg-picture")
+        output = widget.locator(".mg-output")
+        assert output.inner_text() == f"output = {expected_numbers(0.5, -1.0)[0]}"
+
+        # drag a's slider with the mouse, then wait for the picture of where it stopped
+        slider = widget.locator(".mg-slider[data-name='a']")
+        box = slider.bounding_box()
+        y = box["y"] + box["height"] / 2
+        page.mouse.move(box["x"] + box["width"] * 0.5, y)
+        page.mouse.down()
+        for k in range(1, 21):
+            page.mouse.move(box["x"] + box["width"] * (0.5 + 0.02 * k), y)
+        page.mouse.up()
+        a = float(slider.input_value())
+        assert a > 0.5
+        expected = expected_numbers(a, -1.0)
+        page.wait_for_function(
+            "t => document.querySelector('.microgrid-interact .mg-output').textContent === t",
+            arg=f"output = {expected[0]}", timeout=30_000)
+        shown = picture.inner_text()
+        for number in expected:
+            assert number in shown, (number, a)
+        assert widget.locator(".mg-box[data-name='a']").input_value() == slider.input_value()
+        sent = int(widget.get_attribute("data-sent"))
+        assert 1 <= sent <= 20
+
+        # the nudge of a, drawn and in the output's line
+        widget.locator(".mg-nudge-on").check()
+        page.wait_for_function("() => document.querySelector('.microgrid-interact .mg-output')"
+                               ".textContent.includes('Δoutput')", timeout=30_000)
+        page.wait_for_timeout(300)
+        screenshot = os.environ.get("MICROGRID_SCREENSHOT")
+        if screenshot:  # docs/interact.png is taken here
+            widget.screenshot(path=screenshot)
+
+        # bad numbers: the error shows, the picture stays, the kernel answers the next move
+        good = picture.inner_html()
+        number_box = widget.locator(".mg-box[data-name='b']")
+        error = widget.locator(".mg-error")
+        for text, message in [("abc", "b: 'abc' is not a number"),
+                              ("nan", "b: nan is not a finite number")]:
+            number_box.fill(text)
+            number_box.press("Enter")
+            page.wait_for_function(
+                "t => document.querySelector('.microgrid-interact .mg-error').textContent"
+                ".includes(t)", arg=message, timeout=30_000)
+            assert error.is_visible() and picture.inner_html() == good
+        number_box.fill("-2")
+        number_box.press("Enter")
+        page.wait_for_function(
+            "t => document.querySelector('.microgrid-interact .mg-output').textContent"
+            ".startsWith(t)", arg=f"output = {format_number(math.tanh(a * -2 + 1), 4)}",
+            timeout=30_000)
+        assert not error.is_visible()
+        assert not page.locator(".jp-OutputArea-output[data-mime-type="
+                                "'application/vnd.jupyter.stderr']").count()
+        browser.close()
+    assert not errors
+
