@@ -15,8 +15,12 @@ from microgrid.teaching.demos.apple_orange import build
 def _edge_lines(source: str) -> dict[str, list[str]]:
     """Each edge's id with its label's lines, markup removed."""
     found = {}
-    for m in re.finditer(r"\[label=<(.*?)>(?: [^\]]*)? id=(\w+)", source):
-        found[m[2]] = m[1].split("<br/>")
+    for m in re.finditer(r"\[label=<(.*?)> (?:[^\]]* )?id=(\w+)\]", source):
+        label = m[1]
+        if label.startswith("<TABLE"):  # lines in cells (a line sized by its measured width)
+            label = re.sub(r"</TD></TR><TR><TD>", "<br/>", label)
+            label = re.sub(r"</?(TABLE|TR|TD)[^>]*>", "", label)
+        found[m[2]] = label.split("<br/>")
     return found
 
 

@@ -233,7 +233,7 @@ def jupyterlab(tmp_path):
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / ".config"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / ".runtime")}
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
          "--ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=",
          f"--ServerApp.root_dir={tmp_path}", "--LabApp.expose_app_in_browser=True",
          "--ServerApp.disable_check_xsrf=True"],

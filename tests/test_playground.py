@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 
 from microgrid import Value, draw
-from microgrid.cli.commands import main
+from microgrid.cli.commands import demo_title, main
 from microgrid.core.formulas import format_number
 from microgrid.drawing.player import backward_steps
 from microgrid.playground.build import PYODIDE, VIZ, build
+from microgrid.teaching.demos import apple_orange
 from microgrid.teaching.demos.apple_orange import build as build_apple_orange
 
 REASON = ("needs npm (apt-get install npm), Debian's chromium (apt-get install chromium) and "
@@ -138,7 +139,11 @@ def apple_graph(apple: float = 100.0) -> tuple[Value, list[Value]]:
 def check_drawing(svg: str, root: Value, leaves: list[Value], style: str = "values",
                   title: str | None = None) -> None:
     """The page's drawing is microgrid's: the same texts as draw(root) in this process gives,
-    and each input shows the value and the gradient that backward() computed here."""
+    and each input shows the value and the gradient that backward() computed here. An
+    unlabelled output is named as the command line names it (y, or f if y is a variable)."""
+    from microgrid.cli.commands import _named_root
+
+    _named_root(root, {v.label: v.data for v in leaves})
     assert texts(svg) == texts(draw(root, style=style, title=title).svg())
     if style == "values":
         boxes = [t for t in node_texts(svg).values() if t and t[0] in {v.label for v in leaves}]
@@ -269,7 +274,7 @@ def test_the_apple_orange_lesson_with_its_player(page):
     check_drawing(page.eval_on_selector("#demo-drawing svg", "svg => new XMLSerializer()"
                                         ".serializeToString(svg)"),
                   price, [v for v in build_apple_orange().values() if v.is_leaf],
-                  title='Apples and oranges ("Deep Learning from Scratch", ch. 5)')
+                  title=demo_title(apple_orange.__doc__ or ""))
     page.click("#demo-steps-button")
     player = page.frame_locator("#demo-player")
     total = len(backward_steps(price))
@@ -394,6 +399,7 @@ def test_the_pages_python_answers_as_the_command_line(tmp_path):
     a, b, c = Value(2.0, "a"), Value(-3.0, "b"), Value(10.0, "c")
     out = (a * b + c).tanh()
     out.backward()
+    out.label = "y"  # as the command line names it
     assert texts(drawn_here["svg"]) == texts(draw(out).svg())
     assert json.loads(python.variables("a=2 b=-3")) == {"ok": True,
                                                          "variables": [["a", 2.0], ["b", -3.0]]}

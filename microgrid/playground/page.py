@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from microgrid.cli.commands import main
+from microgrid.cli.commands import demo_title, main
 from microgrid.cli.expr import ExpressionError, parse_variables
 from microgrid.core.engine import no_grad
 from microgrid.drawing import render
@@ -191,7 +191,7 @@ def demo_steps(name: str, style: str = "values") -> str:
     module = demos.load(name)
     with contextlib.redirect_stdout(io.StringIO()):
         _, root = module.run([])
-    title = (module.__doc__ or name).strip().splitlines()[0].split(":")[0]
+    title = demo_title(module.__doc__ or "") or name  # as `microgrid demo NAME -o` titles it
     try:
         text = backward_steps(root, style="book" if style == "book" else "values",
                               title=title).html()

@@ -17,6 +17,7 @@ from microgrid.teaching.demos._compare import compare, verdict
 from microgrid.teaching.demos.train import example_graph
 
 TOLERANCE = 1e-12  # |microgrid - PyTorch| for the loss and each gradient (all of size <= 1)
+COLLAPSE = 2  # `microgrid demo pytorch -o FILE` draws a node per neuron (--collapse 0: every value)
 
 
 def _parser() -> argparse.ArgumentParser:
