@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from microgrid import Value, draw, forward_grad, format_number, nn, nudge, topological_order
+from microgrid import Value, draw, format_number, forward_grad, nn, nudge, topological_order
 from microgrid.drawing.diagram import FORWARD_COLOR, NUDGE_COLOR
 from microgrid.teaching.demos.apple_orange import build
 

@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from microgrid.core.check import Check, check_leaves
 from microgrid.core.engine import Value, check_fields, operand_uses, topological_order
-from microgrid.core.forward import Nudge, forward_grad, nudge as nudge_effects
 from microgrid.core.formulas import format_number, formula_value, local_formula, with_number
+from microgrid.core.forward import Nudge, forward_grad
+from microgrid.core.forward import nudge as nudge_effects
 from microgrid.core.functions import SYMBOLS  # each operation's symbol, from its rule
 from microgrid.drawing.collapse import View, view
 from microgrid.drawing.render import (

@@ -154,7 +154,7 @@ class Session:
         effects = nudge(root, {leaf: self.h}) if self.nudge and leaf is not None else None
         whole = not self.options["collapse"] and self.focus is None
         picture = draw(root, focus=self._focus(root), title=None,
-                       nudge={leaf: self.h} if effects and whole else None,
+                       nudge={leaf: self.h} if leaf is not None and effects and whole else None,
                        **self.options)  # type: ignore[arg-type]
         name = root.label or "output"
         digits = int(self.options["digits"])  # type: ignore[call-overload]
@@ -261,12 +261,12 @@ def _widget_class() -> type:
             from None
     files = resources.files("microgrid.notebook")
 
-    class Interact(anywidget.AnyWidget):  # type: ignore[misc]
+    class Interact(anywidget.AnyWidget):
         """microgrid's live graph (see `microgrid.interact`)."""
 
         _esm = files.joinpath("widget.js").read_text(encoding="utf-8")
         _css = files.joinpath("widget.css").read_text(encoding="utf-8")
-        controls = traitlets.List().tag(sync=True)
+        controls: Any = traitlets.List().tag(sync=True)
         svg = traitlets.Unicode("").tag(sync=True)
         output = traitlets.Unicode("").tag(sync=True)
         error = traitlets.Unicode("").tag(sync=True)
@@ -292,7 +292,7 @@ def _widget_class() -> type:
         def set(self, **values: float) -> None:
             """Move inputs, as the sliders do; raises on a bad value (the widget shows it)."""
             for name, x in values.items():
-                self._answer(lambda name=name, x=x: self.session.set(name, x), None, True)
+                self._answer(functools.partial(self.session.set, name, x), None, True)
 
         def _on_message(self, widget: object, content: dict[str, Any], buffers: object) -> None:
             """A move from the front end. Never raises: an error is shown in the widget."""

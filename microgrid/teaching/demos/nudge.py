@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Sequence
 
 from microgrid.core.engine import Value
 from microgrid.core.forward import forward_grad, nudge
@@ -26,7 +27,7 @@ def orders(errors: list[float]) -> list[float]:
     return [math.log10(big / small) for big, small in zip(errors, errors[1:], strict=False)]
 
 
-def table(rows: list[tuple[float, ...]], headers: list[str]) -> None:
+def table(rows: Sequence[tuple[float, ...]], headers: list[str]) -> None:
     print("  " + "  ".join(f"{h:>14}" for h in headers))
     for row in rows:
         print("  " + "  ".join(f"{x:>14.6g}" for x in row))
@@ -46,7 +47,8 @@ def run(argv: list[str] | None = None) -> tuple[int, Value]:
     effects = nudge(price, {apple: 1.0})
     for node, e in effects.items():
         if node.label and (e.actual or e.predicted):
-            print(f"  Δ{node.label:<12} = {number(e.actual):>8}   (predicted {number(e.predicted)})")
+            print(f"  Δ{node.label:<12} = {number(e.actual):>8}   "
+                  f"(predicted {number(e.predicted)})")
     ok &= _same("Δprice, the graph built again", effects[price].actual,
                 direct(apple.data + 1, apple_num.data) - price.data)
     print("  The price is linear in apple alone: the prediction is exact, for any h.\n")
