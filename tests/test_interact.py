@@ -232,12 +232,14 @@ def jupyterlab(tmp_path):
     port = _free_port()
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / ".config"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / ".runtime")}
+    log = (tmp_path / "jupyterlab.log").open("wb")  # read on failure (a pipe would fill up)
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
          "--ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=",
          f"--ServerApp.root_dir={tmp_path}", "--LabApp.expose_app_in_browser=True",
-         "--ServerApp.disable_check_xsrf=True"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+         "--ServerApp.disable_check_xsrf=True", "--allow-root",
+         "--LabApp.extension_manager=readonly"],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -247,8 +249,8 @@ def jupyterlab(tmp_path):
                 break
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("JupyterLab did not start: "
-                                       + server.stderr.read().decode()[-2000:]) from None
+                    raise RuntimeError("JupyterLab did not start: " + (
+                        tmp_path / "jupyterlab.log").read_text()[-2000:]) from None
                 time.sleep(0.5)
         yield url, tmp_path
     finally:
@@ -257,6 +259,7 @@ def jupyterlab(tmp_path):
             server.wait(20)
         except subprocess.TimeoutExpired:
             server.kill()
+        log.close()
 
 
 def open_notebook(page, url: str, folder: Path, cells: list[str], name: str = "play.ipynb"):
@@ -293,64 +296,73 @@ def test_the_widget_in_jupyterlab(jupyterlab):
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
-        open_notebook(page, url, folder, BROWSER_NOTEBOOK)
-        widget = page.locator(".microgrid-interact")
-        picture = widget.locator(".mg-picture")
-        output = widget.locator(".mg-output")
-        assert output.inner_text() == f"output = {expected_numbers(0.5, -1.0)[0]}"
-
-        # drag a's slider with the mouse, then wait for the picture of where it stopped
-        slider = widget.locator(".mg-slider[data-name='a']")
-        box = slider.bounding_box()
-        y = box["y"] + box["height"] / 2
-        page.mouse.move(box["x"] + box["width"] * 0.5, y)
-        page.mouse.down()
-        for k in range(1, 21):
-            page.mouse.move(box["x"] + box["width"] * (0.5 + 0.02 * k), y)
-        page.mouse.up()
-        a = float(slider.input_value())
-        assert a > 0.5
-        expected = expected_numbers(a, -1.0)
-        page.wait_for_function(
-            "t => document.querySelector('.microgrid-interact .mg-output').textContent === t",
-            arg=f"output = {expected[0]}", timeout=30_000)
-        shown = picture.inner_text()
-        for number in expected:
-            assert number in shown, (number, a)
-        assert widget.locator(".mg-box[data-name='a']").input_value() == slider.input_value()
-        sent = int(widget.get_attribute("data-sent"))
-        assert 1 <= sent <= 20
-
-        # the nudge of a, drawn and in the output's line
-        widget.locator(".mg-nudge-on").check()
-        page.wait_for_function("() => document.querySelector('.microgrid-interact .mg-output')"
-                               ".textContent.includes('Δoutput')", timeout=30_000)
-        page.wait_for_timeout(300)
-        screenshot = os.environ.get("MICROGRID_SCREENSHOT")
-        if screenshot:  # docs/interact.png is taken here
-            widget.screenshot(path=screenshot)
-
-        # bad numbers: the error shows, the picture stays, the kernel answers the next move
-        good = picture.inner_html()
-        number_box = widget.locator(".mg-box[data-name='b']")
-        error = widget.locator(".mg-error")
-        for text, message in [("abc", "b: 'abc' is not a number"),
-                              ("nan", "b: nan is not a finite number")]:
-            number_box.fill(text)
-            number_box.press("Enter")
-            page.wait_for_function(
-                "t => document.querySelector('.microgrid-interact .mg-error').textContent"
-                ".includes(t)", arg=message, timeout=30_000)
-            assert error.is_visible() and picture.inner_html() == good
-        number_box.fill("-2")
-        number_box.press("Enter")
-        page.wait_for_function(
-            "t => document.querySelector('.microgrid-interact .mg-output').textContent"
-            ".startsWith(t)", arg=f"output = {format_number(math.tanh(a * -2 + 1), 4)}",
-            timeout=30_000)
-        assert not error.is_visible()
-        assert not page.locator(".jp-OutputArea-output[data-mime-type="
-                                "'application/vnd.jupyter.stderr']").count()
+        try:
+            play_with_the_widget(page, url, folder)
+        except Exception:
+            page.screenshot(path=str(folder / "failure.png"))  # what the page showed
+            raise
         browser.close()
     assert not errors
+
+
+def play_with_the_widget(page, url: str, folder: Path) -> None:
+    """Drag a slider, turn the nudge on, type bad numbers, and check what the page shows."""
+    open_notebook(page, url, folder, BROWSER_NOTEBOOK)
+    widget = page.locator(".microgrid-interact")
+    picture = widget.locator(".mg-picture")
+    output = widget.locator(".mg-output")
+    assert output.inner_text() == f"output = {expected_numbers(0.5, -1.0)[0]}"
+
+    # drag a's slider with the mouse, then wait for the picture of where it stopped
+    slider = widget.locator(".mg-slider[data-name='a']")
+    box = slider.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.5, y)
+    page.mouse.down()
+    for k in range(1, 21):
+        page.mouse.move(box["x"] + box["width"] * (0.5 + 0.02 * k), y)
+    page.mouse.up()
+    a = float(slider.input_value())
+    assert a > 0.5
+    expected = expected_numbers(a, -1.0)
+    page.wait_for_function(
+        "t => document.querySelector('.microgrid-interact .mg-output').textContent === t",
+        arg=f"output = {expected[0]}", timeout=30_000)
+    shown = picture.inner_text()
+    for number in expected:
+        assert number in shown, (number, a)
+    assert widget.locator(".mg-box[data-name='a']").input_value() == slider.input_value()
+    sent = int(widget.get_attribute("data-sent"))
+    assert 1 <= sent <= 20
+
+    # the nudge of a, drawn and in the output's line
+    widget.locator(".mg-nudge-on").check()
+    page.wait_for_function("() => document.querySelector('.microgrid-interact .mg-output')"
+                           ".textContent.includes('Δoutput')", timeout=30_000)
+    page.wait_for_timeout(300)
+    screenshot = os.environ.get("MICROGRID_SCREENSHOT")
+    if screenshot:  # docs/interact.png is taken here
+        widget.screenshot(path=screenshot)
+
+    # bad numbers: the error shows, the picture stays, the kernel answers the next move
+    good = picture.inner_html()
+    number_box = widget.locator(".mg-box[data-name='b']")
+    error = widget.locator(".mg-error")
+    for text, message in [("abc", "b: 'abc' is not a number"),
+                          ("nan", "b: nan is not a finite number")]:
+        number_box.fill(text)
+        number_box.press("Enter")
+        page.wait_for_function(
+            "t => document.querySelector('.microgrid-interact .mg-error').textContent"
+            ".includes(t)", arg=message, timeout=30_000)
+        assert error.is_visible() and picture.inner_html() == good
+    number_box.fill("-2")
+    number_box.press("Enter")
+    page.wait_for_function(
+        "t => document.querySelector('.microgrid-interact .mg-output').textContent"
+        ".startsWith(t)", arg=f"output = {format_number(math.tanh(a * -2 + 1), 4)}",
+        timeout=30_000)
+    assert not error.is_visible()
+    assert not page.locator(".jp-OutputArea-output[data-mime-type="
+                            "'application/vnd.jupyter.stderr']").count()
 

@@ -154,7 +154,7 @@ class Session:
         effects = nudge(root, {leaf: self.h}) if self.nudge and leaf is not None else None
         whole = not self.options["collapse"] and self.focus is None
         picture = draw(root, focus=self._focus(root), title=None,
-                       nudge={leaf: self.h} if effects and whole and leaf is not None else None,
+                       nudge={leaf: self.h} if leaf is not None and effects and whole else None,
                        **self.options)  # type: ignore[arg-type]
         name = root.label or "output"
         digits = int(self.options["digits"])  # type: ignore[call-overload]
