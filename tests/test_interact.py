@@ -287,8 +287,8 @@ def chromium() -> str:
 
 
 @pytest.mark.browser
-@pytest.mark.skip(reason="hangs in a fresh clone here: the widget never appears in JupyterLab within the "
-                  "test's waits (passes in its author's worktree); see issue 25's note")
+@pytest.mark.skip(reason="hangs in a fresh clone here: the widget never appears in JupyterLab "
+                  "within the test's waits (passes in its author's worktree); see issue 25")
 def test_the_widget_in_jupyterlab(jupyterlab):
     playwright_api = pytest.importorskip("playwright.sync_api",
                                          reason="needs playwright (pip install -e '.[dev]')")
