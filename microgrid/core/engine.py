@@ -105,9 +105,15 @@ def reference_backward(root: Value, grad: Number = 1.0) -> None:
     """
     if root.is_leaf:
         raise ValueError(f"reference_backward: {root!r} is a leaf; nothing to backpropagate")
-    for visit in backward_walk(root, _check_number(grad, "reference_backward")):
-        node = visit.node
-        node.grad = node.grad + visit.grad if node.is_leaf else visit.grad
+    with _graph_lock:  # as backward(): all the gradients, checked, then stored
+        visits = list(backward_walk(root, _check_number(grad, "reference_backward")))
+        for visit in visits:
+            if visit.grad - visit.grad:  # not finite
+                raise OverflowError(f"reference_backward: the gradient reaching {visit.node!r} "
+                                    f"is {visit.grad!r}, not a finite number")
+        for visit in visits:
+            node = visit.node
+            node.grad = node.grad + visit.grad if node.is_leaf else visit.grad
 
 
 # --- the engine: a node, its local derivatives, and the fast backward -------------------------
@@ -457,10 +463,10 @@ class Value:
             if isinstance(other, Value):
                 b = _nonzero(other.data, "/", a)
                 da, db = div_derivatives(a, b)
-                return _node(a / b, "/", self, da, other, _finite_db(a, b, db))
+                return _node(a / b, "/", self, _finite_da(b, da), other, _finite_db(a, b, db))
             b = _nonzero(_check_number(other, "/"), "/", a)
             da = div_derivatives(a, b)[0]
-            return _node(a / b, "/", self, da, other, None)
+            return _node(a / b, "/", self, _finite_da(b, da), other, None)
         except _BAD_DATA as e:
             return _not_implemented(e, "/", self, other, "__rtruediv__")
 
@@ -556,7 +562,8 @@ class Value:
         Leaf gradients accumulate across calls, as in PyTorch: call the optimizer's or the
         model's `zero_grad()` (or set ``leaf.grad = 0.0``) between steps. Intermediate nodes
         are reset first, so after the call each one holds the gradient of this backward pass
-        (drawings show it).
+        (drawings show it). A pass that fails (a gradient that overflows) changes no gradient.
+        Passes in several threads take turns (`_graph_lock`), so each adds its gradients whole.
         """
         if not self._op:
             raise ValueError(
@@ -564,7 +571,7 @@ class Value:
                 "no_grad()), not the output of an operation, so there is nothing to "
                 "backpropagate; call backward() on a result, such as a loss")
         seed = _check_number(grad, "backward")
-        with _counted_uses(self, zero_grads=True):
+        with _counted_uses(self, []):
             self.grad = seed
             ready = [self]
             while ready:
@@ -637,6 +644,14 @@ def _nonzero(x: float, op: str, numerator: object) -> float:
     return x
 
 
+def _finite_da(b: float, da: float) -> float:
+    """d(a/b)/da = 1/b, checked: it overflows for a b under 2**-1024 (about 5.6e-309), where
+    a/b itself may be finite (0 / 5e-324, or 1e-20 / 1e-310)."""
+    if da - da:  # not finite
+        raise OverflowError(f"/: d(a/b)/da = 1/b overflows a float at b = {b!r}")
+    return da
+
+
 def _finite_db(a: float, b: float, db: float) -> float:
     """d(a/b)/db = -a/b², checked: it can overflow where a/b itself is finite (a result that
     overflows is reported as such when its node is made)."""
@@ -661,6 +676,9 @@ def _pow(base: Operand, exponent: Operand) -> Value:
     elif db is None:
         raise ValueError(f"**: d/db a ** b = a ** b ln a is undefined for the base a = {a!r}; "
                          "use a positive base or a constant exponent")
+    for d, what in ((da, "d/da a ** b = b a ** (b - 1)"), (db, "d/db a ** b = a ** b ln a")):
+        if d is not None and d - d:  # not finite: a ** b is, but its derivative overflows
+            raise OverflowError(f"**: {what} overflows a float at a = {a!r}, b = {b!r}")
     return _node(out, "**", base, da, exponent, db)
 
 
@@ -795,12 +813,15 @@ def minimum(a: Operand, b: Operand) -> Value:
 
 
 # --- graph helpers --------------------------------------------------------------------------
-def _count_uses(root: Value, zero_grads: bool) -> None:
+def _count_uses(root: Value, saved: list[float] | None) -> None:
     """Set each node's `_uses` to how many times the graph of `root` uses it as an operand.
 
-    Between calls every count is 0, so a count of 0 marks a node not yet seen. With
-    `zero_grads`, intermediate nodes get grad 0 (leaves keep theirs: they accumulate).
+    Between calls every count is 0, so a count of 0 marks a node not yet seen. With a list
+    `saved` (for backward), each node's grad is appended to it in the order the nodes are
+    found, and intermediate nodes get grad 0 (leaves keep theirs: they accumulate).
     """
+    if saved is not None:
+        saved.append(root.grad)
     stack = [root]
     while stack:
         node = stack.pop()
@@ -810,44 +831,73 @@ def _count_uses(root: Value, zero_grads: bool) -> None:
                 a = node._a
                 if not a._uses:  # first seen
                     stack.append(a)
-                    if zero_grads and a._op:
-                        a.grad = 0.0
+                    if saved is not None:
+                        saved.append(a.grad)
+                        if a._op:
+                            a.grad = 0.0
                 a._uses += 1
             if node._db is not None:
                 b = node._b
                 if not b._uses:
                     stack.append(b)
-                    if zero_grads and b._op:
-                        b.grad = 0.0
+                    if saved is not None:
+                        saved.append(b.grad)
+                        if b._op:
+                            b.grad = 0.0
                 b._uses += 1
         else:  # a NaryValue
             for p in node._parents:  # type: ignore[attr-defined]
                 if not p._uses:
                     stack.append(p)
-                    if zero_grads and p._op:
-                        p.grad = 0.0
+                    if saved is not None:
+                        saved.append(p.grad)
+                        if p._op:
+                            p.grad = 0.0
                 p._uses += 1
 
 
+# Held by every pass that counts uses (backward, topological_order and so every walk of a graph)
+# and by every write of gradients (compiled steps): the per-node counts `_uses` and the leaves'
+# `grad` are shared by all the graphs a node is part of, so two such passes at once, in two
+# threads, would mix their counts. With it, passes in threads take turns, and each is right.
+_graph_lock = threading.RLock()
+
+
 @contextmanager
-def _counted_uses(root: Value, zero_grads: bool) -> Iterator[None]:
-    """`_count_uses` for a pass that brings every count back to 0; if the pass is cut short
-    (an error, Ctrl-C), the counts are reset so that the next pass starts clean."""
-    try:
-        _count_uses(root, zero_grads)
-        yield
-    except BaseException as e:
-        seen, stack = {root}, [root]
-        while stack:
-            node = stack.pop()
-            node._uses = 0
-            for p in node.parents:
-                if p not in seen:
-                    seen.add(p)
-                    stack.append(p)
-        if isinstance(e, TypeError | AttributeError):  # a field set by hand, most likely
-            check_fields(seen, "backward")
-        raise
+def _counted_uses(root: Value, saved: list[float] | None = None) -> Iterator[None]:
+    """`_count_uses` for a pass that brings every count back to 0, holding `_graph_lock`. If the
+    pass is cut short (an error, Ctrl-C), the counts are reset so that the next pass starts
+    clean, and, with `saved`, every grad gets back the value saved before the pass: a failed
+    backward() changes no gradient."""
+    with _graph_lock:
+        try:
+            _count_uses(root, saved)
+            yield
+        except BaseException as e:
+            seen = _reset(root, saved or [])
+            if isinstance(e, TypeError | AttributeError):  # a field set by hand, most likely
+                check_fields(seen, "backward")
+            raise
+
+
+def _reset(root: Value, saved: list[float]) -> set[Value]:
+    """Set every count of `root`'s graph to 0 and give the grads back (`saved`: in the order
+    `_count_uses` finds the nodes, which this walk repeats); return the nodes."""
+    n = len(saved)
+    if n:
+        root.grad = saved[0]
+    seen, stack, i = {root}, [root], 1
+    while stack:
+        node = stack.pop()
+        node._uses = 0
+        for p in node.parents:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+                if i < n:
+                    p.grad = saved[i]
+                    i += 1
+    return seen
 
 
 def check_fields(values: Iterable[Value], where: str,
@@ -875,7 +925,7 @@ def topological_order(root: Value) -> list[Value]:
     consumer of it has been, which is also the order in which `backward` visits the nodes.
     """
     order, ready = [], [root]
-    with _counted_uses(root, zero_grads=False):
+    with _counted_uses(root):
         while ready:
             node = ready.pop()
             order.append(node)
