@@ -347,7 +347,8 @@ def _explain(args: argparse.Namespace) -> int:
                              f"(give it a value, e.g. {args.wrt}=1)")
         root = parse(args.expression, variables)
         if not root.label:  # named as the derivation names it: dy/dx
-            root.label = next(n for n in ("y", "f", "out", "result") if n not in variables)
+            root.label = next((n for n in ("y", "f", "out", "result") if n not in variables),
+                              "")  # all four are variables: the derivation says "the output"
         # parse() refuses a variable that the expression does not use: the leaf is there
         leaf = next(v for v in _leaves(root) if v.label == args.wrt)
         print(explain(root, leaf, max_paths=args.max_paths, digits=args.digits))
