@@ -183,7 +183,12 @@ def _check_number(x: Any, where: str) -> float:
         if isinstance(x, bool) or not isinstance(x, Real):
             raise TypeError(
                 f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}")
-        x = float(x)
+        try:
+            x = float(x)
+        except OverflowError:  # an int past 1.8e308 (10**400)
+            size = f" (about 10^{int(math.log10(abs(x)))})" if isinstance(x, int) else ""
+            raise OverflowError(f"{where}: {type(x).__name__}{size} is too large for a float, "
+                                "which is at most about 1.8e308") from None
     if x - x:  # not finite (inf - inf and nan - nan are nan, which is truthy)
         raise ValueError(f"{where}: expected a finite number, got {x!r}")
     return x
@@ -329,6 +334,14 @@ class Value:
         self._uses = 0
         self._group = _groups.this_thread.current if _groups.any_open else None
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """pickle and copy: a leaf as its fields; a node as its whole graph, flat (`_flat`), so
+        that a chain of any length pickles without recursion (the leaves stay themselves: a
+        model's parameters pickled beside its loss are one set of objects)."""
+        if not self._op:
+            return super().__reduce_ex__(protocol)
+        return _unflatten, (_flat(self),)
+
     # --- what was recorded at forward time -----------------------------------------------
     @property
     def op(self) -> str:
@@ -463,10 +476,10 @@ class Value:
             if isinstance(other, Value):
                 b = _nonzero(other.data, "/", a)
                 da, db = div_derivatives(a, b)
-                return _node(a / b, "/", self, _finite_da(b, da), other, _finite_db(a, b, db))
+                return _node(a / b, "/", self, _finite_da(a, b, da), other, _finite_db(a, b, db))
             b = _nonzero(_check_number(other, "/"), "/", a)
             da = div_derivatives(a, b)[0]
-            return _node(a / b, "/", self, _finite_da(b, da), other, None)
+            return _node(a / b, "/", self, _finite_da(a, b, da), other, None)
         except _BAD_DATA as e:
             return _not_implemented(e, "/", self, other, "__rtruediv__")
 
@@ -644,10 +657,11 @@ def _nonzero(x: float, op: str, numerator: object) -> float:
     return x
 
 
-def _finite_da(b: float, da: float) -> float:
+def _finite_da(a: float, b: float, da: float) -> float:
     """d(a/b)/da = 1/b, checked: it overflows for a b under 2**-1024 (about 5.6e-309), where
-    a/b itself may be finite (0 / 5e-324, or 1e-20 / 1e-310)."""
-    if da - da:  # not finite
+    a/b itself may be finite (0 / 5e-324, or 1e-20 / 1e-310; a result that overflows is
+    reported as such when its node is made)."""
+    if da - da and math.isfinite(a / b):  # not finite
         raise OverflowError(f"/: d(a/b)/da = 1/b overflows a float at b = {b!r}")
     return da
 
@@ -797,6 +811,53 @@ def _nary_node(data: float, op: str | Function, operands: tuple[Operand, ...],
     out._parents = parents
     out._local_grads = local_grads
     return out
+
+
+def _flat(root: Value) -> list[Any]:
+    """`root`'s graph as a list in topological order: each leaf as itself, each node as a tuple
+    of its fields, an operand that is a Value as ``(i,)``, its place in the list."""
+    order = topological_order(root)
+    index = {v: i for i, v in enumerate(order)}
+
+    def ref(x: Any) -> Any:
+        return (index[x],) if isinstance(x, Value) else x
+    entries: list[Any] = []
+    for v in order:
+        if not v._op:
+            entries.append(v)
+        elif v.__class__ is Value:
+            entries.append((v.data, v.grad, v.label, v._op, v._group, ref(v._a), v._da,
+                            ref(v._b), v._db))
+        else:
+            n = cast(NaryValue, v)
+            entries.append((n.data, n.grad, n.label, n._op, n._group,
+                            tuple(map(ref, n._operands)), n._local_grads))
+    return entries
+
+
+def _unflatten(entries: list[Any]) -> Value:
+    """The graph that `_flat` wrote, its last node returned."""
+    nodes: list[Value] = []
+
+    def get(x: Any) -> Any:
+        return nodes[x[0]] if isinstance(x, tuple) else x
+    for e in entries:
+        if isinstance(e, Value):
+            nodes.append(e)
+            continue
+        v = _new(Value if len(e) == 9 else NaryValue)
+        v.data, v.grad, v.label, v._op, v._group = e[:5]
+        v._uses = 0
+        if len(e) == 9:
+            v._a, v._da, v._b, v._db = get(e[5]), e[6], get(e[7]), e[8]
+        else:
+            n = cast(NaryValue, v)
+            n._a = n._da = n._b = n._db = None
+            n._operands = tuple(map(get, e[5]))
+            n._parents = tuple(x for x in n._operands if isinstance(x, Value))
+            n._local_grads = e[6]
+        nodes.append(v)
+    return nodes[-1]
 
 
 def maximum(a: Operand, b: Operand) -> Value:

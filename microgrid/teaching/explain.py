@@ -64,9 +64,9 @@ def printable(text: str) -> str:
 
 
 def count_text(n: int) -> str:
-    """`n` with thousands separators; past 10^18, as a power of ten (``about 1.41 × 10^4515``),
-    since Python refuses to write an int of more than 4,300 digits."""
-    if n < 10**18:
+    """`n` with thousands separators; past 2^128, as a power of ten (``about 2.82 × 10^4515``):
+    Python refuses to write an int of more than 4,300 digits, and no reader counts them."""
+    if n.bit_length() <= 128:
         return f"{n:,}"
     exponent = int(math.log10(n))
     mantissa = n / 10**exponent
