@@ -268,6 +268,8 @@ def _drawing_options(args: argparse.Namespace
 
 
 def _check_suffix(path: str) -> None:
+    if path.endswith(("/", os.sep)):  # Path() would drop the /
+        raise UsageError(f"cannot write {path!r}: a name that ends in / is a folder")
     if Path(path).suffix.lower() not in SUFFIXES:
         raise UsageError(f"cannot tell the format of {path!r}: "
                          f"use a file name ending in {', '.join(SUFFIXES)}")
