@@ -29,9 +29,10 @@ def test_no_node_records_an_infinite_local_derivative():
     made = 0
     for a in numbers:
         for b in numbers:
-            for make in (lambda: Value(a) / Value(b), lambda: Value(a) / b, lambda: a / Value(b),
-                         lambda: Value(a) ** b, lambda: a ** Value(b),
-                         lambda: Value(a) ** Value(b)):
+            for make in (lambda a=a, b=b: Value(a) / Value(b), lambda a=a, b=b: Value(a) / b,
+                         lambda a=a, b=b: a / Value(b), lambda a=a, b=b: Value(a) ** b,
+                         lambda a=a, b=b: a ** Value(b),
+                         lambda a=a, b=b: Value(a) ** Value(b)):
                 try:
                     y = make()
                 except (OverflowError, ZeroDivisionError, ValueError):
@@ -222,7 +223,7 @@ def test_compile_keeps_look_alike_labels_apart(first, second):
 
 
 def test_compile_keeps_two_functions_named_alike_apart():
-    from microgrid import Function, compile
+    from microgrid import Function
 
     class Fi(Function):
         name = "fi"
@@ -329,7 +330,6 @@ def test_a_function_symbol_of_the_wrong_type_fails_when_the_class_is_made():
 
 
 def test_a_compiled_sum_of_more_than_32_uses_of_an_intermediate_value_keeps_every_term():
-    from microgrid import compile
     w = Value(1.0, "w")
 
     def f(x):

@@ -278,7 +278,8 @@ class Explanation:
                     + f", the sum over {self.count} path{s} from {wrt} to {root} of the product"
                     " of the local derivatives along each:")
         else:
-            head = (f"{d} = {num(self.grad)}, the sum over {count_text(self.count)} paths from {wrt} to "
+            head = (f"{d} = {num(self.grad)}, the sum over {count_text(self.count)} paths from "
+                    f"{wrt} to "
                     f"{root}" + (f" (2^{self.count.bit_length() - 1})"
                                  if self.count & (self.count - 1) == 0 else "")
                     + f", too many to list; the {len(self.paths)} largest:")
