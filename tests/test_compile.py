@@ -651,10 +651,10 @@ def test_map_over_random_graphs_is_the_calls_one_by_one(program, rows, chunk):
             out = f(row)
             out.backward()
             outputs.append(out.data)
+        expected = [wi.grad for wi in w]
+        step = mgcompile(f, [1.0] * n, chunk=chunk)  # the trace runs f at 1.0: it may overflow
     except (ValueError, OverflowError, ZeroDivisionError):
         assume(False)
-    expected = [wi.grad for wi in w]
-    step = mgcompile(f, [1.0] * n, chunk=chunk)
     for wi in w:
         wi.grad = 0.5
     assert step.map(rows) == outputs
@@ -796,8 +796,9 @@ def test_under_no_grad_a_call_runs_the_forward_pass_only(chunk):
         assert sqrt_at_0(0.0) == 0.0 and sqrt_at_0.map([0.0, 4.0]) == [0.0, 2.0]
         assert step.map([0.0, 4.0, 0.25, 9.0]) == [0.0, 2.0, 0.0, 3.0]
         assert [step(0.0), step(4.0)] == [0.0, 2.0]
-        with pytest.raises(OverflowError, match=r"the output \(inf\) is not finite"):
+        inf = r"the output \(inf\) is not finite|the result of \* is inf"  # guarded: checked
+        with pytest.raises(OverflowError, match=inf):
             step.map([4.0, math.inf])
-        with pytest.raises(OverflowError, match=r"the output \(inf\) is not finite"):
+        with pytest.raises(OverflowError, match=inf):
             step(math.inf)
     assert w.grad == 0.0

@@ -313,7 +313,7 @@ def test_user_labels_are_text_not_markup():
     y = a + 1
     y.backward()
     source = draw(y).source
-    assert ('label=<&lt;b&gt;a\\n&lt;/b&gt; &amp; &quot;q&quot;<br/>data 1<br/>'
+    assert ('label=<&lt;b&gt;a\\\\n&lt;/b&gt; &amp; &quot;q&quot;<br/>data 1<br/>'  # \\ doubled
             f'<font color="{GRAD_COLOR}">grad 1</font>>') in source
     source = draw(y, title="<i>title</i>\nline 2", style="book").source
     assert "label=<&lt;i&gt;title&lt;/i&gt;<br/>line 2>" in source

@@ -341,6 +341,8 @@ def _drawing_options(args: argparse.Namespace
 
 
 def _check_suffix(path: str) -> None:
+    if path.endswith(("/", os.sep)):  # Path() would drop the /
+        raise UsageError(f"cannot write {path!r}: a name that ends in / is a folder")
     if Path(path).suffix.lower() not in SUFFIXES:
         raise UsageError(f"cannot tell the format of {path!r}: "
                          f"use a file name ending in {', '.join(SUFFIXES)}")
@@ -464,7 +466,8 @@ def _named_root(root: Value, variables: dict[str, float]) -> Value:
     """The expression's value, named as a derivation names it (dy/dx) in every command's
     output, drawing and text: y, or f, out or result if a variable is called y."""
     if not root.label:
-        root.label = next(n for n in ("y", "f", "out", "result") if n not in variables)
+        root.label = next((n for n in ("y", "f", "out", "result") if n not in variables),
+                          "")  # all four are variables: the derivation says "the output"
     return root
 
 

@@ -14,6 +14,11 @@ from microgrid.core.functions import rule
 
 _FAILED = "return True"  # a guard's statement ends so: its part returns True when it fails
 INLINE = 16  # at most this many operations in one generated expression
+# The operations whose result is not finite when an operand is not (inf or nan goes on to the
+# output, which is checked). Any other (tanh(inf) is 1.0, relu(-inf) 0.0, 1 / inf 0.0) has its
+# operands checked, so that the compiled step refuses what the engine refuses (the engine checks
+# every node's result).
+PROPAGATING = {"+", "-", "*", "neg", "dot", "log", "sqrt", "abs"}
 
 
 def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
@@ -118,6 +123,14 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
             x = operands[i]
             uses[x] = uses.get(x, 0) + 1
     guarded = {g[0] for g in guards} | {g[2] for g in guards if isinstance(g[2], Value)}
+    checked = set(guarded)  # the values checked to be finite where they are computed
+    for v, (t, operands, _) in node_of.items():
+        if v._op not in PROPAGATING:  # (a user's Function is not in it)
+            checked.update(operands[i] for i in t.value_operands)
+
+    def check(v: Value) -> None:
+        statements.append((f"if {name[v]} - {name[v]}: _not_finite({str(v._op)!r}, {name[v]})",
+                           (), (name[v],)))
     statements: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [("# forward", (), ())]
     pending: dict[Value, tuple[str, int, tuple[str, ...]]] = {}  # code, size, reads
 
@@ -126,6 +139,8 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
         if node_of[v][0].wrapped:
             code = code[1:-1]
         statements.append((f"{name[v]} = {code}", (name[v],), reads))
+        if v in checked:
+            check(v)
 
     position = {v: i for i, v in enumerate(nodes)}
     guards_after: dict[int, list[tuple[Value, str, Any, bool]]] = {}
@@ -156,9 +171,11 @@ def _generate(args: list[Value], params: list[Value], grad_params: list[Value],
                 else:
                     reading.append(opnames[k])
             pending[v] = (t.forward_code(codes), size, tuple(reading))
-            if (v is out or v.label or opnames[-1] in read_by_backward or v in guarded
+            if (v is out or v.label or opnames[-1] in read_by_backward or v in checked
                     or uses.get(v, 0) != 1):  # a labelled value keeps its line, for reading
                 emit(v)
+        elif v in checked:  # a leaf: an argument or a parameter
+            check(v)
         for v, op, other, result in guards_after.get(i, ()):
             other_code = name[other] if isinstance(other, Value) else _code(other)
             test = f"{name[v]} {op} {other_code}"
@@ -336,7 +353,7 @@ def _chunks(groups: list[list[tuple[str, tuple[str, ...], tuple[str, ...]]]],
         lines.append(f"    S.extend([0.0] * {next_slot - initial})")
     for k in range(len(groups)):
         lines.append(f"    if {part}{k}(S): return None")
-    if len(results) == 1:
+    if entry != "step":  # the forward pass: the output only
         lines.append(f"    return S[{slots[results[0]]}]")
         return "\n".join(lines) + "\n"
     grads = list(_runs(results[1:], slots))

@@ -24,8 +24,15 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, cast
 
 from microgrid.compile.generate import _generate
-from microgrid.compile.trace import _argument_names, _leaves, _take, _Trace
-from microgrid.core.engine import Value, enable_grad, is_grad_enabled, topological_order
+from microgrid.compile.trace import _TRACING, _argument_names, _leaves, _take, _Trace
+from microgrid.core.engine import (
+    Value,
+    _graph_lock,
+    check_fields,
+    enable_grad,
+    is_grad_enabled,
+    topological_order,
+)
 
 __all__ = ["CompiledStep", "GuardError", "compile"]
 
@@ -49,8 +56,12 @@ class _Variant:
         names = _argument_names(fn, len(args))
         leaves = [_leaves(a, name, made) for a, name in zip(args, names, strict=True)]
         trace = _Trace()
-        with enable_grad():  # the trace records its graph, also when called inside no_grad()
-            out = trace.run(fn, leaves)
+        with _TRACING, enable_grad():  # one trace (and its code) at a time; it records its
+            out = trace.run(fn, leaves)  # graph, also when called inside no_grad()
+            self._generate(out, trace, made, chunk)
+        self.run = self.namespace["step"]
+
+    def _generate(self, out: Any, trace: _Trace, made: list[Value], chunk: int) -> None:
         if not isinstance(out, Value):
             raise TypeError(f"compile: fn must return a Value, got {type(out).__name__} "
                             f"{out!r}")
@@ -65,7 +76,6 @@ class _Variant:
         finally:
             if collecting:
                 gc.enable()
-        self.run = self.namespace["step"]
 
     def _make_code(self, made: list[Value], out: Value, trace: _Trace, chunk: int) -> None:
         self.n_args = len(made)
@@ -82,6 +92,7 @@ class _Variant:
             if v not in seen:
                 seen.add(v)
                 nodes.append(v)
+        check_fields(nodes, "compile", fields=())  # a label set by hand to None, say
         arg_ids = {id(v) for v in made}
         self.params = [v for v in nodes if v.is_leaf and id(v) not in arg_ids]
         in_graph = set(backward_order)
@@ -206,6 +217,12 @@ class CompiledStep:
         return list(self._last.grad_params)
 
     def __call__(self, *args: Any) -> float:
+        # The grads are read, then written: calls from threads take turns, with backward()
+        # passes (`_graph_lock`) and traces (`_TRACING`, which is always taken first).
+        with _TRACING, _graph_lock:
+            return self._call(args)
+
+    def _call(self, args: tuple[Any, ...]) -> float:
         flat: list[float] = []
         shape = _take(args, flat, "arguments")
         backward = is_grad_enabled()  # inside no_grad(), no gradient is added
@@ -236,7 +253,12 @@ class CompiledStep:
         Inside ``no_grad()``, the forward pass only: the outputs, and no gradient added. An
         item that takes another branch or shape is an ordinary call. If an item fails, the
         gradients of the items before it are added, as by the calls before it; a gradient that
-        is not finite is found when they are written (at the end), and then none of them is."""
+        is not finite is found when they are written (at the end), and then none of them is.
+        Calls and maps from several threads take turns, as backward() passes do."""
+        with _TRACING, _graph_lock:
+            return self._map(arguments)
+
+    def _map(self, arguments: Iterable[Any]) -> list[float]:
         items: list[tuple[tuple[Any, ...], list[float], Any]] = []  # args, flat, shape
         bad: Exception | None = None  # raised after the items before it
         try:

@@ -12,6 +12,7 @@ import keyword
 import math
 import re
 import sys
+import unicodedata
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -284,6 +285,12 @@ def _undefined(op: str, i: int, operands: tuple[float, ...]) -> float:
     raise ValueError(f"{op}: derivative {i} is undefined at {list(operands)}")
 
 
+def _not_finite(op: str, x: float) -> None:
+    what = f"the result of {op}" if op else "an argument or parameter"
+    raise OverflowError(f"compiled step: {what} is {x!r}, not a finite number (backward() "
+                        "refuses it where it is made); run fn uncompiled to see where")
+
+
 def _tuple(fn: Function) -> Callable[..., tuple[Any, ...]]:
     def derivatives(*xs: float, out: float) -> tuple[Any, ...]:
         ds = fn.derivatives(*xs, out=out)
@@ -295,11 +302,15 @@ class _Names:
     """Unique names: of values (after their labels), of their gradients, of rules' calls."""
 
     def __init__(self) -> None:
-        self.used = {"S", "_undefined", *_MATH}
-        self.namespace: dict[str, Any] = {"_undefined": _undefined, **_MATH}
+        self.used = {"S", "_undefined", "_not_finite", *_MATH}
+        self.namespace: dict[str, Any] = {"_undefined": _undefined, "_not_finite": _not_finite,
+                                          **_MATH}
         self.rules: dict[int, tuple[str, str]] = {}
 
     def value(self, label: str, i: int) -> str:
+        # Python reads an identifier in its NFKC form (the micro sign µ is the Greek mu μ, ﬁ is
+        # fi, Ｓ is S): names are made unique in that form, the one the generated code has.
+        label = unicodedata.normalize("NFKC", label)
         name = label if (label.isidentifier() and not keyword.iskeyword(label)
                          and not label.startswith(("_", "d_")) and label != "S") else f"v{i}"
         base, k = name, 1
@@ -311,7 +322,8 @@ class _Names:
     def of_rule(self, fn: Function) -> tuple[str, str]:
         key = id(fn)
         if key not in self.rules:
-            base = fn.name if fn.name.isidentifier() else f"op{len(self.rules)}"
+            base = unicodedata.normalize("NFKC", fn.name)  # as Python reads it (see `value`)
+            base = base if base.isidentifier() else f"op{len(self.rules)}"
             f, d, k = f"_{base}_forward", f"_{base}_derivatives", 1
             while f in self.used:
                 f, d, k = f"_{base}{k}_forward", f"_{base}{k}_derivatives", k + 1

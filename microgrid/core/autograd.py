@@ -59,7 +59,12 @@ def grad(output: Value, inputs: Sequence[Value], grad_output: Number | Value = 1
     grads: dict[Value, Any] = {output: seed}
     for node in reversed(topological_order(output)):
         g = grads.get(node)
-        if g is None or node.is_leaf:
+        if g is None:
+            continue
+        if g.__class__ is float and g - g:  # not finite (a Value's data always is)
+            raise OverflowError(f"grad: the gradient reaching {node!r} is {g!r}, not a finite "
+                                "number")
+        if node.is_leaf:
             continue
         local = local_derivatives(node) if create_graph else node.local_grads
         for parent, d in zip(node.parents, local, strict=True):

@@ -39,6 +39,8 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Operand], *, eps: float 
     analytic value, the numeric value and the error; raises `GradcheckError` on a mismatch
     (error > atol + rtol * |numeric|) unless `raise_on_failure` is false.
     """
+    _step(eps, "gradcheck")
+    _tolerances(atol, rtol, "gradcheck")
     xs = [_check_number(x.data if isinstance(x, Value) else x, f"gradcheck input {i}")
           for i, x in enumerate(inputs)]
     leaves = [Value(x, label=f"x{i}") for i, x in enumerate(xs)]
@@ -71,6 +73,19 @@ def gradcheck(f: Callable[..., Value], inputs: Sequence[Operand], *, eps: float 
     return rows
 
 
+def _step(eps: float, where: str) -> None:
+    """A step for central differences: a finite number above 0 (an eps of 0 divides by 0)."""
+    if not _check_number(eps, f"{where}: eps") > 0:
+        raise ValueError(f"{where}: eps must be above 0 (the step of the central differences), "
+                         f"got {eps!r}")
+
+
+def _tolerances(atol: float, rtol: float, where: str) -> None:
+    for name, tol in (("atol", atol), ("rtol", rtol)):
+        if _check_number(tol, f"{where}: {name}") < 0:  # (nan and inf are refused there)
+            raise ValueError(f"{where}: {name} must be 0 or more, got {tol!r}")
+
+
 def replay(order: list[Value], data: dict[Value, float]) -> dict[Value, float] | None:
     """Every node's value recomputed from its operands' (a leaf's from `data`, or its own),
     with each operation's forward rule; None if an operation fails there."""
@@ -93,6 +108,7 @@ def numeric_grads(root: Value, eps: float = 1e-6) -> dict[Value, float | None]:
     """Each leaf's d(root)/d(leaf) by central differences, the graph replayed with the leaf
     nudged by ±h (h = eps × max(1, |leaf|)); None where the graph cannot be replayed (an
     operation without a known forward rule, or one that fails when nudged)."""
+    _step(eps, "numeric_grads")
     order = topological_order(root)
     result: dict[Value, float | None] = {}
     for leaf in (v for v in order if v.is_leaf):
@@ -117,6 +133,7 @@ def check_leaves(root: Value, grads: Callable[[Value], float], *, atol: float = 
                  rtol: float = 1e-4) -> dict[Value, Check]:
     """`Check` of each leaf's gradient `grads(leaf)`, as `gradcheck` judges it: a mismatch is
     a difference of more than atol + rtol × |numeric|."""
+    _tolerances(atol, rtol, "check_leaves")
     checks = {}
     for leaf, numeric in numeric_grads(root).items():
         analytic = grads(leaf)

@@ -105,9 +105,15 @@ def reference_backward(root: Value, grad: Number = 1.0) -> None:
     """
     if root.is_leaf:
         raise ValueError(f"reference_backward: {root!r} is a leaf; nothing to backpropagate")
-    for visit in backward_walk(root, _check_number(grad, "reference_backward")):
-        node = visit.node
-        node.grad = node.grad + visit.grad if node.is_leaf else visit.grad
+    with _graph_lock:  # as backward(): all the gradients, checked, then stored
+        visits = list(backward_walk(root, _check_number(grad, "reference_backward")))
+        for visit in visits:
+            if visit.grad - visit.grad:  # not finite
+                raise OverflowError(f"reference_backward: the gradient reaching {visit.node!r} "
+                                    f"is {visit.grad!r}, not a finite number")
+        for visit in visits:
+            node = visit.node
+            node.grad = node.grad + visit.grad if node.is_leaf else visit.grad
 
 
 # --- the engine: a node, its local derivatives, and the fast backward -------------------------
@@ -177,7 +183,12 @@ def _check_number(x: Any, where: str) -> float:
         if isinstance(x, bool) or not isinstance(x, Real):
             raise TypeError(
                 f"{where}: expected a real number (int or float), got {type(x).__name__} {x!r}")
-        x = float(x)
+        try:
+            x = float(x)
+        except OverflowError:  # an int past 1.8e308 (10**400)
+            size = f" (about 10^{int(math.log10(abs(x)))})" if isinstance(x, int) else ""
+            raise OverflowError(f"{where}: {type(x).__name__}{size} is too large for a float, "
+                                "which is at most about 1.8e308") from None
     if x - x:  # not finite (inf - inf and nan - nan are nan, which is truthy)
         raise ValueError(f"{where}: expected a finite number, got {x!r}")
     return x
@@ -325,6 +336,14 @@ class Value:
         self._uses = 0
         self._group = _groups.this_thread.current if _groups.any_open else None
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """pickle and copy: a leaf as its fields; a node as its whole graph, flat (`_flat`), so
+        that a chain of any length pickles without recursion (the leaves stay themselves: a
+        model's parameters pickled beside its loss are one set of objects)."""
+        if not self._op:
+            return super().__reduce_ex__(protocol)
+        return _unflatten, (_flat(self),)
+
     # --- what was recorded at forward time -----------------------------------------------
     @property
     def op(self) -> str:
@@ -459,10 +478,10 @@ class Value:
             if isinstance(other, Value):
                 b = _nonzero(other.data, "/", a)
                 da, db = div_derivatives(a, b)
-                return _node(a / b, "/", self, da, other, _finite_db(a, b, db))
+                return _node(a / b, "/", self, _finite_da(a, b, da), other, _finite_db(a, b, db))
             b = _nonzero(_check_number(other, "/"), "/", a)
             da = div_derivatives(a, b)[0]
-            return _node(a / b, "/", self, da, other, None)
+            return _node(a / b, "/", self, _finite_da(a, b, da), other, None)
         except _BAD_DATA as e:
             return _not_implemented(e, "/", self, other, "__rtruediv__")
 
@@ -564,6 +583,9 @@ class Value:
         With ``create_graph=True``, as in PyTorch, each leaf's gradient is added as a `Value`,
         the output of a graph of its own (`microgrid.grad(create_graph=True)` builds it), so
         that ``x.grad`` can be differentiated again; intermediate nodes still get numbers.
+
+        A pass that fails (a gradient that overflows) changes no gradient. Passes in several
+        threads take turns (`_graph_lock`), so each adds its gradients whole.
         """
         if not self._op:
             raise ValueError(
@@ -573,7 +595,7 @@ class Value:
         if create_graph:  # gradients as Values: microgrid.core.autograd; below, the fast path
             return _backward_with_graph(self, grad)
         seed = _check_number(grad, "backward")
-        with _counted_uses(self, zero_grads=True):
+        with _counted_uses(self, []):
             self.grad = seed
             ready = [self]
             while ready:  # a second time only after a leaf whose grad is None
@@ -688,6 +710,15 @@ def _nonzero(x: float, op: str, numerator: object) -> float:
     return x
 
 
+def _finite_da(a: float, b: float, da: float) -> float:
+    """d(a/b)/da = 1/b, checked: it overflows for a b under 2**-1024 (about 5.6e-309), where
+    a/b itself may be finite (0 / 5e-324, or 1e-20 / 1e-310; a result that overflows is
+    reported as such when its node is made)."""
+    if da - da and math.isfinite(a / b):  # not finite
+        raise OverflowError(f"/: d(a/b)/da = 1/b overflows a float at b = {b!r}")
+    return da
+
+
 def _finite_db(a: float, b: float, db: float) -> float:
     """d(a/b)/db = -a/b², checked: it can overflow where a/b itself is finite (a result that
     overflows is reported as such when its node is made)."""
@@ -712,6 +743,9 @@ def _pow(base: Operand, exponent: Operand) -> Value:
     elif db is None:
         raise ValueError(f"**: d/db a ** b = a ** b ln a is undefined for the base a = {a!r}; "
                          "use a positive base or a constant exponent")
+    for d, what in ((da, "d/da a ** b = b a ** (b - 1)"), (db, "d/db a ** b = a ** b ln a")):
+        if d is not None and d - d:  # not finite: a ** b is, but its derivative overflows
+            raise OverflowError(f"**: {what} overflows a float at a = {a!r}, b = {b!r}")
     return _node(out, "**", base, da, exponent, db)
 
 
@@ -832,6 +866,53 @@ def _nary_node(data: float, op: str | Function, operands: tuple[Operand, ...],
     return out
 
 
+def _flat(root: Value) -> list[Any]:
+    """`root`'s graph as a list in topological order: each leaf as itself, each node as a tuple
+    of its fields, an operand that is a Value as ``(i,)``, its place in the list."""
+    order = topological_order(root)
+    index = {v: i for i, v in enumerate(order)}
+
+    def ref(x: Any) -> Any:
+        return (index[x],) if isinstance(x, Value) else x
+    entries: list[Any] = []
+    for v in order:
+        if not v._op:
+            entries.append(v)
+        elif v.__class__ is Value:
+            entries.append((v.data, v.grad, v.label, v._op, v._group, ref(v._a), v._da,
+                            ref(v._b), v._db))
+        else:
+            n = cast(NaryValue, v)
+            entries.append((n.data, n.grad, n.label, n._op, n._group,
+                            tuple(map(ref, n._operands)), n._local_grads))
+    return entries
+
+
+def _unflatten(entries: list[Any]) -> Value:
+    """The graph that `_flat` wrote, its last node returned."""
+    nodes: list[Value] = []
+
+    def get(x: Any) -> Any:
+        return nodes[x[0]] if isinstance(x, tuple) else x
+    for e in entries:
+        if isinstance(e, Value):
+            nodes.append(e)
+            continue
+        v = _new(Value if len(e) == 9 else NaryValue)
+        v.data, v.grad, v.label, v._op, v._group = e[:5]
+        v._uses = 0
+        if len(e) == 9:
+            v._a, v._da, v._b, v._db = get(e[5]), e[6], get(e[7]), e[8]
+        else:
+            n = cast(NaryValue, v)
+            n._a = n._da = n._b = n._db = None
+            n._operands = tuple(map(get, e[5]))
+            n._parents = tuple(x for x in n._operands if isinstance(x, Value))
+            n._local_grads = e[6]
+        nodes.append(v)
+    return nodes[-1]
+
+
 def maximum(a: Operand, b: Operand) -> Value:
     """The larger of `a` and `b`, with a gradient path to both (at a tie, half to each).
 
@@ -846,12 +927,15 @@ def minimum(a: Operand, b: Operand) -> Value:
 
 
 # --- graph helpers --------------------------------------------------------------------------
-def _count_uses(root: Value, zero_grads: bool) -> None:
+def _count_uses(root: Value, saved: list[float] | None) -> None:
     """Set each node's `_uses` to how many times the graph of `root` uses it as an operand.
 
-    Between calls every count is 0, so a count of 0 marks a node not yet seen. With
-    `zero_grads`, intermediate nodes get grad 0 (leaves keep theirs: they accumulate).
+    Between calls every count is 0, so a count of 0 marks a node not yet seen. With a list
+    `saved` (for backward), each node's grad is appended to it in the order the nodes are
+    found, and intermediate nodes get grad 0 (leaves keep theirs: they accumulate).
     """
+    if saved is not None:
+        saved.append(root.grad)
     stack = [root]
     while stack:
         node = stack.pop()
@@ -861,45 +945,74 @@ def _count_uses(root: Value, zero_grads: bool) -> None:
                 a = node._a
                 if not a._uses:  # first seen
                     stack.append(a)
-                    if zero_grads and a._op:
-                        a.grad = 0.0
+                    if saved is not None:
+                        saved.append(a.grad)
+                        if a._op:
+                            a.grad = 0.0
                 a._uses += 1
             if node._db is not None:
                 b = node._b
                 if not b._uses:
                     stack.append(b)
-                    if zero_grads and b._op:
-                        b.grad = 0.0
+                    if saved is not None:
+                        saved.append(b.grad)
+                        if b._op:
+                            b.grad = 0.0
                 b._uses += 1
         else:  # a NaryValue
             for p in node._parents:  # type: ignore[attr-defined]
                 if not p._uses:
                     stack.append(p)
-                    if zero_grads and p._op:
-                        p.grad = 0.0
+                    if saved is not None:
+                        saved.append(p.grad)
+                        if p._op:
+                            p.grad = 0.0
                 p._uses += 1
 
 
+# Held by every pass that counts uses (backward, topological_order and so every walk of a graph)
+# and by every write of gradients (compiled steps): the per-node counts `_uses` and the leaves'
+# `grad` are shared by all the graphs a node is part of, so two such passes at once, in two
+# threads, would mix their counts. With it, passes in threads take turns, and each is right.
+_graph_lock = threading.RLock()
+
+
 @contextmanager
-def _counted_uses(root: Value, zero_grads: bool) -> Iterator[None]:
-    """`_count_uses` for a pass that brings every count back to 0; if the pass is cut short
-    (an error, Ctrl-C), the counts are reset so that the next pass starts clean."""
-    try:
-        _count_uses(root, zero_grads)
-        yield
-    except BaseException as e:
-        seen, stack = {root}, [root]
-        while stack:
-            node = stack.pop()
-            node._uses = 0
-            for p in node.parents:
-                if p not in seen:
-                    seen.add(p)
-                    stack.append(p)
-        if isinstance(e, TypeError | AttributeError):  # a field set by hand, most likely
-            check_fields(seen, "backward", ("data",))
-            check_fields([v for v in seen if v.grad is not None], "backward")  # None: from 0
-        raise
+def _counted_uses(root: Value, saved: list[float] | None = None) -> Iterator[None]:
+    """`_count_uses` for a pass that brings every count back to 0, holding `_graph_lock`. If the
+    pass is cut short (an error, Ctrl-C), the counts are reset so that the next pass starts
+    clean, and, with `saved`, every grad gets back the value saved before the pass: a failed
+    backward() changes no gradient."""
+    with _graph_lock:
+        try:
+            _count_uses(root, saved)
+            yield
+        except BaseException as e:
+            seen = _reset(root, saved or [])
+            if isinstance(e, TypeError | AttributeError):  # a field set by hand, most likely
+                check_fields(seen, "backward", ("data",))
+                check_fields([v for v in seen if v.grad is not None], "backward")  # None: from 0
+            raise
+
+
+def _reset(root: Value, saved: list[float]) -> set[Value]:
+    """Set every count of `root`'s graph to 0 and give the grads back (`saved`: in the order
+    `_count_uses` finds the nodes, which this walk repeats); return the nodes."""
+    n = len(saved)
+    if n:
+        root.grad = saved[0]
+    seen, stack, i = {root}, [root], 1
+    while stack:
+        node = stack.pop()
+        node._uses = 0
+        for p in node.parents:
+            if p not in seen:
+                seen.add(p)
+                stack.append(p)
+                if i < n:
+                    p.grad = saved[i]
+                    i += 1
+    return seen
 
 
 def check_fields(values: Iterable[Value], where: str,
@@ -937,7 +1050,7 @@ def topological_order(root: Value) -> list[Value]:
     consumer of it has been, which is also the order in which `backward` visits the nodes.
     """
     order, ready = [], [root]
-    with _counted_uses(root, zero_grads=False):
+    with _counted_uses(root):
         while ready:
             node = ready.pop()
             order.append(node)

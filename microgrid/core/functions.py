@@ -73,6 +73,9 @@ class Function:
                             f"got {cls.name!r}")
         if "symbol" not in cls.__dict__:
             cls.symbol = cls.name
+        if not isinstance(cls.symbol, str) or not cls.symbol:
+            raise TypeError(f"Function {cls.__name__}: symbol must be a non-empty str (what "
+                            f"drawings show), got {type(cls.symbol).__name__} {cls.symbol!r}")
         if cls.name in _RULES:
             raise ValueError(f"Function {cls.__name__}: the name {cls.name!r} is a built-in "
                              "operation's; choose another name")

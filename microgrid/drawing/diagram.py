@@ -21,6 +21,7 @@ import base64
 import functools
 import html
 import math
+import os
 import re
 import time
 import warnings
@@ -639,9 +640,11 @@ def _escape(m: re.Match[str]) -> str:
 
 def _text(s: str) -> str:
     """User text (a label, a title) for an HTML-like label: markup characters escaped, a
-    newline a line break, a tab a space, and other control characters shown as escapes."""
+    newline a line break, a tab a space, and other control characters shown as escapes. A
+    backslash is doubled: Graphviz reads ``\\G``, ``\\N``, ``\\E``, ``\\T`` and ``\\H`` in any
+    label as the graph's, node's or edge's names, and ``\\\\`` as one backslash."""
     lines = re.split(r"\r\n|\r|\n", s.replace("\t", " "))
-    return "<br/>".join(visible(html.escape(line)) for line in lines)
+    return "<br/>".join(visible(html.escape(line)).replace("\\", "\\\\") for line in lines)
 
 
 def _named(name: str, number: str) -> str:
@@ -773,6 +776,8 @@ class Diagram:
         """Write the diagram to `path`, in the format its suffix names: .svg .png .pdf .tex
         (TikZ) .dot .gv (through a temporary file: a failure leaves an existing file as it
         was). `dpi` is a PNG's resolution (96 by default; 300 for slides)."""
+        if isinstance(path, str) and path.endswith(("/", os.sep)):  # Path() would drop the /
+            raise IsADirectoryError(f"cannot write {path!r}: a name that ends in / is a folder")
         path = Path(path)
         write_atomically(path, self.encode(path, dpi=dpi))
         return path

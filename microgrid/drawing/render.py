@@ -354,16 +354,23 @@ def png_dpi(width_pt: float, height_pt: float, max_pixels: int = MAX_PIXELS,
 
 def write_atomically(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same folder, renamed over it:
-    a failed write leaves the old file as it was."""
+    a failed write leaves the old file as it was. A read-only file is not replaced, and every
+    error names `path`, not the temporary file."""
+    check_writable([path])
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:  # the folder went away, or is full, since check_writable
+        raise type(e)(e.errno, f"cannot write {str(path)!r}: {e.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.chmod(temporary, mode)  # mkstemp makes it private; give it the old (or usual) mode
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as e:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno is not None:
+            raise type(e)(e.errno, f"cannot write {str(path)!r}: {e.strerror}") from None
         raise
 
 
@@ -377,3 +384,5 @@ def check_writable(paths: Iterable[Path]) -> None:
             raise IsADirectoryError(f"cannot write {str(path)!r}: it is a folder")
         if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
             raise PermissionError(f"cannot write {str(path)!r}: permission denied")
+        if path.exists() and not path.stat().st_mode & 0o222:  # (root may write it, but not here)
+            raise PermissionError(f"cannot write {str(path)!r}: the file is read-only")

@@ -34,7 +34,7 @@ Target = float | Sequence[float]
 def _targets(target: object, loss: str) -> list[float]:
     """`target` as a list of finite floats: one number, or a sequence (a list, a tuple, a numpy
     array) of them; anything else (a str, a dict, a Value) is a one-line error."""
-    if isinstance(target, Real | Value):
+    if isinstance(target, Real | Value):  # (a bool is refused below)
         items, names = [target], ["target"]
     elif isinstance(target, str | bytes | Mapping | Set) or not hasattr(target, "__len__"):
         raise TypeError(f"{loss}: target must be a number or a sequence of numbers, got "
@@ -47,6 +47,9 @@ def _targets(target: object, loss: str) -> list[float]:
         if isinstance(t, Value):
             raise TypeError(f"{loss}: {name} is {t!r}; targets are numbers, and no gradient "
                             "flows to a target: pass its .item()")
+        if isinstance(t, bool):
+            raise TypeError(f"{loss}: {name} is {t!r}, a bool; a target is a number: write "
+                            f"{int(t)} (or pass float labels)")
         if not isinstance(t, Real):
             raise TypeError(f"{loss}: {name} must be a number, got {type(t).__name__} {t!r}")
         try:
@@ -60,6 +63,10 @@ def _targets(target: object, loss: str) -> list[float]:
 
 
 def _pairs(pred: Prediction, target: Target, loss: str) -> list[tuple[Value, float]]:
+    if not isinstance(pred, Value) and (isinstance(pred, str | bytes | Mapping | Set)
+                                        or not hasattr(pred, "__len__")):
+        raise TypeError(f"{loss}: pred must be a Value or a sequence of Values (the model's "
+                        f"outputs), got {type(pred).__name__} {pred!r}")
     preds = [pred] if isinstance(pred, Value) else list(pred)
     targets = _targets(target, loss)
     if len(preds) != len(targets):
@@ -177,8 +184,9 @@ def cross_entropy(logits: Sequence[Value] | Sequence[Sequence[Value]],
                   target: int | Sequence[int]) -> Value:
     """Softmax cross-entropy: ``log Σ_j e^(z_j) - z_target`` for the logits of one example and
     its class index, or the mean over a batch of them (PyTorch's ``F.cross_entropy``)."""
-    if not logits:
-        raise ValueError("cross_entropy: logits is empty")
+    if isinstance(logits, Value) or not hasattr(logits, "__len__") or not len(logits):
+        raise ValueError(f"cross_entropy: logits must be a non-empty list of Values (or a list "
+                         f"of such lists, a batch), got {logits!r}")  # len: a numpy array too
     batch: list[tuple[Sequence[Value], Any]]
     if isinstance(logits[0], Value):
         batch = [(logits, target)]  # type: ignore[list-item]

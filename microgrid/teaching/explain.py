@@ -18,7 +18,13 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from microgrid.core.engine import Value, grad_number, operand_uses, topological_order
+from microgrid.core.engine import (
+    Value,
+    check_fields,
+    grad_number,
+    operand_uses,
+    topological_order,
+)
 from microgrid.core.formulas import (
     format_number,
     local_formula,
@@ -42,7 +48,7 @@ def describe(v: object, depth: int = 2) -> str:
     if not isinstance(v, Value):
         return format_number(float(v))  # type: ignore[arg-type]
     if v.label:
-        return v.label
+        return printable(v.label)
     if v.is_leaf:
         return format_number(v.data)
     if depth == 0:
@@ -62,6 +68,27 @@ def _expression(v: Value, parts: list[str]) -> str:
     if v.op == "dot":
         return "Σwx(…)"
     return f"{symbol}({', '.join(parts)})"
+
+
+def printable(text: str) -> str:
+    """`text` with its control characters (an ANSI escape, a newline) written as escapes
+    (``\\x1b``), so that a label prints as itself and not as a command to the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
+def count_text(n: int) -> str:
+    """`n` with thousands separators; past 2^128, as a power of ten (``about 2.82 × 10^4515``):
+    Python refuses to write an int of more than 4,300 digits, and no reader counts them."""
+    if n.bit_length() <= 128:
+        return f"{n:,}"
+    exponent = int(math.log10(n))
+    mantissa = n / 10**exponent
+    if mantissa >= 10:  # log10 rounded up
+        exponent, mantissa = exponent + 1, n / 10**(exponent + 1)
+    return f"about {mantissa:.3g} × 10^{exponent}"
 
 
 # --- paths ----------------------------------------------------------------------------------
@@ -119,14 +146,27 @@ def _counts(order: list[Value], uses: dict[Value, list[_Use]], root: Value) -> d
 
 def _all_paths(wrt: Value, root: Value, uses: dict[Value, list[_Use]]) -> Iterator[Path]:
     """Every path from `wrt` to `root`, depth first, uses in order (call only when few)."""
-    stack: list[tuple[Value, tuple[PathStep, ...]]] = [(wrt, ())]
+    # a prefix is (its last step, the prefix before it): shared, so not copied at each step
+    stack: list[tuple[Value, _Prefix]] = [(wrt, None)]
     while stack:
-        v, steps = stack.pop()
+        v, prefix = stack.pop()
         if v is root:
+            steps = _steps(prefix)
             yield Path(steps, math.prod(s.local_grad for s in steps))
             continue
         for c, k, d in reversed(uses[v]):
-            stack.append((c, (*steps, PathStep(v, c, k, d))))
+            stack.append((c, (PathStep(v, c, k, d), prefix)))
+
+
+_Prefix = tuple[PathStep, "_Prefix"] | None
+
+
+def _steps(prefix: _Prefix) -> tuple[PathStep, ...]:
+    steps = []
+    while prefix is not None:
+        step, prefix = prefix
+        steps.append(step)
+    return tuple(reversed(steps))
 
 
 def _largest_paths(wrt: Value, root: Value, order: list[Value], uses: dict[Value, list[_Use]],
@@ -152,24 +192,22 @@ def _largest_paths(wrt: Value, root: Value, order: list[Value], uses: dict[Value
             best[v] = -1.0
     found: list[Path] = []
     tick = 0
-    # a candidate: (-value, tick, prefix of steps, its product, the node it ends at)
-    heap: list[tuple[float, int, tuple[PathStep, ...], float, Value]] = [
-        (-best[wrt], tick, (), 1.0, wrt)]
+    # a candidate: (-value, tick, prefix of steps (see `_all_paths`), its product, its end)
+    heap: list[tuple[float, int, _Prefix, float, Value]] = [(-best[wrt], tick, None, 1.0, wrt)]
     while heap and len(found) < limit:
-        _, _, steps, product, v = heapq.heappop(heap)
-        path = list(steps)
+        _, _, path, product, v = heapq.heappop(heap)
         while v is not root:  # follow the best uses to the root, branching off at each node
             for j, (c, k, d) in enumerate(uses[v]):
                 if j != choice[v] and counts[c]:
                     tick += 1
                     step = PathStep(v, c, k, d)
                     heapq.heappush(heap, (-abs(product * d) * best[c], tick,
-                                          (*path, step), product * d, c))
+                                          (step, path), product * d, c))
             c, k, d = uses[v][choice[v]]
-            path.append(PathStep(v, c, k, d))
+            path = (PathStep(v, c, k, d), path)
             product *= d
             v = c
-        found.append(Path(tuple(path), product))
+        found.append(Path(_steps(path), product))
     return found
 
 
@@ -276,13 +314,14 @@ class Explanation:
                     f"{wrt} to {root} of the product of the local derivatives along each"
                     f"{self._where()}:")
         else:
-            head = (f"{d} = {num(self.grad)}, the sum over {self.count:,} paths from {wrt} to "
+            head = (f"{d} = {num(self.grad)}, the sum over {count_text(self.count)} paths from "
+                    f"{wrt} to "
                     f"{root}" + (f" (2^{self.count.bit_length() - 1})"
                                  if self.count & (self.count - 1) == 0 else "")
                     + f", too many to list; the {len(self.paths)} largest{self._where()}:")
         paths = [(self._path_text(path), self._locals(path)) for path in self.paths]
         if not self.complete:
-            tail = (f"backward() gets the exact sum of all {self.count:,} products, "
+            tail = (f"backward() gets the exact sum of all {count_text(self.count)} products, "
                     f"{num(self.grad)}, in one pass over the graph's {self.edges} edges: each "
                     "node passes its gradient, times a local derivative, once along each edge, "
                     "so the paths' products are added up where they meet instead of one path "
@@ -335,20 +374,25 @@ def _ordinal(k: int) -> str:
     return ("first", "second", "third")[k] if k < 3 else f"{k + 1}th"
 
 
-def explain(root: Value, wrt: Value | str, *, max_paths: int = MAX_PATHS, digits: int = 4
-            ) -> Explanation:
+def explain(root: Value, wrt: Value | str, *, max_paths: int = MAX_PATHS, digits: int = 4,
+            max_nodes: int = 200_000) -> Explanation:
     """How d(root)/d(wrt) comes about: every path from `wrt` to `root`, the local derivatives
     along it and their product, and their sum, the gradient (what ``backward()`` gives).
 
     `wrt` is a Value of the graph or the label of one. Past `max_paths` paths, the largest
-    `max_paths` are listed and the text says how many there are. Nothing is changed: no
-    ``grad`` is set.
+    `max_paths` are listed and the text says how many there are. A graph of more than
+    `max_nodes` values is refused (explain a part of it). Nothing is changed: no ``grad`` is
+    set.
     """
     if not isinstance(root, Value):
         raise TypeError(f"explain: expected a Value, got {type(root).__name__} {root!r}")
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 1:
         raise ValueError(f"explain: max_paths must be a positive int, got {max_paths!r}")
     order = topological_order(root)
+    if len(order) > max_nodes:
+        raise ValueError(f"explain: the graph has {len(order)} values, more than max_nodes="
+                         f"{max_nodes}; explain a part of it (an intermediate Value)")
+    check_fields(order, "explain", fields=())  # a label set by hand to None, say
     if isinstance(wrt, str):
         matches = [v for v in order if v.label == wrt]
         if len(matches) != 1:
@@ -362,7 +406,7 @@ def explain(root: Value, wrt: Value | str, *, max_paths: int = MAX_PATHS, digits
                         f"{wrt!r}")
     uses = _uses(order)
     n_edges = sum(len(u) for u in uses.values())
-    names = node_names(order)
+    names = {v: printable(name) for v, name in node_names(order).items()}
     if wrt not in uses:
         return Explanation(root, wrt, 0.0, 0, (), n_edges, digits, names)
     counts = _counts(order, uses, root)
@@ -398,12 +442,13 @@ def tree(root: Value, *, show_grads: bool | None = None, digits: int = 4,
     if not isinstance(root, Value):
         raise TypeError(f"tree: expected a Value, got {type(root).__name__} {root!r}")
     order = topological_order(root)
+    check_fields(order, "tree", fields=())
     if len(order) > max_nodes:
         raise ValueError(f"tree: the graph has {len(order)} values, more than max_nodes="
                          f"{max_nodes}; write a part of it (an intermediate Value)")
     if show_grads is None:
         show_grads = any(grad_number(v) != 0 for v in order)
-    names = node_names(order)
+    names = {v: printable(name) for v, name in node_names(order).items()}
     uses: dict[Value, int] = {}
     for v in order:
         for p in v.parents:

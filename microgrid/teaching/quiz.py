@@ -163,7 +163,7 @@ def parse_answer(text: str) -> float | None:
     """A number as a learner types it: ``2``, ``-0.5``, ``1/3``, ``.25``; None if it is not."""
     try:
         value = float(Fraction(text.strip().replace(" ", "")))
-    except (ValueError, ZeroDivisionError):
+    except (ValueError, ZeroDivisionError, OverflowError):  # 1e400: too large for a float
         return None
     return value if math.isfinite(value) else None
 

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from microgrid.teaching.labels import pad, say
 
 TOLERANCE = 1e-9
+
+
+class DemoParser(argparse.ArgumentParser):
+    """A demo's arguments; a bad one is one line on stderr and exit status 2, as the command
+    line's other errors are (``--help`` shows the usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def number(x: float) -> str:

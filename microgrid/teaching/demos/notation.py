@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import random
 
 from microgrid.core.engine import Value
 from microgrid.nn.losses import binary_cross_entropy
 from microgrid.nn.modules import Layer
-from microgrid.teaching.demos._compare import compare, number, verdict
+from microgrid.teaching.demos._compare import DemoParser, compare, number, verdict
 
 NX, NH = 3, 4  # input features x_0..x_2 (indices from 0), hidden units of the 2-layer net
 M = 4  # training examples x(0)..x(3) in a batch
+MAX_M = 10_000  # the largest --m: a batch of 10,000 runs in about 2 s
 
 # why `microgrid demo NAME -o FILE`'s full picture is past a slide's 2,000 px (-o says so)
 LARGE = ("every weight of the two-layer network with its gradient (dW[1], dW[2]); --collapse "
@@ -175,12 +175,13 @@ def _two_layer_batch(seed: int, m: int) -> bool:
 def run(argv: list[str] | None = None) -> tuple[int, Value]:
     """Print every table; return the exit status and the graph to draw: the two-layer
     network's loss L of the single example, after backward()."""
-    parser = argparse.ArgumentParser(prog="microgrid demo notation", description=__doc__)
+    parser = DemoParser(prog="microgrid demo notation", description=__doc__)
     parser.add_argument("--seed", type=int, default=0, help="seed for x, y and the parameters")
-    parser.add_argument("--m", type=int, default=M, help=f"examples in the batch (default {M})")
+    parser.add_argument("--m", type=int, default=M,
+                        help=f"examples in the batch (default {M}, at most {MAX_M})")
     args = parser.parse_args(argv)
-    if args.m < 1:
-        parser.error("--m must be at least 1")
+    if not 1 <= args.m <= MAX_M:
+        parser.error(f"--m must be from 1 to {MAX_M:,}, got {args.m}")
 
     print("Logistic regression: z = w^T x + b, a = σ(z), L(a, y) = -(y log a + (1-y) log(1-a))")
     x, y, w, b, z, a, loss = logistic_regression(args.seed)

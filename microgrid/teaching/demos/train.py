@@ -15,23 +15,29 @@ from microgrid.nn.data import Points, make_moons
 from microgrid.nn.losses import bce_with_logits
 from microgrid.nn.modules import MLP
 from microgrid.nn.optim import SGD, Adam, Optimizer
-from microgrid.teaching.demos._compare import TOLERANCE, verdict
+from microgrid.teaching.demos._compare import TOLERANCE, DemoParser, verdict
 
 DEFAULT_LR = {"adam": 0.05, "sgd": 0.5}
 DEFAULT_TARGET = 0.97
 COLLAPSE = 2  # `microgrid demo train -o FILE` draws a node per neuron (--collapse 0: every value)
+DEFAULTS = {"n": 100, "hidden": 16, "steps": 100}
+FAST = {"n": 30, "hidden": 8, "steps": 10}  # --fast
+MAX_LR = 10.0  # past it, every step overshoots: the weights overflow a float
+MAX_NOISE = 10.0
 RELATIVE = 1e-12  # compiled against backward(): the issue's bound, relative to the largest
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="microgrid demo train", description=__doc__)
+    p = DemoParser(prog="microgrid demo train", description=__doc__)
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam",
                    help="Adam, or SGD with momentum 0.9 (default: adam)")
-    p.add_argument("--lr", type=float, help="learning rate (default: adam 0.05, sgd 0.5)")
-    p.add_argument("--steps", type=int, default=100, help="training steps (default: 100)")
-    p.add_argument("--n", type=int, default=100, help="number of points (default: 100)")
-    p.add_argument("--noise", type=float, default=0.1, help="noise of the moons (default: 0.1)")
-    p.add_argument("--hidden", type=int, default=16, help="units per hidden layer (default: 16)")
+    p.add_argument("--lr", type=float,
+                   help=f"learning rate, at most {MAX_LR:g} (default: adam 0.05, sgd 0.5)")
+    p.add_argument("--steps", type=int, help="training steps (default: 100)")
+    p.add_argument("--n", type=int, help="number of points (default: 100)")
+    p.add_argument("--noise", type=float, default=0.1,
+                   help=f"noise of the moons, from 0 to {MAX_NOISE:g} (default: 0.1)")
+    p.add_argument("--hidden", type=int, help="units per hidden layer (default: 16)")
     p.add_argument("--seed", type=int, default=0, help="seed for data and weights (default: 0)")
     p.add_argument("--target", type=float,
                    help=f"training accuracy to reach, else exit 1 (default: {DEFAULT_TARGET})")
@@ -41,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true",
                    help="train with microgrid.compile's step and print the speed-up")
     p.add_argument("--fast", action="store_true",
-                   help="a quick run for tests: 30 points, 8 units, 10 steps, no target")
+                   help="a quick run for tests: 30 points, 8 units, 10 steps (unless --n, "
+                        "--hidden, --steps say otherwise), no target")
     return p
 
 
@@ -226,13 +233,19 @@ def run(argv: list[str] | None = None) -> tuple[int, Value]:
     (see `example_graph`)."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if args.fast:
-        args.n, args.hidden, args.steps = 30, 8, 10
-    elif args.target is None:
-        args.target = DEFAULT_TARGET
-    for name in ("n", "steps", "hidden"):
-        if getattr(args, name) < 1:
+    for name, default in (FAST if args.fast else DEFAULTS).items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+        elif getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
+    if args.target is None and not args.fast:
+        args.target = DEFAULT_TARGET
+    if args.lr is not None and not 0 < args.lr <= MAX_LR:  # (nan is neither)
+        parser.error(f"--lr must be a number above 0 and at most {MAX_LR:g}, got {args.lr:g}")
+    if not 0 <= args.noise <= MAX_NOISE:
+        parser.error(f"--noise must be from 0 to {MAX_NOISE:g}, got {args.noise:g}")
+    if args.plot is not None and not args.no_plot and not args.plot.lower().endswith(".png"):
+        parser.error(f"--plot saves a PNG: use a file name ending in .png, not {args.plot!r}")
     print(f"Two moons, {args.n} points; MLP 2 -> {args.hidden} -> {args.hidden} -> 1 (ReLU); "
           f"binary cross-entropy from the logit; {args.optimizer}, {args.steps} steps")
     print("Each step: opt.zero_grad(); loss = sum(step.map(examples)) (forward and backward, "
