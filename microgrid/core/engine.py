@@ -584,8 +584,9 @@ class Value:
         the output of a graph of its own (`microgrid.grad(create_graph=True)` builds it), so
         that ``x.grad`` can be differentiated again; intermediate nodes still get numbers.
 
-        A pass that fails (a gradient that overflows) changes no gradient. Passes in several
-        threads take turns (`_graph_lock`), so each adds its gradients whole.
+        A pass that fails (a gradient that overflows) changes no leaf's gradient and leaves
+        the other nodes at 0. Passes in several threads take turns (`_graph_lock`), so each
+        adds its gradients whole.
         """
         if not self._op:
             raise ValueError(
@@ -743,9 +744,10 @@ def _pow(base: Operand, exponent: Operand) -> Value:
     elif db is None:
         raise ValueError(f"**: d/db a ** b = a ** b ln a is undefined for the base a = {a!r}; "
                          "use a positive base or a constant exponent")
-    for d, what in ((da, "d/da a ** b = b a ** (b - 1)"), (db, "d/db a ** b = a ** b ln a")):
-        if d is not None and d - d:  # not finite: a ** b is, but its derivative overflows
-            raise OverflowError(f"**: {what} overflows a float at a = {a!r}, b = {b!r}")
+    if (da is not None and da - da) or (db is not None and db - db):  # a ** b is finite, but
+        what = "d/da a ** b = b a ** (b - 1)" if da is not None and da - da else \
+            "d/db a ** b = a ** b ln a"  # ... a derivative overflows
+        raise OverflowError(f"**: {what} overflows a float at a = {a!r}, b = {b!r}")
     return _node(out, "**", base, da, exponent, db)
 
 
@@ -927,15 +929,14 @@ def minimum(a: Operand, b: Operand) -> Value:
 
 
 # --- graph helpers --------------------------------------------------------------------------
-def _count_uses(root: Value, saved: list[float] | None) -> None:
+def _count_uses(root: Value, saved: list[tuple[Value, Any]] | None) -> None:
     """Set each node's `_uses` to how many times the graph of `root` uses it as an operand.
 
     Between calls every count is 0, so a count of 0 marks a node not yet seen. With a list
-    `saved` (for backward), each node's grad is appended to it in the order the nodes are
-    found, and intermediate nodes get grad 0 (leaves keep theirs: they accumulate).
+    `saved` (for backward), intermediate nodes get grad 0 and the leaves keep theirs (they
+    accumulate), which `saved` gets, as (leaf, grad), for a pass cut short to give back
+    (`_reset`). Saving the intermediate nodes' grads too would cost backward() 5%.
     """
-    if saved is not None:
-        saved.append(root.grad)
     stack = [root]
     while stack:
         node = stack.pop()
@@ -946,27 +947,30 @@ def _count_uses(root: Value, saved: list[float] | None) -> None:
                 if not a._uses:  # first seen
                     stack.append(a)
                     if saved is not None:
-                        saved.append(a.grad)
                         if a._op:
                             a.grad = 0.0
+                        else:  # a leaf: its grad accumulates
+                            saved.append((a, a.grad))
                 a._uses += 1
             if node._db is not None:
                 b = node._b
                 if not b._uses:
                     stack.append(b)
                     if saved is not None:
-                        saved.append(b.grad)
                         if b._op:
                             b.grad = 0.0
+                        else:
+                            saved.append((b, b.grad))
                 b._uses += 1
         else:  # a NaryValue
             for p in node._parents:  # type: ignore[attr-defined]
                 if not p._uses:
                     stack.append(p)
                     if saved is not None:
-                        saved.append(p.grad)
                         if p._op:
                             p.grad = 0.0
+                        else:
+                            saved.append((p, p.grad))
                 p._uses += 1
 
 
@@ -978,40 +982,38 @@ _graph_lock = threading.RLock()
 
 
 @contextmanager
-def _counted_uses(root: Value, saved: list[float] | None = None) -> Iterator[None]:
+def _counted_uses(root: Value, saved: list[tuple[Value, Any]] | None = None) -> Iterator[None]:
     """`_count_uses` for a pass that brings every count back to 0, holding `_graph_lock`. If the
     pass is cut short (an error, Ctrl-C), the counts are reset so that the next pass starts
-    clean, and, with `saved`, every grad gets back the value saved before the pass: a failed
-    backward() changes no gradient."""
+    clean, and, with `saved`, every leaf gets back its grad from before the pass and every
+    other node grad 0: a failed backward() changes no leaf's gradient."""
     with _graph_lock:
         try:
             _count_uses(root, saved)
             yield
         except BaseException as e:
-            seen = _reset(root, saved or [])
+            seen = _reset(root, saved)
             if isinstance(e, TypeError | AttributeError):  # a field set by hand, most likely
                 check_fields(seen, "backward", ("data",))
                 check_fields([v for v in seen if v.grad is not None], "backward")  # None: from 0
             raise
 
 
-def _reset(root: Value, saved: list[float]) -> set[Value]:
-    """Set every count of `root`'s graph to 0 and give the grads back (`saved`: in the order
-    `_count_uses` finds the nodes, which this walk repeats); return the nodes."""
-    n = len(saved)
-    if n:
-        root.grad = saved[0]
-    seen, stack, i = {root}, [root], 1
+def _reset(root: Value, saved: list[tuple[Value, Any]] | None) -> set[Value]:
+    """Set every count of `root`'s graph to 0 and, with `saved` (see `_count_uses`), give every
+    leaf its grad from before the pass and every other node grad 0; return the nodes."""
+    seen, stack = {root}, [root]
     while stack:
         node = stack.pop()
         node._uses = 0
+        if saved is not None and node._op:
+            node.grad = 0.0
         for p in node.parents:
             if p not in seen:
                 seen.add(p)
                 stack.append(p)
-                if i < n:
-                    p.grad = saved[i]
-                    i += 1
+    for v, g in saved or ():
+        v.grad = g
     return seen
 
 
