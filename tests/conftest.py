@@ -10,6 +10,18 @@ import pytest
 from microgrid.core import engine
 
 
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """`microgrid ARGV...` in this process: its exit status, stdout and stderr."""
+    from microgrid.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def check_golden(golden: Path, text: str) -> None:
     """Compare `text` with the golden file; with UPDATE_GOLDEN set, rewrite a file that differs
     and fail, so that an update is a diff to review, never a file compared with itself."""

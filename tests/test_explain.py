@@ -8,6 +8,7 @@ import time
 import warnings
 
 import pytest
+from conftest import run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -376,17 +377,6 @@ def test_tree_stays_the_size_of_the_graph():
 
 
 # --- the command line -----------------------------------------------------------------------
-def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    from microgrid.cli import main
-
-    try:
-        code = main(list(argv))
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_cli_explain(capsys):
     code, out, err = run_cli(capsys, "explain", "x*x + x", "x=3", "--wrt", "x")
     assert code == 0, err

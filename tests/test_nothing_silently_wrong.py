@@ -6,6 +6,7 @@ import math
 import threading
 
 import pytest
+from conftest import run_cli
 
 from microgrid import Value, grad, maximum, reference_backward
 
@@ -496,16 +497,6 @@ def test_explains_local_formula_of_a_dot_names_an_input_by_its_weight():
 
 
 # --- the command line: one line, exit 2 ---------------------------------------------------------
-def _run_cli(capsys, *argv):
-    from microgrid.cli import main
-    try:
-        code = main(list(argv))
-    except SystemExit as e:
-        code = int(e.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.mark.parametrize("args, message", [
     (["--lr", "0"], "--lr must be a number above 0"), (["--lr", "-1"], "--lr must be"),
     (["--lr", "nan"], "--lr must be"), (["--lr", "inf"], "--lr must be"),
@@ -515,23 +506,23 @@ def _run_cli(capsys, *argv):
     (["--steps", "x"], "invalid int value"),
 ])
 def test_demo_train_refuses_a_bad_argument_in_one_line(capsys, args, message):
-    code, out, err = _run_cli(capsys, "demo", "train", *args)
+    code, out, err = run_cli(capsys, "demo", "train", *args)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("microgrid demo train: error: ")
     assert message in err
 
 
 def test_demo_train_fast_keeps_the_sizes_it_is_given(capsys):
-    code, out, _ = _run_cli(capsys, "demo", "train", "--fast", "--n", "20", "--steps", "3",
+    code, out, _ = run_cli(capsys, "demo", "train", "--fast", "--n", "20", "--steps", "3",
                             "--hidden", "4")
     assert code == 0
     assert out.startswith("Two moons, 20 points; MLP 2 -> 4 -> 4 -> 1 (ReLU)") and "3 steps" in out
-    code, out, _ = _run_cli(capsys, "demo", "train", "--fast")
+    code, out, _ = run_cli(capsys, "demo", "train", "--fast")
     assert out.startswith("Two moons, 30 points; MLP 2 -> 8 -> 8 -> 1 (ReLU)") and "10 steps" in out
 
 
 def test_demo_notation_bounds_the_batch(capsys):
-    code, out, err = _run_cli(capsys, "demo", "notation", "--m", "100000000")
+    code, out, err = run_cli(capsys, "demo", "notation", "--m", "100000000")
     assert code == 2 and out == ""
     assert err == "microgrid demo notation: error: --m must be from 1 to 10,000, got 100000000\n"
 
@@ -593,7 +584,7 @@ def test_a_file_name_that_ends_in_a_slash_is_a_folder(tmp_path, capsys, monkeypa
     monkeypatch.chdir(tmp_path)
     with pytest.raises(IsADirectoryError, match="ends in / is a folder"):
         _diagram().save("ts.svg/")
-    code, out, err = _run_cli(capsys, "draw", "a*b", "a=2", "b=3", "-o", "ts.svg/")
+    code, out, err = run_cli(capsys, "draw", "a*b", "a=2", "b=3", "-o", "ts.svg/")
     assert code == 2 and "a name that ends in / is a folder" in err
     assert not (tmp_path / "ts.svg").exists()
 
