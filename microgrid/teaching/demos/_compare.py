@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from microgrid.teaching.labels import pad, say
+from microgrid.teaching.labels import LANGS, pad, say
 
 TOLERANCE = 1e-9
 
@@ -19,6 +19,14 @@ class DemoParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         raise SystemExit(2)
+
+
+def language(argv: list[str] | None, prog: str, description: str | None) -> str:
+    """A demo's one argument, ``--lang``: en, or zh for the seed's labels and explanation."""
+    parser = DemoParser(prog=prog, description=description)
+    parser.add_argument("--lang", choices=LANGS, default="en",
+                        help="the labels and the explanation: en (default) or zh, the seed's")
+    return parser.parse_args(argv).lang
 
 
 def number(x: float) -> str:

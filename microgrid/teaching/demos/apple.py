@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
-
 from microgrid.core.engine import Value
-from microgrid.teaching.demos._compare import against_the_book
-from microgrid.teaching.labels import LANGS, label, say
+from microgrid.teaching.demos._compare import against_the_book, language
+from microgrid.teaching.labels import label, say
 from microgrid.teaching.layers import MulLayer
 
 APPLE, APPLE_NUM, TAX = 100, 2, 1.1
@@ -51,20 +49,17 @@ def by_value(v: dict[str, Value] | None = None) -> dict[str, float]:
 
 def title(argv: list[str] | None = None) -> str | None:
     """The drawing's title in the demo's language, or None for its docstring's (English)."""
-    return say("apple_title", _args(argv).lang) or None
+    return say("apple_title", _lang(argv)) or None
 
 
-def _args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="microgrid demo apple", description=__doc__)
-    parser.add_argument("--lang", choices=LANGS, default="en",
-                        help="the labels and the explanation: en (default) or zh, the seed's")
-    return parser.parse_args(argv)
+def _lang(argv: list[str] | None) -> str:
+    return language(argv, "microgrid demo apple", __doc__)
 
 
 def run(argv: list[str] | None = None) -> tuple[int, Value]:
     """Print the numbers; return the exit status and the graph to draw: the price, after
     backward()."""
-    lang = _args(argv).lang
+    lang = _lang(argv)
     v = build(lang)
     got = by_value(v)
     return against_the_book(got, by_layers(), BOOK, lang), v["price"]
