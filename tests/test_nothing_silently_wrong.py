@@ -382,8 +382,7 @@ def test_check_leaves_and_numeric_grads_refuse_them_too():
 
 
 def test_losses_refuse_bool_targets_and_a_number_for_a_prediction():
-    import numpy as np
-
+    np = pytest.importorskip("numpy", reason="needs numpy (matplotlib, in the demos extra)")
     from microgrid.nn.losses import bce_with_logits, cross_entropy, hinge, mse
     with pytest.raises(TypeError, match="mse: target is True, a bool"):
         mse(Value(0.5), True)
@@ -391,8 +390,8 @@ def test_losses_refuse_bool_targets_and_a_number_for_a_prediction():
         bce_with_logits([Value(0.5), Value(0.1)], [1, False])
     with pytest.raises(TypeError, match="hinge: target is True"):
         hinge(Value(0.5), True)
-    with pytest.raises(TypeError, match="mse: pred must be a Value or a sequence of Values, "
-                                        "the model's outputs|mse: pred must be a Value"):
+    with pytest.raises(TypeError, match=r"^mse: pred must be a Value or a sequence of Values "
+                                        r"\(the model's outputs\), got float 0.5$"):
         mse(0.5, 1)
     zs = [Value(1.0), Value(2.0)]
     expected = cross_entropy(zs, 1).data
