@@ -608,3 +608,39 @@ def test_graphviz_escapes_in_labels_and_titles_are_drawn_as_written(text):
     import html
     texts = [html.unescape(t) for t in re.findall(r">([^<]*)</text>", svg)]
     assert texts.count(text) == 2  # the title and x's box
+
+
+# --- mutations the suite missed -----------------------------------------------------------------
+def _one_layer(neurons: int) -> str:
+    """The collapsed drawing (depth 2) of a layer of `neurons` blocks, each using x1 and x2."""
+    from microgrid import draw, group
+    x = [Value(0.5, "x1"), Value(-1.0, "x2")]
+    outs = []
+    with group("layer"):
+        for k in range(neurons):
+            with group(f"n{k}"):
+                outs.append(x[0] * (k + 2.0) + x[1] * (k + 3.0))
+    y = sum(outs[1:], outs[0])
+    y.backward()
+    return draw(y, collapse=2).source
+
+
+def _edges(source: str) -> list[tuple[str, str]]:
+    """The DOT's edges, tail and head."""
+    import re
+    return re.findall(r"^\t(\w+) -> (\w+) ", source, re.M)
+
+
+def test_collapse_draws_a_bus_only_where_it_saves_edges():
+    # 2 inputs into 2 blocks: 4 edges either way, so no bus
+    two = _one_layer(2)
+    assert "into layer" not in two and not any(t.startswith("j") or h.startswith("j")
+                                               for t, h in _edges(two))
+    assert sorted((t, h) for t, h in _edges(two) if h.startswith("g")) == [
+        ("v0", "g0"), ("v0", "g1"), ("v2", "g0"), ("v2", "g1")]
+    # 2 inputs into 3 blocks: 6 edges, or 2 into the bus and 3 out of it
+    three = _one_layer(3)
+    assert three.count("into layer") == 1
+    into_blocks = [(t, h) for t, h in _edges(three) if h.startswith(("g", "j"))]
+    assert sorted(into_blocks) == [("j0", "g0"), ("j0", "g1"), ("j0", "g2"),
+                                   ("v0", "j0"), ("v2", "j0")]
