@@ -3,6 +3,7 @@ compile, infinite local derivatives behind finite results, half-applied backward
 threads), and tests that catch bugs the suite used to let through."""
 
 import math
+import re
 import threading
 
 import pytest
@@ -627,7 +628,6 @@ def _one_layer(neurons: int) -> str:
 
 def _edges(source: str) -> list[tuple[str, str]]:
     """The DOT's edges, tail and head."""
-    import re
     return re.findall(r"^\t(\w+) -> (\w+) ", source, re.M)
 
 
@@ -644,3 +644,27 @@ def test_collapse_draws_a_bus_only_where_it_saves_edges():
     into_blocks = [(t, h) for t, h in _edges(three) if h.startswith(("g", "j"))]
     assert sorted(into_blocks) == [("j0", "g0"), ("j0", "g1"), ("j0", "g2"),
                                    ("v0", "j0"), ("v2", "j0")]
+
+
+@pytest.mark.parametrize("bad", [math.nan, "1.0", 10**400], ids=["nan", "str", "10**400"])
+def test_load_state_dict_that_fails_on_a_later_entry_changes_no_earlier_one(bad):
+    from microgrid import nn
+    model = nn.MLP(2, [2, 1], seed=0)
+    before = model.state_dict()
+    names = list(before)
+    new = {name: before[name] + 1.0 for name in names[:-1]} | {names[-1]: bad}
+    with pytest.raises((ValueError, TypeError), match=re.escape(repr(names[-1]))):
+        model.load_state_dict(new)
+    assert model.state_dict() == before
+    assert [p.data for p in model.parameters()] == list(before.values())
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_load_state_dict_refuses_a_bool(flag):
+    from microgrid import nn
+    model = nn.MLP(2, [2, 1], seed=0)
+    before = model.state_dict()
+    with pytest.raises(TypeError, match=re.escape(
+            f"load_state_dict: entry 'w[1]_0_1' must be a number, got bool {flag}")):
+        model.load_state_dict({**before, "w[1]_0_1": flag})
+    assert model.state_dict() == before
