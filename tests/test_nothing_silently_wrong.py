@@ -668,3 +668,30 @@ def test_load_state_dict_refuses_a_bool(flag):
             f"load_state_dict: entry 'w[1]_0_1' must be a number, got bool {flag}")):
         model.load_state_dict({**before, "w[1]_0_1": flag})
     assert model.state_dict() == before
+
+
+def test_a_graphviz_failure_says_graphvizs_error_without_its_warnings():
+    from microgrid.drawing import render
+    from microgrid.drawing.render import RenderError
+    with pytest.raises(RenderError) as caught:  # a warning for a, then the error in b's label
+        render.render("digraph { a [shape=nosuch]; b [label=<<b>x</i>>] }", "svg")
+    assert str(caught.value) == ("render: graphviz-pure failed: Error: mismatched tag in line 1 "
+                                 "... x</i> ... in label of node b")
+
+
+def test_a_graphviz_failure_with_only_warnings_says_them(tmp_path, monkeypatch):
+    from microgrid.drawing import render
+    from microgrid.drawing.render import RenderError
+    failing = tmp_path / "graphviz-pure"
+    failing.write_text("#!/bin/sh\necho 'Warning: graph is too large' >&2\n"
+                       "echo '  Warning: giving up' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    monkeypatch.setattr(render, "bundled_program", lambda: str(failing))
+    with pytest.raises(RenderError) as caught:
+        render.render("digraph { a }", "svg")
+    assert str(caught.value) == ("render: graphviz-pure failed: Warning: graph is too large "
+                                 "Warning: giving up")
+    failing.write_text("#!/bin/sh\nexit 3\n")
+    with pytest.raises(RenderError) as caught:
+        render.render("digraph { a }", "svg")
+    assert str(caught.value) == "render: graphviz-pure failed: no message"
