@@ -695,3 +695,30 @@ def test_a_graphviz_failure_with_only_warnings_says_them(tmp_path, monkeypatch):
     with pytest.raises(RenderError) as caught:
         render.render("digraph { a }", "svg")
     assert str(caught.value) == "render: graphviz-pure failed: no message"
+
+
+def _wide_and_tall():
+    """A drawing much wider than tall (a chain), and one much taller than wide (a sum)."""
+    from microgrid import draw
+    y = Value(0.5, "x")
+    for _ in range(12):
+        y = (y * 1.1).tanh()
+    level = [Value(float(k), f"x{k}") for k in range(16)]
+    while len(level) > 1:  # a balanced tree: 16 leaves side by side, 4 levels deep
+        level = [a + b for a, b in zip(level[::2], level[1::2], strict=True)]
+    return draw(y), draw(level[0])
+
+
+@pytest.mark.parametrize("dpi", [96, 300])
+def test_render_max_side_fits_the_png_in_that_many_pixels(dpi):
+    from microgrid.drawing import render
+    for diagram in _wide_and_tall():
+        width, height = render.png_size(render.render(diagram.source, "png", dpi=dpi))
+        assert max(width, height) > 700  # large enough to be scaled down
+        for side in (200, 500):
+            w, h = render.png_size(render.render(diagram.source, "png", dpi=dpi, max_side=side))
+            assert side - 2 <= max(w, h) <= side, (dpi, side, w, h)
+            assert abs(w / h - width / height) < 0.05 * width / height  # the same shape
+        # never scaled up
+        big = render.render(diagram.source, "png", dpi=dpi, max_side=3 * max(width, height))
+        assert render.png_size(big) == (width, height)
