@@ -722,3 +722,17 @@ def test_render_max_side_fits_the_png_in_that_many_pixels(dpi):
         # never scaled up
         big = render.render(diagram.source, "png", dpi=dpi, max_side=3 * max(width, height))
         assert render.png_size(big) == (width, height)
+
+
+@pytest.mark.parametrize(("dpi", "budget"), [(96, 100_000), (96, 300_000), (300, 2_000_000)])
+def test_a_png_past_its_pixel_budget_uses_the_whole_budget(dpi, budget):
+    """The budget is an area: the resolution shrinks by the square root of budget / area."""
+    from microgrid.drawing import render
+    for diagram in _wide_and_tall():
+        full = render.png_size(render.render(diagram.source, "png", dpi=dpi))
+        assert full[0] * full[1] > 2 * budget
+        warning = rf"drawn at \d+ dpi to stay within max_pixels={budget} "
+        with pytest.warns(UserWarning, match=warning):
+            w, h = render.png_size(diagram.png(max_pixels=budget, dpi=dpi))
+        assert 0.98 * budget <= w * h <= 1.02 * budget, (w, h, w * h / budget)
+        assert abs(w / h - full[0] / full[1]) < 0.05 * full[0] / full[1]
