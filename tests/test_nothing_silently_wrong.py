@@ -736,3 +736,28 @@ def test_a_png_past_its_pixel_budget_uses_the_whole_budget(dpi, budget):
             w, h = render.png_size(diagram.png(max_pixels=budget, dpi=dpi))
         assert 0.98 * budget <= w * h <= 1.02 * budget, (w, h, w * h / budget)
         assert abs(w / h - full[0] / full[1]) < 0.05 * full[0] / full[1]
+
+
+def _iframe_height(steps) -> int:
+    m = re.search(r'<iframe srcdoc="[^"]*" [^>]*\bheight="(\d+)"', steps._repr_html_())
+    assert m is not None
+    return int(m[1])
+
+
+def test_the_notebook_players_iframe_is_as_tall_as_its_page_up_to_900_px():
+    from microgrid import backward_steps
+    from microgrid.drawing.player import CONTROLS_HEIGHT, LEGEND_LINE, MAX_IFRAME_HEIGHT
+    from microgrid.drawing.render import svg_size
+    assert (CONTROLS_HEIGHT, LEGEND_LINE, MAX_IFRAME_HEIGHT) == (300, 25, 900)
+    y = Value(2.0, "x") * 3.0
+    for local, legend in ((False, 0), (True, 25)):  # a small graph: its drawing and controls
+        steps = backward_steps(y, local=local)
+        drawing = round(svg_size(steps._final_svg())[1] * 96 / 72)  # px at 96 dpi
+        assert 150 < drawing < 250
+        assert _iframe_height(steps) == drawing + 300 + legend
+    level = [Value(float(k), f"x{k}") for k in range(16)]
+    while len(level) > 1:  # a tall graph: 16 leaves side by side
+        level = [a + b for a, b in zip(level[::2], level[1::2], strict=True)]
+    steps = backward_steps(level[0])
+    assert round(svg_size(steps._final_svg())[1] * 96 / 72) > 1500
+    assert _iframe_height(steps) == 900
