@@ -3,6 +3,7 @@ compile, infinite local derivatives behind finite results, half-applied backward
 threads), and tests that catch bugs the suite used to let through."""
 
 import math
+import re
 import threading
 
 import pytest
@@ -599,3 +600,155 @@ def test_graphviz_escapes_in_labels_and_titles_are_drawn_as_written(text):
     import html
     texts = [html.unescape(t) for t in re.findall(r">([^<]*)</text>", svg)]
     assert texts.count(text) == 2  # the title and x's box
+
+
+# --- mutations the suite missed -----------------------------------------------------------------
+def _one_layer(neurons: int) -> str:
+    """The collapsed drawing (depth 2) of a layer of `neurons` blocks, each using x1 and x2."""
+    from microgrid import draw, group
+    x = [Value(0.5, "x1"), Value(-1.0, "x2")]
+    outs = []
+    with group("layer"):
+        for k in range(neurons):
+            with group(f"n{k}"):
+                outs.append(x[0] * (k + 2.0) + x[1] * (k + 3.0))
+    y = sum(outs[1:], outs[0])
+    y.backward()
+    return draw(y, collapse=2).source
+
+
+def _edges(source: str) -> list[tuple[str, str]]:
+    """The DOT's edges, tail and head."""
+    return re.findall(r"^\t(\w+) -> (\w+) ", source, re.M)
+
+
+def test_collapse_draws_a_bus_only_where_it_saves_edges():
+    # 2 inputs into 2 blocks: 4 edges either way, so no bus
+    two = _one_layer(2)
+    assert "into layer" not in two and not any(t.startswith("j") or h.startswith("j")
+                                               for t, h in _edges(two))
+    assert sorted((t, h) for t, h in _edges(two) if h.startswith("g")) == [
+        ("v0", "g0"), ("v0", "g1"), ("v2", "g0"), ("v2", "g1")]
+    # 2 inputs into 3 blocks: 6 edges, or 2 into the bus and 3 out of it
+    three = _one_layer(3)
+    assert three.count("into layer") == 1
+    into_blocks = [(t, h) for t, h in _edges(three) if h.startswith(("g", "j"))]
+    assert sorted(into_blocks) == [("j0", "g0"), ("j0", "g1"), ("j0", "g2"),
+                                   ("v0", "j0"), ("v2", "j0")]
+
+
+@pytest.mark.parametrize("bad", [math.nan, "1.0", 10**400], ids=["nan", "str", "10**400"])
+def test_load_state_dict_that_fails_on_a_later_entry_changes_no_earlier_one(bad):
+    from microgrid import nn
+    model = nn.MLP(2, [2, 1], seed=0)
+    before = model.state_dict()
+    names = list(before)
+    new = {name: before[name] + 1.0 for name in names[:-1]} | {names[-1]: bad}
+    with pytest.raises((ValueError, TypeError), match=re.escape(repr(names[-1]))):
+        model.load_state_dict(new)
+    assert model.state_dict() == before
+    assert [p.data for p in model.parameters()] == list(before.values())
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_load_state_dict_refuses_a_bool(flag):
+    from microgrid import nn
+    model = nn.MLP(2, [2, 1], seed=0)
+    before = model.state_dict()
+    with pytest.raises(TypeError, match=re.escape(
+            f"load_state_dict: entry 'w[1]_0_1' must be a number, got bool {flag}")):
+        model.load_state_dict({**before, "w[1]_0_1": flag})
+    assert model.state_dict() == before
+
+
+def test_a_graphviz_failure_says_graphvizs_error_without_its_warnings():
+    from microgrid.drawing import render
+    from microgrid.drawing.render import RenderError
+    with pytest.raises(RenderError) as caught:  # a warning for a, then the error in b's label
+        render.render("digraph { a [shape=nosuch]; b [label=<<b>x</i>>] }", "svg")
+    assert str(caught.value) == ("render: graphviz-pure failed: Error: mismatched tag in line 1 "
+                                 "... x</i> ... in label of node b")
+
+
+def test_a_graphviz_failure_with_only_warnings_says_them(tmp_path, monkeypatch):
+    from microgrid.drawing import render
+    from microgrid.drawing.render import RenderError
+    failing = tmp_path / "graphviz-pure"
+    failing.write_text("#!/bin/sh\necho 'Warning: graph is too large' >&2\n"
+                       "echo '  Warning: giving up' >&2\nexit 1\n")
+    failing.chmod(0o755)
+    monkeypatch.setattr(render, "bundled_program", lambda: str(failing))
+    with pytest.raises(RenderError) as caught:
+        render.render("digraph { a }", "svg")
+    assert str(caught.value) == ("render: graphviz-pure failed: Warning: graph is too large "
+                                 "Warning: giving up")
+    failing.write_text("#!/bin/sh\nexit 3\n")
+    with pytest.raises(RenderError) as caught:
+        render.render("digraph { a }", "svg")
+    assert str(caught.value) == "render: graphviz-pure failed: no message"
+
+
+def _wide_and_tall():
+    """A drawing much wider than tall (a chain), and one much taller than wide (a sum)."""
+    from microgrid import draw
+    y = Value(0.5, "x")
+    for _ in range(12):
+        y = (y * 1.1).tanh()
+    level = [Value(float(k), f"x{k}") for k in range(16)]
+    while len(level) > 1:  # a balanced tree: 16 leaves side by side, 4 levels deep
+        level = [a + b for a, b in zip(level[::2], level[1::2], strict=True)]
+    return draw(y), draw(level[0])
+
+
+@pytest.mark.parametrize("dpi", [96, 300])
+def test_render_max_side_fits_the_png_in_that_many_pixels(dpi):
+    from microgrid.drawing import render
+    for diagram in _wide_and_tall():
+        width, height = render.png_size(render.render(diagram.source, "png", dpi=dpi))
+        assert max(width, height) > 700  # large enough to be scaled down
+        for side in (200, 500):
+            w, h = render.png_size(render.render(diagram.source, "png", dpi=dpi, max_side=side))
+            assert side - 2 <= max(w, h) <= side, (dpi, side, w, h)
+            assert abs(w / h - width / height) < 0.05 * width / height  # the same shape
+        # never scaled up
+        big = render.render(diagram.source, "png", dpi=dpi, max_side=3 * max(width, height))
+        assert render.png_size(big) == (width, height)
+
+
+@pytest.mark.parametrize(("dpi", "budget"), [(96, 100_000), (96, 300_000), (300, 2_000_000)])
+def test_a_png_past_its_pixel_budget_uses_the_whole_budget(dpi, budget):
+    """The budget is an area: the resolution shrinks by the square root of budget / area."""
+    from microgrid.drawing import render
+    for diagram in _wide_and_tall():
+        full = render.png_size(render.render(diagram.source, "png", dpi=dpi))
+        assert full[0] * full[1] > 2 * budget
+        warning = rf"drawn at \d+ dpi to stay within max_pixels={budget} "
+        with pytest.warns(UserWarning, match=warning):
+            w, h = render.png_size(diagram.png(max_pixels=budget, dpi=dpi))
+        assert 0.98 * budget <= w * h <= 1.02 * budget, (w, h, w * h / budget)
+        assert abs(w / h - full[0] / full[1]) < 0.05 * full[0] / full[1]
+
+
+def _iframe_height(steps) -> int:
+    m = re.search(r'<iframe srcdoc="[^"]*" [^>]*\bheight="(\d+)"', steps._repr_html_())
+    assert m is not None
+    return int(m[1])
+
+
+def test_the_notebook_players_iframe_is_as_tall_as_its_page_up_to_900_px():
+    from microgrid import backward_steps
+    from microgrid.drawing.player import CONTROLS_HEIGHT, LEGEND_LINE, MAX_IFRAME_HEIGHT
+    from microgrid.drawing.render import svg_size
+    assert (CONTROLS_HEIGHT, LEGEND_LINE, MAX_IFRAME_HEIGHT) == (300, 25, 900)
+    y = Value(2.0, "x") * 3.0
+    for local, legend in ((False, 0), (True, 25)):  # a small graph: its drawing and controls
+        steps = backward_steps(y, local=local)
+        drawing = round(svg_size(steps._final_svg())[1] * 96 / 72)  # px at 96 dpi
+        assert 150 < drawing < 250
+        assert _iframe_height(steps) == drawing + 300 + legend
+    level = [Value(float(k), f"x{k}") for k in range(16)]
+    while len(level) > 1:  # a tall graph: 16 leaves side by side
+        level = [a + b for a, b in zip(level[::2], level[1::2], strict=True)]
+    steps = backward_steps(level[0])
+    assert round(svg_size(steps._final_svg())[1] * 96 / 72) > 1500
+    assert _iframe_height(steps) == 900

@@ -210,3 +210,26 @@ def test_the_page_in_headless_chromium(tmp_path, browser):
     assert all("?" not in text for text in page.evaluate(GRADS).values())
     assert errors == [] and requests == [path.as_uri()]
     context.close()
+
+
+def test_the_page_refuses_an_answer_of_the_wrong_sign(tmp_path, browser):
+    quiz = make_quiz(3, size=5)  # gradients 1, 3, -20, 6, 18, -12, ...: both signs
+    path = tmp_path / "quiz.html"
+    path.write_text(quiz_html(quiz), encoding="utf-8")
+    page = browser.new_page()
+    page.goto(path.as_uri())
+    n = len(quiz.questions)
+    assert n >= 3 and all(abs(q.answer) >= 0.01 for q in quiz.questions)
+    for k, q in enumerate(quiz.questions):
+        for where in (f"#q{k}", f"#box{k}"):  # in the list and on the drawing
+            page.fill(where, f"{-q.answer:.4g}")
+            assert page.inner_text(f"#verdict{k}") == "not yet", (k, q.answer)
+            assert "wrong" in page.get_attribute(f"#q{k}", "class")
+            assert page.is_visible(f"#box{k}")
+        assert page.inner_text("#score") == f"{k} of {n} right."
+        page.fill(f"#q{k}", f"{q.answer:.4g}")
+        assert page.inner_text(f"#verdict{k}") == "right", (k, q.answer)
+        assert "right" in page.get_attribute(f"#q{k}", "class")
+        assert page.inner_text("#score") == f"{k + 1} of {n} right." + (
+            " Every gradient right!" if k + 1 == n else "")
+    page.close()
