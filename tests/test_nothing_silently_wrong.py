@@ -591,7 +591,6 @@ def test_a_file_name_that_ends_in_a_slash_is_a_folder(tmp_path, capsys, monkeypa
 
 @pytest.mark.parametrize("text", ["Loss \\G \\N", "\\E \\T \\H \\L", "a \\\\ b", "end\\"])
 def test_graphviz_escapes_in_labels_and_titles_are_drawn_as_written(text):
-    import re
 
     from microgrid import draw
     x = Value(2.0, text)
