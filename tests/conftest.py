@@ -3,11 +3,37 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from microgrid.core import engine
+
+BROWSER_REASON = ("needs Debian's chromium (apt-get install chromium) and playwright "
+                  "(pip install -e '.[dev]'); .ci/run installs both")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+
+
+@contextmanager
+def chromium(reason: str = BROWSER_REASON) -> Iterator[Any]:
+    """A Playwright browser: Debian's headless Chromium (a test tool's own browser download does
+    not work here), closed after; the test skips, saying `reason`, where either is missing."""
+    executable = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
+    if executable is None:
+        pytest.skip(f"no chromium on the PATH: this test {reason}")
+    playwright_api = pytest.importorskip("playwright.sync_api", reason=reason)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

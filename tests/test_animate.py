@@ -6,19 +6,15 @@ import html
 import io
 import json
 import re
-import shutil
 import time
 import xml.etree.ElementTree as ET
 
 import pytest
+from conftest import chromium
 
 from microgrid import Value, dot, topological_order
 from microgrid.drawing.player import HIGHLIGHT, backward_steps
 from microgrid.teaching.demos.apple_orange import build
-
-BROWSER_REASON = ("needs Debian's chromium (apt-get install chromium) and playwright "
-                  "(pip install -e '.[dev]'); .ci/run installs both")
-
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -54,14 +50,6 @@ def grad_texts(svg: str) -> dict[str, str]:
     groups = ET.fromstring(svg).iter(f"{SVG_NS}g")
     return {g.get("id"): [*g.iter(f"{SVG_NS}text")][-1].text for g in groups
             if "grad" in g.get("class", "").split()}
-
-
-def chromium_path() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    return None
 
 
 def test_steps_follow_backward_and_reproduce_the_books_gradients():
@@ -296,18 +284,8 @@ def test_an_unlabelled_root_is_the_output_in_the_title(tmp_path):
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip(f"no chromium on the PATH: this test {BROWSER_REASON}")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason=BROWSER_REASON)
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 def open_page(browser, requests: list[str], errors: list[str]):

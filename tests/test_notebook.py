@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import chromium
 
 JUPYTER_REASON = "needs nbformat, nbclient and ipykernel (pip install -e '.[dev]')"
 nbformat = pytest.importorskip("nbformat", reason=JUPYTER_REASON)
@@ -103,17 +104,11 @@ def test_the_player_shows_inline_as_a_page_in_an_iframe(outputs):
 
 
 def test_the_player_inline_works_in_a_browser(outputs, tmp_path):
-    executable = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
-    if executable is None:
-        pytest.skip("no chromium on the PATH (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api",
-                                         reason="needs playwright (pip install -e '.[dev]')")
     (shown,) = outputs[2]
     notebook_page = tmp_path / "cell.html"  # the cell's output, as a notebook shows it
     notebook_page.write_text("<!DOCTYPE html><html><body><div style='width:700px'>"
                              + shown["data"]["text/html"] + "</div></body></html>")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=["--no-sandbox"])
+    with chromium() as browser:
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -127,7 +122,6 @@ def test_the_player_inline_works_in_a_browser(outputs, tmp_path):
         # the fallback for an untrusted notebook is in the iframe's content: not shown here
         assert page.locator(".microgrid-player-static").count() == 0
         page.screenshot(path=str(tmp_path / "cell.png"))
-        browser.close()
     assert not errors
 
 
@@ -186,16 +180,7 @@ def jupyterlab(executed, tmp_path_factory):
 @pytest.fixture
 def lab_page(jupyterlab):
     """Open a notebook of `jupyterlab` in Chromium: ``lab_page("class.ipynb")``."""
-    executable = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
-    if executable is None:
-        pytest.skip("no chromium on the PATH (apt-get install chromium)")
-    playwright_api = pytest.importorskip("playwright.sync_api",
-                                         reason="needs playwright (pip install -e '.[dev]')")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run", "--disable-sync"])
-
+    with chromium() as browser:
         def open_notebook(name: str):
             url, token = jupyterlab
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
@@ -204,7 +189,6 @@ def lab_page(jupyterlab):
             page.locator(".jp-Cell .jp-OutputArea-output").first.wait_for(timeout=120_000)
             return page
         yield open_notebook
-        browser.close()
 
 
 def test_a_saved_notebook_reopened_in_jupyterlab_shows_the_pictures_and_the_finished_pass(

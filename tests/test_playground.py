@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from conftest import chromium
 
 from microgrid import Value, draw
 from microgrid.cli.commands import demo_title, main
@@ -62,18 +63,8 @@ def server(site):
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        pytest.skip(f"no chromium on the PATH: this test {REASON}")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason=REASON)
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium(REASON) as browser:
+        yield browser
 
 
 def open_site(browser, server, requests: list[str] | None = None, errors: list[str] | None = None):

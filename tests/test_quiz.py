@@ -5,16 +5,13 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 
 import pytest
+from conftest import chromium
 
 from microgrid import topological_order
 from microgrid.cli import main
 from microgrid.teaching.quiz import OPS, is_right, make_quiz, parse_answer, quiz_html, run
-
-BROWSER_REASON = ("needs Debian's chromium (apt-get install chromium) and playwright "
-                  "(pip install -e '.[dev]')")
 
 
 def answers(quiz, wrong: set[int] = frozenset()) -> io.StringIO:  # type: ignore[assignment]
@@ -131,19 +128,8 @@ def test_the_page_is_self_contained():
 
 @pytest.fixture(scope="module")
 def browser():
-    executable = next((shutil.which(n) for n in ("chromium", "chromium-browser",
-                                                  "google-chrome") if shutil.which(n)), None)
-    if executable is None:
-        pytest.skip(f"no chromium on the PATH: this test {BROWSER_REASON}")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason=BROWSER_REASON)
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update"])
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as browser:
+        yield browser
 
 
 GRADS = """() => Object.fromEntries([...document.querySelectorAll("svg g.grad")].map(g => {
