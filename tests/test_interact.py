@@ -5,6 +5,7 @@ typed)."""
 from __future__ import annotations
 
 import html
+import json
 import math
 import os
 import shutil
@@ -214,6 +215,7 @@ BROWSER_NOTEBOOK = [
     "w = microgrid.interact(lambda a, b: (a * b + 1).tanh(), a=0.5, b=-1.0)\n"
     "w",
 ]
+KERNEL = "microgrid-test"  # a kernel spec of this Python, written by the jupyterlab fixture
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 
@@ -230,14 +232,21 @@ def jupyterlab(tmp_path):
     pytest.importorskip("jupyterlab", reason="needs JupyterLab (pip install -e '.[dev]')")
     pytest.importorskip("anywidget", reason='needs anywidget: pip install "microgrid[notebook]"')
     port = _free_port()
+    # the kernel is this Python (the venv's, with microgrid), whatever kernels the machine has
+    kernel = tmp_path / ".data" / "kernels" / KERNEL
+    kernel.mkdir(parents=True)
+    (kernel / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "microgrid's test kernel", "language": "python"}))
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / ".config"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / ".runtime")}
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / ".runtime"),
+           "JUPYTER_DATA_DIR": str(tmp_path / ".data")}
     log = (tmp_path / "jupyterlab.log").open("wb")  # read on failure (a pipe would fill up)
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
          "--ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=",
          f"--ServerApp.root_dir={tmp_path}", "--LabApp.expose_app_in_browser=True",
-         "--ServerApp.disable_check_xsrf=True", "--allow-root",
+         "--ServerApp.disable_check_xsrf=True",
          "--LabApp.extension_manager=readonly"],
         env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -262,21 +271,49 @@ def jupyterlab(tmp_path):
         log.close()
 
 
+PAGE_STATE = """() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const ctx = w && w.sessionContext, dialog = document.querySelector('.jp-Dialog');
+  return {kernel: ctx && ctx.session && ctx.session.kernel && ctx.session.kernel.name,
+          status: ctx && ctx.kernelDisplayStatus, dialog: dialog && dialog.innerText,
+          outputs: [...document.querySelectorAll('.jp-OutputArea')].map(o => o.innerText)};
+}"""
+KERNEL_READY = """k => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const ctx = w && w.sessionContext;
+  return ctx && ctx.session && ctx.session.kernel && ctx.session.kernel.name === k
+    && ctx.kernelDisplayStatus === 'idle';
+}"""
+
+
 def open_notebook(page, url: str, folder: Path, cells: list[str], name: str = "play.ipynb"):
-    """Write a notebook of `cells`, open it in JupyterLab and run it; the widget's element."""
+    """Write a notebook of `cells`, open it in JupyterLab and run it; the widget's element.
+
+    It runs once its kernel is up: run before, JupyterLab asks for a kernel in a dialog (the
+    execution indicator says idle before there is a kernel at all)."""
     import nbformat
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "microgrid's test kernel",
                                  "language": "python"}
     nbformat.write(nb, folder / name)
     page.goto(f"{url}/lab/tree/{name}")
-    page.wait_for_function("window.jupyterapp && document.querySelector('.jp-Notebook')",
-                           timeout=120_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                           timeout=120_000)
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    return page.wait_for_selector(".microgrid-interact .mg-picture svg", timeout=120_000)
+    wait(page, "the notebook's kernel to be idle", KERNEL_READY, KERNEL)
+    # not awaited: the command's promise ends when the cells have run, with no timeout
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    wait(page, "the widget's picture",
+         "() => document.querySelector('.microgrid-interact .mg-picture svg')")
+    return page.locator(".microgrid-interact")
+
+
+def wait(page, what: str, condition: str, arg: object = None, timeout: float = 60_000) -> None:
+    """Wait for `condition` (a JavaScript function of `arg`); else fail, saying what the page
+    shows (the kernel, a dialog, the cells' outputs)."""
+    try:
+        page.wait_for_function(condition, arg=arg, timeout=timeout)
+    except Exception as e:
+        raise AssertionError(f"waited {timeout / 1000:.0f} s for {what}; the page shows "
+                             f"{page.evaluate(PAGE_STATE)}") from e
 
 
 def chromium() -> str:
@@ -287,8 +324,6 @@ def chromium() -> str:
 
 
 @pytest.mark.browser
-@pytest.mark.skip(reason="hangs in a fresh clone here: the widget never appears in JupyterLab "
-                  "within the test's waits (passes in its author's worktree); see issue 25")
 def test_the_widget_in_jupyterlab(jupyterlab):
     playwright_api = pytest.importorskip("playwright.sync_api",
                                          reason="needs playwright (pip install -e '.[dev]')")
@@ -300,10 +335,13 @@ def test_the_widget_in_jupyterlab(jupyterlab):
         page.on("pageerror", lambda e: errors.append(str(e)))
         try:
             play_with_the_widget(page, url, folder)
-        except Exception:
+        except Exception as e:
             page.screenshot(path=str(folder / "failure.png"))  # what the page showed
-            raise
-        browser.close()
+            log = (folder / "jupyterlab.log").read_text(errors="replace")[-3000:]
+            raise AssertionError(f"{e}\n(screenshot: {folder / 'failure.png'}); JupyterLab's "
+                                 f"log ends:\n{log}") from e
+        finally:
+            browser.close()
     assert not errors
 
 
