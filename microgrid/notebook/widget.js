@@ -32,7 +32,6 @@ function render({ model, el }) {
   hBox.type = "text";
   hBox.className = "mg-h";
   hBox.size = 6;
-  hBox.dataset.lmSuppressShortcuts = "true";
   nudgeRow.append(nudgeBox, " show the nudge of the input moved last, by h = ", hBox);
   const picture = document.createElement("div");
   picture.className = "mg-picture";
@@ -81,8 +80,6 @@ function render({ model, el }) {
     box.className = "mg-box";
     box.dataset.name = c.name;
     box.size = 8;
-    // Enter commits the box (a change event); JupyterLab's shortcuts must not take it
-    box.dataset.lmSuppressShortcuts = "true";
     box.value = String(c.value);
     slider.addEventListener("input", () => {
       box.value = slider.value;
