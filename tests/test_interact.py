@@ -8,7 +8,6 @@ import html
 import json
 import math
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import chromium
 
 from microgrid import Value, format_number, nn, topological_order
 from microgrid.notebook.widget import Session, control, parse
@@ -216,8 +216,6 @@ BROWSER_NOTEBOOK = [
     "w",
 ]
 KERNEL = "microgrid-test"  # a kernel spec of this Python, written by the jupyterlab fixture
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 
 
 def _free_port() -> int:
@@ -316,20 +314,10 @@ def wait(page, what: str, condition: str, arg: object = None, timeout: float = 6
                              f"{page.evaluate(PAGE_STATE)}") from e
 
 
-def chromium() -> str:
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        pytest.skip("no chromium on the PATH (apt-get install chromium)")
-    return executable
-
-
 @pytest.mark.browser
 def test_the_widget_in_jupyterlab(jupyterlab):
-    playwright_api = pytest.importorskip("playwright.sync_api",
-                                         reason="needs playwright (pip install -e '.[dev]')")
     url, folder = jupyterlab
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
@@ -340,8 +328,6 @@ def test_the_widget_in_jupyterlab(jupyterlab):
             log = (folder / "jupyterlab.log").read_text(errors="replace")[-3000:]
             raise AssertionError(f"{e}\n(screenshot: {folder / 'failure.png'}); JupyterLab's "
                                  f"log ends:\n{log}") from e
-        finally:
-            browser.close()
     assert not errors
 
 
