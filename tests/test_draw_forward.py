@@ -8,7 +8,7 @@ import re
 import pytest
 
 from microgrid import Value, draw, format_number, forward_grad, nn, nudge, topological_order
-from microgrid.drawing.diagram import FORWARD_COLOR, NUDGE_COLOR
+from microgrid.drawing.theme import FORWARD_COLOR, NUDGE_COLOR
 from microgrid.teaching.demos.apple_orange import build
 
 

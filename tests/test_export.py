@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from microgrid import Value, draw, nn
+from microgrid import Value, draw, nn, topological_order
 from microgrid.cli import main
 from microgrid.drawing import diagram as drawing
 from microgrid.drawing import render
@@ -242,6 +242,12 @@ def test_the_dark_theme_swaps_every_colour():
     out.backward()
     collapsed = draw(out, collapse=1, theme="dark").source
     assert themes.BLOCK_COLOR not in collapsed and themes.DARK[themes.BLOCK_COLOR] in collapsed
+    x = next(v for v in topological_order(y) if v.label == "a")
+    for options, colour in [({"forward": x}, themes.FORWARD_COLOR),
+                            ({"nudge": {x: 0.01}}, themes.NUDGE_COLOR)]:
+        light = draw(y, **options).source  # forward mode's purple, a nudge's teal
+        dark = draw(y, theme="dark", **options).source
+        assert colour in light and colour not in dark and themes.DARK[colour] in dark
     with pytest.raises(ValueError, match="theme must be 'light' or 'dark', got 'night'"):
         draw(y, theme="night")  # type: ignore[arg-type]
 

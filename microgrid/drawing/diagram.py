@@ -74,8 +74,10 @@ from microgrid.drawing.theme import (  # the colours (the light theme's)
     CHECK_COLOR,
     CONSTANT_COLOR,
     FOCUS_COLOR,
+    FORWARD_COLOR,
     GRAD_COLOR,
     LOCAL_COLOR,
+    NUDGE_COLOR,
     THEMES,
     WARN_COLOR,
     WARN_FILL,
@@ -111,8 +113,6 @@ NOTEBOOK_LARGE_BYTES = 1_000_000
 # simplex (nslimit is what tames long edges, such as a leaf used at every step of a chain).
 FAST_LAYOUT = {"mclimit": "0.01", "remincross": "false", "nslimit": "1", "nslimit1": "1"}
 
-FORWARD_COLOR = "#7b3fa6"  # forward mode's tangents (forward=a): purple
-NUDGE_COLOR = "#0f7b6c"  # a nudge's changes (nudge={a: h}): teal
 
 
 

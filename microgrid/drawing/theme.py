@@ -27,6 +27,8 @@ WARN_COLOR = "#c2410c"  # one that disagrees: orange, and the leaf's box drawn i
 WARN_FILL = "#fff1e0"
 BLOCK_COLOR = "#f1f4fb"  # a collapsed group's fill
 FOCUS_COLOR = "#1f77b4"  # the border of a focused value
+FORWARD_COLOR = "#7b3fa6"  # forward mode's tangents (forward=a): purple
+NUDGE_COLOR = "#0f7b6c"  # a nudge's changes (nudge={a: h}): teal
 
 LIGHT_PAGE, LIGHT_INK = "#ffffff", "#000000"
 DARK_PAGE, DARK_INK = "#1e1e1e", "#e8e8e8"  # VS Code's and JupyterLab's dark backgrounds
@@ -39,6 +41,8 @@ DARK = {  # each light colour -> its colour on a dark page
     WARN_FILL: "#3d2a14",
     BLOCK_COLOR: "#263140",
     FOCUS_COLOR: "#58a6ff",
+    FORWARD_COLOR: "#d2a8ff",
+    NUDGE_COLOR: "#39c5bb",
 }
 # what each colour means, for the legend: (colour, its name, what it shows)
 MEANINGS = [
@@ -101,7 +105,8 @@ def page_and_ink(theme: Theme) -> tuple[str, str]:
 def palette(theme: Theme, text: bool = True) -> list[str]:
     """Every colour a drawing's text may have in `theme` (with `text` False: its lines'; the
     focus colour is also the legend's word for it, on the page)."""
-    light = ([GRAD_COLOR, CONSTANT_COLOR, LOCAL_COLOR, CHECK_COLOR, WARN_COLOR] if text
+    light = ([GRAD_COLOR, CONSTANT_COLOR, LOCAL_COLOR, CHECK_COLOR, WARN_COLOR,
+              FORWARD_COLOR, NUDGE_COLOR] if text
              else [FOCUS_COLOR, CONSTANT_COLOR, WARN_COLOR]) + [page_and_ink(theme)[1]]
     return [DARK.get(c, c) for c in light] if theme == "dark" else light
 
