@@ -25,11 +25,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from benchmarks.browser import chromium
 from microgrid.playground.build import build
 
 GOALS = {"cold": 5000.0, "warm": 2000.0, "slider": 150.0}  # ms
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 APPLE = ("apple * apple_num * tax", "apple=100 apple_num=2 tax=1.1")
 
 # From the slider's input event to the new drawing, painted (two animation frames later).
@@ -160,19 +159,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--compare-layout", action="store_true",
                         help="also time @viz-js/viz against @hpcc-js/wasm-graphviz")
     args = parser.parse_args(argv)
-    from playwright.sync_api import sync_playwright
-
     from microgrid.playground.build import default_cache
 
     with tempfile.TemporaryDirectory() as tmp:
         site = args.site or build(Path(tmp) / "site")
-        chromium = shutil.which("chromium") or "/usr/bin/chromium"
-        with serve(site) as url, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+        with serve(site) as url, chromium() as browser:
             report(measure(browser, url, args.repeats))
             if args.compare_layout:
                 compare_layouts(browser, default_cache())
-            browser.close()
 
 
 if __name__ == "__main__":

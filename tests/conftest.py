@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,27 +13,38 @@ import pytest
 
 from microgrid.core import engine
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # benchmarks/ is not an installed package
+from benchmarks import browser as _browser  # noqa: E402
+
 BROWSER_REASON = ("needs Debian's chromium (apt-get install chromium) and playwright "
                   "(pip install -e '.[dev]'); .ci/run installs both")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
 
 
 @contextmanager
 def chromium(reason: str = BROWSER_REASON) -> Iterator[Any]:
     """A Playwright browser: Debian's headless Chromium (a test tool's own browser download does
     not work here), closed after; the test skips, saying `reason`, where either is missing."""
-    executable = next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
-    if executable is None:
+    if _browser.chromium_executable() is None:
         pytest.skip(f"no chromium on the PATH: this test {reason}")
-    playwright_api = pytest.importorskip("playwright.sync_api", reason=reason)
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    pytest.importorskip("playwright.sync_api", reason=reason)
+    with _browser.chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def jupyterlab(tmp_path: Path) -> Iterator[str]:
+    """JupyterLab serving `tmp_path` (benchmarks/browser.py: no token, a kernel spec
+    ``microgrid-test`` of this Python); yields its URL. Its log, on failure: `lab_log`."""
+    pytest.importorskip("jupyterlab", reason="needs JupyterLab (pip install -e '.[dev]')")
+    pytest.importorskip("nbformat", reason="needs nbformat (pip install -e '.[dev]')")
+    with _browser.jupyterlab(tmp_path) as url:
+        yield url
+
+
+def lab_log(folder: Path) -> str:
+    """The end of the log of the JupyterLab that served `folder`."""
+    return (folder / "jupyterlab.log").read_text(errors="replace")[-3000:]
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

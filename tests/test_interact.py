@@ -5,19 +5,15 @@ typed)."""
 from __future__ import annotations
 
 import html
-import json
 import math
 import os
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import chromium
+from conftest import chromium, lab_log
 
+from benchmarks.browser import run_notebook, wait
 from microgrid import Value, format_number, nn, topological_order
 from microgrid.notebook.widget import Session, control, parse
 from microgrid.teaching.demos.apple_orange import build
@@ -215,108 +211,20 @@ BROWSER_NOTEBOOK = [
     "w = microgrid.interact(lambda a, b: (a * b + 1).tanh(), a=0.5, b=-1.0)\n"
     "w",
 ]
-KERNEL = "microgrid-test"  # a kernel spec of this Python, written by the jupyterlab fixture
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def jupyterlab(tmp_path):
-    """JupyterLab on a free localhost port, serving `tmp_path`, no token; stopped after."""
-    pytest.importorskip("jupyterlab", reason="needs JupyterLab (pip install -e '.[dev]')")
+def open_widget(page, url: str, folder: Path, cells: list[str]):
+    """Run a notebook of `cells` in JupyterLab; the widget's element, once it has drawn."""
     pytest.importorskip("anywidget", reason='needs anywidget: pip install "microgrid[notebook]"')
-    port = _free_port()
-    # the kernel is this Python (the venv's, with microgrid), whatever kernels the machine has
-    kernel = tmp_path / ".data" / "kernels" / KERNEL
-    kernel.mkdir(parents=True)
-    (kernel / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "microgrid's test kernel", "language": "python"}))
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / ".config"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / ".runtime"),
-           "JUPYTER_DATA_DIR": str(tmp_path / ".data")}
-    log = (tmp_path / "jupyterlab.log").open("wb")  # read on failure (a pipe would fill up)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", f"--port={port}",
-         "--ip=127.0.0.1", "--IdentityProvider.token=", "--ServerApp.password=",
-         f"--ServerApp.root_dir={tmp_path}", "--LabApp.expose_app_in_browser=True",
-         "--ServerApp.disable_check_xsrf=True",
-         "--LabApp.extension_manager=readonly"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("JupyterLab did not start: " + (
-                        tmp_path / "jupyterlab.log").read_text()[-2000:]) from None
-                time.sleep(0.5)
-        yield url, tmp_path
-    finally:
-        server.terminate()
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
-
-
-PAGE_STATE = """() => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const ctx = w && w.sessionContext, dialog = document.querySelector('.jp-Dialog');
-  return {kernel: ctx && ctx.session && ctx.session.kernel && ctx.session.kernel.name,
-          status: ctx && ctx.kernelDisplayStatus, dialog: dialog && dialog.innerText,
-          outputs: [...document.querySelectorAll('.jp-OutputArea')].map(o => o.innerText)};
-}"""
-KERNEL_READY = """k => {
-  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  const ctx = w && w.sessionContext;
-  return ctx && ctx.session && ctx.session.kernel && ctx.session.kernel.name === k
-    && ctx.kernelDisplayStatus === 'idle';
-}"""
-
-
-def open_notebook(page, url: str, folder: Path, cells: list[str], name: str = "play.ipynb"):
-    """Write a notebook of `cells`, open it in JupyterLab and run it; the widget's element.
-
-    It runs once its kernel is up: run before, JupyterLab asks for a kernel in a dialog (the
-    execution indicator says idle before there is a kernel at all)."""
-    import nbformat
-
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "microgrid's test kernel",
-                                 "language": "python"}
-    nbformat.write(nb, folder / name)
-    page.goto(f"{url}/lab/tree/{name}")
-    wait(page, "the notebook's kernel to be idle", KERNEL_READY, KERNEL)
-    # not awaited: the command's promise ends when the cells have run, with no timeout
-    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+    run_notebook(page, url, folder, cells)
     wait(page, "the widget's picture",
          "() => document.querySelector('.microgrid-interact .mg-picture svg')")
     return page.locator(".microgrid-interact")
 
 
-def wait(page, what: str, condition: str, arg: object = None, timeout: float = 60_000) -> None:
-    """Wait for `condition` (a JavaScript function of `arg`); else fail, saying what the page
-    shows (the kernel, a dialog, the cells' outputs)."""
-    try:
-        page.wait_for_function(condition, arg=arg, timeout=timeout)
-    except Exception as e:
-        raise AssertionError(f"waited {timeout / 1000:.0f} s for {what}; the page shows "
-                             f"{page.evaluate(PAGE_STATE)}") from e
-
-
 @pytest.mark.browser
-def test_the_widget_in_jupyterlab(jupyterlab):
-    url, folder = jupyterlab
+def test_the_widget_in_jupyterlab(jupyterlab, tmp_path):
+    url, folder = jupyterlab, tmp_path
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         errors: list[str] = []
@@ -325,16 +233,14 @@ def test_the_widget_in_jupyterlab(jupyterlab):
             play_with_the_widget(page, url, folder)
         except Exception as e:
             page.screenshot(path=str(folder / "failure.png"))  # what the page showed
-            log = (folder / "jupyterlab.log").read_text(errors="replace")[-3000:]
             raise AssertionError(f"{e}\n(screenshot: {folder / 'failure.png'}); JupyterLab's "
-                                 f"log ends:\n{log}") from e
+                                 f"log ends:\n{lab_log(folder)}") from e
     assert not errors
 
 
 def play_with_the_widget(page, url: str, folder: Path) -> None:
     """Drag a slider, turn the nudge on, type bad numbers, and check what the page shows."""
-    open_notebook(page, url, folder, BROWSER_NOTEBOOK)
-    widget = page.locator(".microgrid-interact")
+    widget = open_widget(page, url, folder, BROWSER_NOTEBOOK)
     picture = widget.locator(".mg-picture")
     output = widget.locator(".mg-output")
     assert output.inner_text() == f"output = {expected_numbers(0.5, -1.0)[0]}"
@@ -370,6 +276,16 @@ def play_with_the_widget(page, url: str, folder: Path) -> None:
     if screenshot:  # docs/interact.png is taken here
         widget.screenshot(path=screenshot)
 
+    # h typed, and Enter: the nudge by 0.1, re-evaluated
+    h_box = widget.locator(".mg-h")
+    h_box.fill("0.1")
+    h_box.press("Enter")
+    change = format_number(math.tanh((a + 0.1) * -1.0 + 1) - math.tanh(a * -1.0 + 1), 4)
+    page.wait_for_function(
+        "t => document.querySelector('.microgrid-interact .mg-output').textContent.endsWith(t)",
+        arg=f"when a moves by 0.1: Δoutput = {change} (predicted "
+            f"{format_number((1 - math.tanh(1 - a) ** 2) * -1.0 * 0.1, 4)})", timeout=30_000)
+
     # bad numbers: the error shows, the picture stays, the kernel answers the next move
     good = picture.inner_html()
     number_box = widget.locator(".mg-box[data-name='b']")
@@ -377,13 +293,13 @@ def play_with_the_widget(page, url: str, folder: Path) -> None:
     for text, message in [("abc", "b: 'abc' is not a number"),
                           ("nan", "b: nan is not a finite number")]:
         number_box.fill(text)
-        number_box.press("Tab")  # commits the box (a change event); Enter: see issue 25's note
+        number_box.press("Enter")  # commits the box (a change event)
         page.wait_for_function(
             "t => document.querySelector('.microgrid-interact .mg-error').textContent"
             ".includes(t)", arg=message, timeout=30_000)
         assert error.is_visible() and picture.inner_html() == good
     number_box.fill("-2")
-    number_box.press("Tab")
+    number_box.press("Enter")
     page.wait_for_function(
         "t => document.querySelector('.microgrid-interact .mg-output').textContent"
         ".startsWith(t)", arg=f"output = {format_number(math.tanh(a * -2 + 1), 4)}",

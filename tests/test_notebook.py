@@ -12,15 +12,12 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from conftest import chromium
+
+from benchmarks import browser
 
 JUPYTER_REASON = "needs nbformat, nbclient and ipykernel (pip install -e '.[dev]')"
 nbformat = pytest.importorskip("nbformat", reason=JUPYTER_REASON)
@@ -125,67 +122,38 @@ def test_the_player_inline_works_in_a_browser(outputs, tmp_path):
     assert not errors
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def jupyterlab(executed, tmp_path_factory):
     """JupyterLab 4 serving the executed notebook, saved twice: ``class.ipynb`` as nbclient
     leaves it, unsigned, so that reopened it is untrusted (as a notebook someone sent is: this
     server has a notary of its own), and ``trusted.ipynb``, signed by that notary. Yields the
-    URL of a notebook without its name, and the token."""
+    URL of a notebook without its name."""
     pytest.importorskip("jupyterlab", reason="needs jupyterlab (pip install -e '.[notebook]')")
     from nbformat.sign import NotebookNotary
 
     folder = tmp_path_factory.mktemp("lab")
-    home = folder / "home"
-    (home / "data").mkdir(parents=True)
+    executed = copy.deepcopy(executed)  # reopened with the server's kernel, asking no one
+    executed.metadata["kernelspec"] = {"name": browser.KERNEL, "language": "python",
+                                       "display_name": "microgrid's test kernel"}
     nbformat.write(executed, folder / "class.ipynb")
     trusted = copy.deepcopy(executed)
     trusted.metadata["title"] = "trusted"  # the notary trusts contents: not class.ipynb's
-    NotebookNotary(data_dir=str(home / "data")).sign(trusted)
+    data = browser.data_dir(folder)
+    data.mkdir(parents=True)
+    NotebookNotary(data_dir=str(data)).sign(trusted)
     nbformat.write(trusted, folder / "trusted.ipynb")
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "HOME": str(home),
-           "JUPYTER_DATA_DIR": str(home / "data"), "JUPYTER_RUNTIME_DIR": str(home / "run")}
-    port, token = _free_port(), "microgrid-test"
-    log = folder / "lab.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
-             "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--notebook-dir={folder}",
-             "--allow-root", "--LabApp.news_url=",
-             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-            env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None:
-                    pytest.fail(f"jupyter lab exited: {log.read_text()[-2000:]}")
-                time.sleep(0.5)
-        else:
-            pytest.fail("jupyter lab did not start within 60 s")
-        yield f"{url}/lab/tree/", token
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with browser.jupyterlab(folder) as url:
+        yield f"{url}/lab/tree/"
 
 
 @pytest.fixture
 def lab_page(jupyterlab):
     """Open a notebook of `jupyterlab` in Chromium: ``lab_page("class.ipynb")``."""
-    with chromium() as browser:
+    with chromium() as chrome:
         def open_notebook(name: str):
-            url, token = jupyterlab
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page = chrome.new_page(viewport={"width": 1280, "height": 1000})
             # reset: JupyterLab reopens the notebooks of the last visit otherwise
-            page.goto(f"{url}{name}?reset&token={token}", timeout=120_000)
+            page.goto(f"{jupyterlab}{name}?reset", timeout=120_000)
             page.locator(".jp-Cell .jp-OutputArea-output").first.wait_for(timeout=120_000)
             return page
         yield open_notebook

@@ -42,6 +42,15 @@ function render({ model, el }) {
   let pending = null; // the newest move made meanwhile
   const boxes = {};
 
+  // Enter commits a text box (the browser's change event) unless a handler up the page takes
+  // the key first, as JupyterLab's notebook does: Enter in our boxes goes no further.
+  function ownEnter(box) {
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Enter") event.stopPropagation();
+    });
+  }
+  ownEnter(hBox);
+
   function request(content) {
     content.seq = ++seq;
     content.started = performance.now(); // the latency of this move counts from here
@@ -81,6 +90,7 @@ function render({ model, el }) {
     box.dataset.name = c.name;
     box.size = 8;
     box.value = String(c.value);
+    ownEnter(box);
     slider.addEventListener("input", () => {
       box.value = slider.value;
       request({ kind: "set", name: c.name, text: slider.value });
