@@ -172,3 +172,20 @@ def test_compiled_goals_are_checked_against_the_run():
     assert "60.0x | missed" in text and "30.0 steps | missed" in text
     assert "same step, plain ops, microgrid.compile" in run.table(
         {"cells": cells, "depth": {}})
+
+
+@pytest.mark.browser
+def test_the_widget_benchmark_moves_both_widgets_in_jupyterlab():
+    pytest.importorskip("anywidget", reason='needs anywidget: pip install "microgrid[notebook]"')
+    pytest.importorskip("jupyterlab", reason="needs JupyterLab (pip install -e '.[dev]')")
+    from benchmarks import browser, widget
+
+    if browser.chromium_executable() is None:
+        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+    results = widget.browser_times(moves=2)
+    assert list(results) == list(widget.GOALS_MS)
+    for single, drags in results.values():  # every move answered: a picture for each sent
+        assert len(single) == 2 and all(ms > 0 for ms in single)
+        for drag in drags:
+            assert drag["ms"] > 0 and 1 <= drag["drawn"] <= widget.DRAG
+            assert drag["drawn"] + drag["dropped"] <= widget.DRAG

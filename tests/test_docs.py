@@ -52,6 +52,8 @@ def test_scripts_run(page: Path, script: str, tmp_path: Path,
     elif "backward_steps" in script:  # the drawing example writes its files
         assert (tmp_path / "neuron.svg").read_text().count("<g id=") > 10
         assert "<html" in (tmp_path / "steps.html").read_text().lower()
+    elif "microgrid.interact" in script:  # the widget, at its start
+        assert names["w"].output == "output = 0.4621"  # type: ignore[attr-defined]
     elif "dpi=300" in script:  # pictures for slides and papers
         assert (tmp_path / "slide.png").read_bytes()[:4] == b"\x89PNG"
         assert (tmp_path / "neuron.pdf").read_bytes()[:4] == b"%PDF"

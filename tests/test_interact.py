@@ -92,6 +92,9 @@ def test_the_nudge_of_the_input_moved_last():
         in s.output
     assert "when b moves by 0.01" in s.output
     assert "Δ: the change when b moves by 0.01" in s.svg  # the drawing's legend
+    # the output's node is named as in the line above the picture (not #4)
+    assert s.root.label == "output" and f"Δoutput = {format_number(actual, 4)}" in \
+        html.unescape(s.svg)
     with pytest.raises(ValueError, match="h: the nudge must not be 0"):
         s.show_nudge(True, "0")
     assert s.h == 0.01
@@ -264,6 +267,9 @@ def play_with_the_widget(page, url: str, folder: Path) -> None:
     for number in expected:
         assert number in shown, (number, a)
     assert widget.locator(".mg-box[data-name='a']").input_value() == slider.input_value()
+    width = picture.bounding_box()["width"]  # a little wider than the cell: scaled to fit it
+    assert picture.locator("svg").bounding_box()["width"] == pytest.approx(width, abs=1)
+    screenshot(page, widget, "interact.png")
     sent = int(widget.get_attribute("data-sent"))
     assert 1 <= sent <= 20
 
@@ -272,9 +278,11 @@ def play_with_the_widget(page, url: str, folder: Path) -> None:
     page.wait_for_function("() => document.querySelector('.microgrid-interact .mg-output')"
                            ".textContent.includes('Δoutput')", timeout=30_000)
     page.wait_for_timeout(300)
-    screenshot = os.environ.get("MICROGRID_SCREENSHOT")
-    if screenshot:  # docs/interact.png is taken here
-        widget.screenshot(path=screenshot)
+    svg = picture.locator("svg")
+    natural = float(svg.get_attribute("width").removesuffix("pt")) * 4 / 3
+    drawn = svg.bounding_box()["width"]  # far wider than the cell: 60%, and it scrolls
+    assert natural > picture.bounding_box()["width"] and drawn == pytest.approx(0.6 * natural, abs=1)
+    screenshot(page, widget, "interact-nudge.png")
 
     # h typed, and Enter: the nudge by 0.1, re-evaluated
     h_box = widget.locator(".mg-h")
@@ -308,3 +316,18 @@ def play_with_the_widget(page, url: str, folder: Path) -> None:
     assert not page.locator(".jp-OutputArea-output[data-mime-type="
                             "'application/vnd.jupyter.stderr']").count()
 
+
+
+def screenshot(page, widget, name: str) -> None:
+    """With $MICROGRID_SCREENSHOTS set, a screenshot of the widget there (docs/interact.png and
+    docs/interact-nudge.png are taken so), in a window wide enough for all of its picture."""
+    folder = os.environ.get("MICROGRID_SCREENSHOTS")
+    if not folder:
+        return
+    width = float(widget.locator("svg").get_attribute("width").removesuffix("pt")) * 4 / 3
+    viewport = page.viewport_size
+    page.set_viewport_size({"width": int(width) + 400, "height": viewport["height"]})
+    page.wait_for_timeout(500)
+    widget.screenshot(path=str(Path(folder) / name))
+    page.set_viewport_size(viewport)
+    page.wait_for_timeout(500)

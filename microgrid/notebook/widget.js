@@ -5,8 +5,8 @@
 // `output`, `error` and, last, `frame` = seq. One request is in flight at a time: while the user
 // drags, moves made before the answer are dropped but the newest, which is sent next (no
 // stale frames queue up). The root element's data-* attributes count what happened, for the
-// tests and benchmarks/widget.py: sent, rendered, dropped, and the last move's latency (ms,
-// from the input event to the new picture in the page).
+// tests and benchmarks/widget.py: sent, rendered (set in the animation frame that paints the
+// new picture), dropped, and frame (the seq of the picture shown).
 
 function render({ model, el }) {
   const root = document.createElement("div");
@@ -53,7 +53,6 @@ function render({ model, el }) {
 
   function request(content) {
     content.seq = ++seq;
-    content.started = performance.now(); // the latency of this move counts from here
     if (!inflight) {
       transmit(content);
     } else {
@@ -113,6 +112,14 @@ function render({ model, el }) {
 
   function show() {
     picture.innerHTML = model.get("svg");
+    // fit the cell, but never smaller than 60% of the drawing's size (its text stays readable;
+    // the picture scrolls sideways instead): widget.css reads --natural
+    const svg = picture.querySelector("svg");
+    const width = svg && svg.getAttribute("width");
+    if (width) {
+      const natural = parseFloat(width) * (width.endsWith("pt") ? 4 / 3 : 1);
+      svg.style.setProperty("--natural", `${natural}px`);
+    }
     output.textContent = model.get("output");
     const message = model.get("error");
     error.textContent = message;
@@ -120,13 +127,11 @@ function render({ model, el }) {
   }
 
   model.on("change:frame", () => {
-    const done = inflight;
     show();
     inflight = null;
     requestAnimationFrame(() => {
       root.dataset.rendered = String(+root.dataset.rendered + 1);
       root.dataset.frame = String(model.get("frame"));
-      if (done) root.dataset.latency = (performance.now() - done.started).toFixed(1);
     });
     if (pending) {
       const next = pending;

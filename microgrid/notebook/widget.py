@@ -181,6 +181,8 @@ class Session:
         if not isinstance(out, Value):
             raise TypeError(f"interact: the function must return a Value, got "
                             f"{type(out).__name__} {out!r}")
+        if not out.label:  # a new node (made from new inputs): named as in the output's line
+            out.label = "output"
         _backward(out)
         return out
 
