@@ -86,8 +86,8 @@ MOVES = """async ([index, count, interval, up]) => {
     last = performance.now();
     slider.dispatchEvent(new Event("input"));
   }
-  const late = new Promise((_, fail) => setTimeout(() => fail(new Error(
-    `${count} moves: ${count0("rendered") - rendered} pictures drawn, still waiting after 60 s`)), 60000));
+  const late = new Promise((_, fail) => setTimeout(() => fail(new Error(`${count} moves: ` +
+    `${count0("rendered") - rendered} pictures drawn, still waiting after 60 s`)), 60000));
   await Promise.race([done, late]);
   await new Promise(requestAnimationFrame);
   return {ms: performance.now() - last, drawn: count0("rendered") - rendered,

@@ -281,7 +281,8 @@ def play_with_the_widget(page, url: str, folder: Path) -> None:
     svg = picture.locator("svg")
     natural = float(svg.get_attribute("width").removesuffix("pt")) * 4 / 3
     drawn = svg.bounding_box()["width"]  # far wider than the cell: 60%, and it scrolls
-    assert natural > picture.bounding_box()["width"] and drawn == pytest.approx(0.6 * natural, abs=1)
+    assert natural > picture.bounding_box()["width"]
+    assert drawn == pytest.approx(0.6 * natural, abs=1)
     screenshot(page, widget, "interact-nudge.png")
 
     # h typed, and Enter: the nudge by 0.1, re-evaluated
