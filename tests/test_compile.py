@@ -466,7 +466,9 @@ def test_demo_train_compile_trains_the_same_network(capsys, monkeypatch):
     from microgrid.teaching.demos import train
     assert train.main(["--fast", "--no-plot", "--compile"]) == 0
     out = capsys.readouterr().out
-    assert "faster" in out and "compile included" in out
+    # the speed-up is measured and said, whichever way it goes (--fast is few steps: under
+    # load, the compile may not pay), never asserted here
+    assert re.search(r"compile included; .*: \d+\.\dx (faster|slower)", out)
     assert "OK: the compiled step and backward() agree" in out
     assert train.main(["--fast", "--no-plot"]) == 0
     accuracy = re.compile(r"training accuracy (\S+)")

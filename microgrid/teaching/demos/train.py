@@ -264,7 +264,7 @@ def run(argv: list[str] | None = None) -> tuple[int, Value]:
         uncompiled = per_point * len(X) * args.steps
         print(f"compiled: {seconds:.2f} s end to end, compile included; uncompiled, a point's "
               f"forward and backward takes {per_point * 1e3:.2f} ms, {args.steps} steps of "
-              f"{len(X)} points about {uncompiled:.1f} s: {_faster(uncompiled / seconds)}")
+              f"{len(X)} points about {uncompiled:.2f} s: {_faster(uncompiled / seconds)}")
         print(f"the compiled loss and gradients vs backward()'s, on the trained weights and "
               f"{checked} of the points: max |diff| {worst:.1e} of the largest")
     else:
