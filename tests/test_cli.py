@@ -475,3 +475,18 @@ def test_demo_slide_options_need_output(capsys, tmp_path, monkeypatch, options, 
         code, out, err = run(capsys, *argv)
         assert code == 2 and message in err and "Traceback" not in err
         assert out == "" and list(tmp_path.iterdir()) == []
+
+
+def test_draw_animate_alone_refuses_the_slide_options(capsys, tmp_path, monkeypatch):
+    """Without -o, `draw` prints the DOT of the drawing, legend and theme included; with only
+    --animate, a dark theme or a legend would be asked for a page that has neither."""
+    monkeypatch.chdir(tmp_path)
+    for options in (["--theme", "dark"], ["--legend"]):
+        code, out, err = run(capsys, *SLIDE_COMMANDS["draw"], *options, "--animate", "s.html")
+        assert code == 2 and f"{options[0]} needs -o FILE with --animate" in err
+        assert out == "" and list(tmp_path.iterdir()) == []
+    code, out, err = run(capsys, *SLIDE_COMMANDS["draw"], "--theme", "dark", "--legend",
+                         "--animate", "s.html", "-o", "g.svg")  # the picture's, not the page's
+    assert code == 0, err
+    assert LEGEND in (tmp_path / "g.svg").read_text()
+    assert LEGEND not in (tmp_path / "s.html").read_text()

@@ -92,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="drawing style, with -o or --animate (default: values)")
     _view_options(demo, collapse_default="the demo's own: train and mlp_backprop 2, the "
                                          "others 0")
-    _slide_options(demo, needs="with -o; ")
+    _slide_options(demo, needs=", with -o")
     demo.add_argument("--animate", metavar="HTML",
                       help="write the backward pass, step by step, as an HTML page")
     demo.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the demo")
@@ -171,15 +171,16 @@ def _view_options(parser: argparse.ArgumentParser, collapse_default: str = "") -
 
 def _slide_options(parser: argparse.ArgumentParser, needs: str = "") -> None:
     """--legend, --theme and --dpi: a picture for slides (`draw`'s legend and theme, and
-    `Diagram.save`'s dpi). The step-by-step page of --animate has neither legend nor theme."""
+    `Diagram.save`'s dpi); `needs` says what they need. The page of --animate has neither
+    legend nor theme, so `demo` gives --theme no default: it can tell it was asked for."""
     parser.add_argument("--legend", action="store_true",
-                        help=f"{needs}say under the picture what its colours mean")
+                        help=f"say under the picture what its colours mean{needs}")
     parser.add_argument("--theme", choices=THEMES, default=None if needs else "light",
-                        help=f"{needs}light: black on white; dark: light on dark, for dark "
-                             "slides (default: light; not --animate's page)")
+                        help="light: black on white; dark: light on dark, for dark slides "
+                             f"(default: light; not --animate's page){needs}")
     parser.add_argument("--dpi", type=float, metavar="N",
-                        help=f"a PNG's pixels per inch, up to {MAX_DPI:g}; 300 for slides "
-                             f"(default: {DPI:g}; SVG and PDF are sharp at any size)")
+                        help=f"a PNG's pixels per inch (default: {DPI:g}; up to {MAX_DPI:g}, "
+                             f"for slides and print; SVG and PDF are sharp at any size){needs}")
 
 
 def _check_dpi(dpi: float | None, output: str | None) -> None:
@@ -402,6 +403,10 @@ def _draw(args: argparse.Namespace) -> int:
     if args.output is not None:
         _check_suffix(args.output)
     _check_dpi(args.dpi, args.output)
+    if args.animate is not None and args.output is None and (args.legend or
+                                                             args.theme != "light"):
+        raise UsageError(f"{'--legend' if args.legend else '--theme'} needs -o FILE with "
+                         "--animate: the page of --animate is drawn light, without a legend")
     _check_animate(args.animate)
     _check_collapse(args.collapse)
     if not 1 <= args.digits <= 17:
