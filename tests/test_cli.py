@@ -372,3 +372,121 @@ def test_a_command_that_only_computes_does_not_import_the_drawing():
                             timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["[]", "module 'microgrid' has no attribute 'nothing'"]
+
+
+# --- pictures for slides: --legend, --theme, --dpi -------------------------------------------
+SLIDE_COMMANDS = {"draw": ["draw", "(a*b + c).tanh()", "a=2", "b=-3", "c=10"],
+                  "demo": ["demo", "apple_orange"]}
+LEGEND = "the gradient that flows back along an edge"  # the legend's line for red
+
+
+@pytest.mark.parametrize("command", ["draw", "demo"])
+def test_dpi_draws_the_png_that_many_pixels_per_inch(capsys, tmp_path, command):
+    from microgrid.drawing.render import png_size
+
+    screen, slide = tmp_path / "screen.png", tmp_path / "slide.png"
+    assert run(capsys, *SLIDE_COMMANDS[command], "-o", str(screen))[0] == 0
+    code, out, err = run(capsys, *SLIDE_COMMANDS[command], "-o", str(slide), "--dpi", "300")
+    assert code == 0, err
+    (width, height), (width_300, height_300) = (png_size(p.read_bytes()) for p in (screen, slide))
+    assert width_300 / width == pytest.approx(300 / 96, rel=0.03)
+    assert height_300 / height == pytest.approx(300 / 96, rel=0.03)
+
+
+def test_demo_takes_the_slide_options_before_its_name_too(capsys, tmp_path):
+    from microgrid.drawing.render import png_size
+
+    screen, slide = tmp_path / "screen.png", tmp_path / "slide.png"
+    assert run(capsys, "demo", "-o", str(screen), "apple_orange")[0] == 0
+    code, out, err = run(capsys, "demo", "--dpi", "192", "--theme", "dark", "--legend",
+                         "-o", str(slide), "apple_orange")
+    assert code == 0, err
+    assert png_size(slide.read_bytes())[0] / png_size(screen.read_bytes())[0] == \
+        pytest.approx(2, rel=0.03)
+
+
+@pytest.mark.parametrize("command", ["draw", "demo"])
+def test_theme_dark_draws_on_a_dark_page(capsys, tmp_path, command):
+    from PIL import Image
+
+    from microgrid.drawing.theme import DARK_PAGE
+
+    light, dark, png = tmp_path / "light.svg", tmp_path / "dark.svg", tmp_path / "dark.png"
+    assert run(capsys, *SLIDE_COMMANDS[command], "-o", str(light), "--theme", "light")[0] == 0
+    for path in (dark, png):
+        code, out, err = run(capsys, *SLIDE_COMMANDS[command], "--theme", "dark", "-o", str(path))
+        assert code == 0, err
+    assert f'fill="{DARK_PAGE}"' in dark.read_text()
+    assert DARK_PAGE not in light.read_text()
+    with Image.open(png) as image:
+        assert max(image.convert("RGB").getpixel((0, 0))) < 60  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("command", ["draw", "demo"])
+def test_legend_says_what_the_colours_mean(capsys, tmp_path, command):
+    plain, legend = tmp_path / "plain.svg", tmp_path / "legend.svg"
+    assert run(capsys, *SLIDE_COMMANDS[command], "-o", str(plain))[0] == 0
+    code, out, err = run(capsys, *SLIDE_COMMANDS[command], "--legend", "-o", str(legend))
+    assert code == 0, err
+    assert LEGEND in legend.read_text() and LEGEND not in plain.read_text()
+
+
+def test_draw_without_output_prints_the_dot_of_the_dark_legend_drawing(capsys):
+    from microgrid.drawing.theme import DARK_PAGE
+
+    code, out, err = run(capsys, *SLIDE_COMMANDS["draw"], "--theme", "dark", "--legend")
+    assert code == 0, err
+    assert DARK_PAGE in out and LEGEND in out
+
+
+@pytest.mark.parametrize("options, message", [
+    (["-o", "g.svg", "--dpi", "300"], "--dpi is for a PNG, and 'g.svg' is not a .png: SVG, "
+                                      "PDF and TikZ are sharp at any size"),
+    (["-o", "g.pdf", "--dpi", "300"], "--dpi is for a PNG, and 'g.pdf' is not a .png"),
+    (["-o", "g.tex", "--dpi", "300"], "--dpi is for a PNG, and 'g.tex' is not a .png"),
+    (["-o", "g.dot", "--dpi", "300"], "--dpi is for a PNG, and 'g.dot' is not a .png"),
+    (["-o", "g.png", "--dpi", "0"], "--dpi must be a number from 1 to 300, got 0"),
+    (["-o", "g.png", "--dpi", "nan"], "--dpi must be a number from 1 to 300, got nan"),
+    (["-o", "g.png", "--dpi", "10000"], "--dpi must be a number from 1 to 300, got 10000"),
+    (["-o", "g.png", "--dpi", "many"], "invalid float value: 'many'"),
+    (["-o", "g.svg", "--theme", "night"], "invalid choice: 'night'"),
+    (["--dpi", "300"], "--dpi needs -o FILE.png"),
+])
+@pytest.mark.parametrize("command", ["draw", "demo"])
+def test_bad_slide_options(capsys, tmp_path, monkeypatch, command, options, message):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, *SLIDE_COMMANDS[command], *options)
+    assert code == 2
+    assert message in err and "Traceback" not in err
+    assert out == "" and list(tmp_path.iterdir()) == []  # refused before anything ran
+    if "invalid" not in message or command == "demo":  # argparse's own come with the usage
+        assert err.startswith(f"microgrid {command}: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--legend"], "--legend needs -o FILE"),
+    (["--theme", "dark"], "--theme needs -o FILE"),
+    (["--theme", "light", "--animate", "steps.html"], "the page of --animate is drawn light"),
+    (["--legend", "--animate", "steps.html"], "--legend needs -o FILE"),
+])
+def test_demo_slide_options_need_output(capsys, tmp_path, monkeypatch, options, message):
+    monkeypatch.chdir(tmp_path)
+    for argv in (["demo", "apple_orange", *options], ["demo", *options, "apple_orange"]):
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and message in err and "Traceback" not in err
+        assert out == "" and list(tmp_path.iterdir()) == []
+
+
+def test_draw_animate_alone_refuses_the_slide_options(capsys, tmp_path, monkeypatch):
+    """Without -o, `draw` prints the DOT of the drawing, legend and theme included; with only
+    --animate, a dark theme or a legend would be asked for a page that has neither."""
+    monkeypatch.chdir(tmp_path)
+    for options in (["--theme", "dark"], ["--legend"]):
+        code, out, err = run(capsys, *SLIDE_COMMANDS["draw"], *options, "--animate", "s.html")
+        assert code == 2 and f"{options[0]} needs -o FILE with --animate" in err
+        assert out == "" and list(tmp_path.iterdir()) == []
+    code, out, err = run(capsys, *SLIDE_COMMANDS["draw"], "--theme", "dark", "--legend",
+                         "--animate", "s.html", "-o", "g.svg")  # the picture's, not the page's
+    assert code == 0, err
+    assert LEGEND in (tmp_path / "g.svg").read_text()
+    assert LEGEND not in (tmp_path / "s.html").read_text()

@@ -1,7 +1,7 @@
 """The `microgrid` command line: `microgrid demo NAME [-o FILE] [--animate HTML]`, `microgrid
 demo --list`, `microgrid draw EXPRESSION NAME=NUMBER ... [-o FILE] [--animate FILE] [--local]
-[--check] [--text]`, `microgrid explain EXPRESSION NAME=NUMBER ... [--wrt NAME]`, `microgrid quiz
-[--seed N] [--ops OPS] [--size N] [--html FILE]`.
+[--check] [--text] [--legend] [--theme dark] [--dpi N]`, `microgrid explain EXPRESSION
+NAME=NUMBER ... [--wrt NAME]`, `microgrid quiz [--seed N] [--ops OPS] [--size N] [--html FILE]`.
 
 Exit status: 0 done; 1 a drawing could not be made or written (Graphviz failed or ran out of
 its time budget, a file could not be written); 2 a bad command line (an option, a file name, an
@@ -19,7 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from microgrid.core.engine import Value, topological_order
-from microgrid.drawing.render import TIME_BUDGET, RenderError, check_writable, write_atomically
+from microgrid.drawing.render import (
+    DPI,
+    MAX_DPI,
+    TIME_BUDGET,
+    RenderError,
+    check_writable,
+    write_atomically,
+)
+from microgrid.drawing.theme import THEMES
 from microgrid.teaching import demos
 
 if TYPE_CHECKING:
@@ -36,6 +44,7 @@ exp log sqrt tanh sigmoid relu sin cos abs, called as tanh(x) or x.tanh(), maxim
 minimum(a, b), clamp(x, low, high) and leaky_relu(x, slope) (settings are numbers). Example:
 
   microgrid draw "(a*b + c).tanh()" a=2 b=-3 c=10 -o graph.svg --animate steps.html
+  microgrid draw "(a*b + c).tanh()" a=2 b=-3 c=10 -o slide.png --legend --theme dark --dpi 300
 """
 
 
@@ -61,7 +70,7 @@ visits the nodes (h for a hint, q to stop). Answers may be piped in, one a line.
 LONG_OPTIONS = {
     "draw": {"--help", "--output", "--style", "--rankdir", "--digits", "--no-grads", "--title",
              "--animate", "--local", "--check", "--text", "--time-budget", "--collapse",
-             "--focus"},
+             "--focus", "--legend", "--theme", "--dpi"},
     "explain": {"--help", "--wrt", "--max-paths", "--digits"},
 }
 
@@ -83,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
                       help="drawing style, with -o or --animate (default: values)")
     _view_options(demo, collapse_default="the demo's own: train and mlp_backprop 2, the "
                                          "others 0")
+    _slide_options(demo, needs=", with -o")
     demo.add_argument("--animate", metavar="HTML",
                       help="write the backward pass, step by step, as an HTML page")
     demo.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the demo")
@@ -105,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     draw.add_argument("--no-grads", action="store_true", help="show forward values only")
     draw.add_argument("--title", help="a caption above the graph")
     _view_options(draw)
+    _slide_options(draw)
     draw.add_argument("--animate", metavar="HTML",
                       help="also write the backward pass, step by step, as an HTML page")
     draw.add_argument("--local", action="store_true",
@@ -156,6 +167,32 @@ def _view_options(parser: argparse.ArgumentParser, collapse_default: str = "") -
     parser.add_argument("--focus", metavar="LABEL", action="append",
                         help="draw only the paths from the value labelled LABEL (e.g. "
                              "'w[1]_0_0') to the result; may be given more than once")
+
+
+def _slide_options(parser: argparse.ArgumentParser, needs: str = "") -> None:
+    """--legend, --theme and --dpi: a picture for slides (`draw`'s legend and theme, and
+    `Diagram.save`'s dpi); `needs` says what they need. The page of --animate has neither
+    legend nor theme, so `demo` gives --theme no default: it can tell it was asked for."""
+    parser.add_argument("--legend", action="store_true",
+                        help=f"say under the picture what its colours mean{needs}")
+    parser.add_argument("--theme", choices=THEMES, default=None if needs else "light",
+                        help="light: black on white; dark: light on dark, for dark slides "
+                             f"(default: light; not --animate's page){needs}")
+    parser.add_argument("--dpi", type=float, metavar="N",
+                        help=f"a PNG's pixels per inch (default: {DPI:g}; up to {MAX_DPI:g}, "
+                             f"for slides and print; SVG and PDF are sharp at any size){needs}")
+
+
+def _check_dpi(dpi: float | None, output: str | None) -> None:
+    if dpi is None:
+        return
+    if output is None:
+        raise UsageError("--dpi needs -o FILE.png (it is a PNG's pixels per inch)")
+    if Path(output).suffix.lower() != ".png":
+        raise UsageError(f"--dpi is for a PNG, and {output!r} is not a .png: SVG, PDF and "
+                         "TikZ are sharp at any size")
+    if not 1 <= dpi <= MAX_DPI:  # as Diagram.png's
+        raise UsageError(f"--dpi must be a number from 1 to {MAX_DPI:g}, got {dpi:g}")
 
 
 def _focus(root: Value, labels: list[str] | None) -> list[Value] | None:
@@ -232,7 +269,9 @@ def _demo(args: argparse.Namespace) -> int:
         for name in demos.DEMOS:
             print(f"{name:<16} {(demos.load(name).__doc__ or '').strip().splitlines()[0]}")
         return 0
-    output, style, rest, collapse, focus, animate = _drawing_options(args)
+    known, rest = _drawing_options(args)
+    output, collapse, focus, animate = known.output, known.collapse, known.focus, known.animate
+    style: Style = known.style or "values"
     try:
         module = demos.load(args.name)
     except KeyError as e:
@@ -255,14 +294,16 @@ def _demo(args: argparse.Namespace) -> int:
 
     try:  # both made before either file is written
         diagram = None if output is None else draw(root, style=style, title=title,
-                                                   collapse=collapse, focus=_focus(root, focus))
+                                                   collapse=collapse, focus=_focus(root, focus),
+                                                   legend=known.legend,
+                                                   theme=known.theme or "light")
         # the page: every step of the paths --focus keeps (a collapsed node would hide many)
         steps = None if animate is None else backward_steps(root, style=style, title=title,
                                                             focus=_focus(root, focus))
     except ValueError as e:  # too large to draw or to animate
         raise UsageError(str(e)) from None
     if diagram is not None and output is not None:
-        diagram.save(output)
+        diagram.save(output, dpi=known.dpi)
         full = collapse == 0 and not focus  # the view the demo's LARGE speaks of
         print(f"drew the graph to {output}" + _too_large(diagram, module, root, full))
     if steps is not None and animate is not None:
@@ -313,17 +354,19 @@ def _check_animate(path: str | None) -> None:
                          f"not {path!r}")
 
 
-def _drawing_options(args: argparse.Namespace
-                     ) -> tuple[str | None, Style, list[str], int | None, list[str] | None,
-                                str | None]:
-    """-o, --style, --collapse, --focus and --animate may also come after the demo's name,
-    where REMAINDER collects them."""
+def _drawing_options(args: argparse.Namespace) -> tuple[argparse.Namespace, list[str]]:
+    """-o, --style, --collapse, --focus, --animate, --legend, --theme and --dpi may also come
+    after the demo's name, where REMAINDER collects them: those options, and the demo's own
+    arguments."""
     extra = argparse.ArgumentParser(prog="microgrid demo", add_help=False, exit_on_error=False)
     extra.add_argument("-o", "--output", default=args.output)
     extra.add_argument("--style", choices=["values", "book"], default=args.style)
     extra.add_argument("--collapse", type=int, default=args.collapse)
     extra.add_argument("--focus", action="append", default=args.focus)
     extra.add_argument("--animate", default=args.animate)
+    extra.add_argument("--legend", action="store_true", default=args.legend)
+    extra.add_argument("--theme", choices=THEMES, default=args.theme)
+    extra.add_argument("--dpi", type=float, default=args.dpi)
     try:
         known, rest = extra.parse_known_args(args.args)
     except argparse.ArgumentError as e:
@@ -336,8 +379,12 @@ def _drawing_options(args: argparse.Namespace
     if known.focus and known.output is None and known.animate is None:
         raise UsageError("--focus needs -o FILE or --animate HTML (it is how the graph is "
                          "drawn)")
-    return (known.output, known.style or "values", rest, known.collapse, known.focus,
-            known.animate)
+    if known.output is None and (known.legend or known.theme is not None):
+        raise UsageError(f"{'--legend' if known.legend else '--theme'} needs -o FILE (it is "
+                         "how the picture is drawn; the page of --animate is drawn light, "
+                         "without a legend)")
+    _check_dpi(known.dpi, known.output)
+    return known, rest
 
 
 def _check_suffix(path: str) -> None:
@@ -355,6 +402,11 @@ def _draw(args: argparse.Namespace) -> int:
 
     if args.output is not None:
         _check_suffix(args.output)
+    _check_dpi(args.dpi, args.output)
+    if args.animate is not None and args.output is None and (args.legend or
+                                                             args.theme != "light"):
+        raise UsageError(f"{'--legend' if args.legend else '--theme'} needs -o FILE with "
+                         "--animate: the page of --animate is drawn light, without a legend")
     _check_animate(args.animate)
     _check_collapse(args.collapse)
     if not 1 <= args.digits <= 17:
@@ -375,7 +427,8 @@ def _draw(args: argparse.Namespace) -> int:
         diagram = draw(root, style=args.style, rankdir=args.rankdir, digits=args.digits,
                        title=args.title, time_budget=args.time_budget,
                        show_grads=not args.no_grads, local=args.local, check=args.check,
-                       collapse=args.collapse, focus=focus)
+                       collapse=args.collapse, focus=focus, legend=args.legend,
+                       theme=args.theme)
         # everything is checked, drawn and kept in memory before the first file is written;
         # the page shows every step of the paths --focus keeps (a collapsed node hides many)
         steps = None if args.animate is None else backward_steps(
@@ -384,7 +437,7 @@ def _draw(args: argparse.Namespace) -> int:
             check=args.check, focus=focus)
     except (ExpressionError, ValueError, ArithmeticError) as e:
         raise UsageError(str(e)) from None
-    picture = None if args.output is None else diagram.encode(args.output)
+    picture = None if args.output is None else diagram.encode(args.output, dpi=args.dpi)
     page = None if steps is None else steps.html().encode("utf-8")
     if args.text:
         from microgrid.teaching.explain import tree
