@@ -115,6 +115,13 @@ def test_options_are_drawings_and_a_network_collapses():
         Session(tanh_graph, {"a": 0.5, "b": -1.0}, focus="c")
     with pytest.raises(ValueError, match="draw: digits must be an int"):
         Session(tanh_graph, {"a": 0.5, "b": -1.0}, digits=0)
+    # the picture paints its own page (the widget has no background of its own)
+    assert 'fill="white"' in Session(tanh_graph, {"a": 0.5, "b": -1.0}).svg
+    dark = Session(tanh_graph, {"a": 0.5, "b": -1.0}, theme="dark")
+    dark.set("a", 0.7)
+    assert 'fill="#1e1e1e"' in dark.svg and 'fill="white"' not in dark.svg
+    with pytest.raises(ValueError, match="theme must be 'light' or 'dark', got 'night'"):
+        Session(tanh_graph, {"a": 0.5, "b": -1.0}, theme="night")
 
 
 def test_controls_and_bad_calls():

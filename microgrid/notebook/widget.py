@@ -93,7 +93,7 @@ class Session:
     def __init__(self, target: Callable[..., Value] | Value, inputs: dict[str, object], *,
                  style: str = "values", collapse: int = 0,
                  focus: Value | str | Sequence[Value | str] | None = None, digits: int = 4,
-                 rankdir: str = "LR", h: float = H) -> None:
+                 rankdir: str = "LR", theme: str = "light", h: float = H) -> None:
         self._leaves: dict[str, Value] = {}
         if isinstance(target, Value):
             if inputs:
@@ -114,7 +114,7 @@ class Session:
                             f"{type(target).__name__} {target!r}")
         self.target = target
         self.options = {"style": style, "collapse": collapse, "digits": digits,
-                        "rankdir": rankdir}
+                        "rankdir": rankdir, "theme": theme}
         self.focus = focus
         self.values = {c.name: c.value for c in self.controls}
         self.moved = self.controls[0].name  # the input the nudge moves: the last one moved
@@ -230,7 +230,8 @@ def _unique_names(leaves: list[Value]) -> list[str]:
 
 def interact(target: Callable[..., Value] | Value, /, *, style: str = "values",
              collapse: int = 0, focus: Value | str | Sequence[Value | str] | None = None,
-             digits: int = 4, rankdir: str = "LR", h: float = H, **inputs: object) -> Any:
+             digits: int = 4, rankdir: str = "LR", theme: str = "light", h: float = H,
+             **inputs: object) -> Any:
     """A live widget: a slider and a number box per input, the output's value, and the drawing
     of the graph with every value and gradient; a move runs forward and backward again.
 
@@ -238,7 +239,8 @@ def interact(target: Callable[..., Value] | Value, /, *, style: str = "values",
       name, and returns the output. An input is a number (a slider around it) or, as in
       ipywidgets, ``(min, max)`` or ``(min, max, step)``.
     - ``interact(root)``: the graph of `root`, whose leaves are the inputs (moved in place).
-    - `style`, `collapse`, `focus` (Values, or labels), `digits`, `rankdir`: as `draw`'s.
+    - `style`, `collapse`, `focus` (Values, or labels), `digits`, `rankdir`, `theme`: as
+      `draw`'s (``theme="dark"`` for a dark notebook).
     - `h`: the nudge's step; the widget's check box shows, for the input moved last, how
       much every value changes when it moves by h, beside the gradient's prediction.
 
@@ -249,7 +251,7 @@ def interact(target: Callable[..., Value] | Value, /, *, style: str = "values",
     """
     widget_class = _widget_class()
     session = Session(target, inputs, style=style, collapse=collapse, focus=focus,
-                      digits=digits, rankdir=rankdir, h=h)
+                      digits=digits, rankdir=rankdir, theme=theme, h=h)
     return widget_class(session)
 
 
