@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # benchmarks/ is not an installed package
+from benchmarks import run, worker  # importable: conftest puts the repository on sys.path
+from benchmarks import workloads as w
+from benchmarks.engines import ENGINES
 
-from benchmarks import run, worker  # noqa: E402
-from benchmarks import workloads as w  # noqa: E402
-from benchmarks.engines import ENGINES  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 SIZES = [4, 3, 1]
 MODULES = {"microgrid": "microgrid", "microgrid.nn": "microgrid.nn", "micrograd": "micrograd",
