@@ -15,6 +15,7 @@ from conftest import chromium, lab_log
 
 from benchmarks.browser import run_notebook, wait
 from microgrid import Value, format_number, nn, topological_order
+from microgrid.drawing.theme import contrast
 from microgrid.notebook.widget import Session, control, parse
 from microgrid.teaching.demos.apple_orange import build
 
@@ -323,6 +324,28 @@ def play_with_the_widget(page, url: str, folder: Path) -> None:
     assert not error.is_visible()
     assert not page.locator(".jp-OutputArea-output[data-mime-type="
                             "'application/vnd.jupyter.stderr']").count()
+
+    # in JupyterLab's dark theme, the widget's words are as readable as on the light one
+    for theme, light in [("JupyterLab Dark", "false"), ("JupyterLab Light", "true")]:
+        page.evaluate("t => window.jupyterapp.commands.execute('apputils:change-theme', "
+                      "{theme: t})", theme)
+        page.wait_for_function("v => document.body.dataset.jpThemeLight === v", arg=light)
+        page.wait_for_timeout(300)
+        for part in (".mg-nudge", ".mg-output", ".mg-name"):
+            ink, page_colour = page.evaluate(COLOURS, f".microgrid-interact {part}")
+            assert contrast(ink, page_colour) >= 4.5, (theme, part, ink, page_colour)
+
+
+# The colour of an element's text and of the page under it (the first ancestor with a
+# background), as #rrggbb
+COLOURS = """selector => {
+  const hex = c => "#" + c.match(/\\d+/g).slice(0, 3)
+    .map(x => (+x).toString(16).padStart(2, "0")).join("");
+  let e = document.querySelector(selector), ink = getComputedStyle(e).color;
+  while (e && /rgba\\(0, 0, 0, 0\\)|transparent/.test(getComputedStyle(e).backgroundColor))
+    e = e.parentElement;
+  return [hex(ink), hex(e ? getComputedStyle(e).backgroundColor : "rgb(255, 255, 255)")];
+}"""
 
 
 
