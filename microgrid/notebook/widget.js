@@ -42,14 +42,19 @@ function render({ model, el }) {
   let pending = null; // the newest move made meanwhile
   const boxes = {};
 
-  // Enter commits a text box (the browser's change event) unless a handler up the page takes
-  // the key first, as JupyterLab's notebook does: Enter in our boxes goes no further.
-  function ownEnter(box) {
-    box.addEventListener("keydown", (event) => {
-      if (event.key === "Enter") event.stopPropagation();
+  // Enter commits a text box (the browser's change event), and the arrow keys, Home, End,
+  // PageUp and PageDown move a slider, unless a handler up the page takes the key first, as
+  // JupyterLab's notebook does in command mode (Enter, and ArrowRight for "move the cursor to
+  // the heading below"): these keys in our boxes and sliders go no further.
+  const BOX_KEYS = ["Enter"];
+  const SLIDER_KEYS = ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End",
+                       "PageUp", "PageDown"];
+  function ownKeys(element, keys) {
+    element.addEventListener("keydown", (event) => {
+      if (keys.includes(event.key)) event.stopPropagation();
     });
   }
-  ownEnter(hBox);
+  ownKeys(hBox, BOX_KEYS);
 
   function request(content) {
     content.seq = ++seq;
@@ -89,7 +94,8 @@ function render({ model, el }) {
     box.dataset.name = c.name;
     box.size = 8;
     box.value = String(c.value);
-    ownEnter(box);
+    ownKeys(box, BOX_KEYS);
+    ownKeys(slider, SLIDER_KEYS);
     slider.addEventListener("input", () => {
       box.value = slider.value;
       request({ kind: "set", name: c.name, text: slider.value });
