@@ -303,6 +303,22 @@ def play_with_the_widget(page, url: str, folder: Path) -> None:
         arg=f"when a moves by 0.1: Δoutput = {change} (predicted "
             f"{format_number((1 - math.tanh(1 - a) ** 2) * -1.0 * 0.1, 4)})", timeout=30_000)
 
+    # the keyboard: ArrowRight on b's slider moves it one step (JupyterLab's command mode
+    # has ArrowRight too), and the picture follows
+    b_slider = widget.locator(".mg-slider[data-name='b']")
+    b_slider.focus()
+    b_slider.press("ArrowRight")
+    b = float(b_slider.input_value())
+    assert b > -1.0
+    page.wait_for_function(
+        "t => document.querySelector('.microgrid-interact .mg-output').textContent.startsWith(t)",
+        arg=f"output = {expected_numbers(a, b)[0]};", timeout=30_000)
+    b_slider.press("ArrowLeft")
+    assert float(b_slider.input_value()) == -1.0
+    page.wait_for_function(
+        "t => document.querySelector('.microgrid-interact .mg-output').textContent.startsWith(t)",
+        arg=f"output = {expected[0]};", timeout=30_000)
+
     # bad numbers: the error shows, the picture stays, the kernel answers the next move
     good = picture.inner_html()
     number_box = widget.locator(".mg-box[data-name='b']")
