@@ -188,3 +188,23 @@ def test_the_widget_benchmark_moves_both_widgets_in_jupyterlab():
         for drag in drags:
             assert drag["ms"] > 0 and 1 <= drag["drawn"] <= widget.DRAG
             assert drag["drawn"] + drag["dropped"] <= widget.DRAG
+
+
+@pytest.mark.browser
+def test_the_widget_libraries_benchmark_checks_both_pictures(tmp_path):
+    """anywidget's interact and the stock-ipywidgets build, moved once and dragged, in
+    JupyterLab: browser_run raises if either picture shows numbers other than Python's."""
+    pytest.importorskip("anywidget", reason='needs anywidget: pip install "microgrid[notebook]"')
+    pytest.importorskip("jupyterlab", reason="needs JupyterLab (pip install -e '.[dev]')")
+    from benchmarks import browser
+    from benchmarks import widget_libraries as libraries
+
+    if browser.chromium_executable() is None:
+        pytest.skip("needs Debian's chromium (apt-get install chromium)")
+    results = libraries.browser_run(["apple/orange"], 1, tmp_path)
+    for library in libraries.LIBRARIES:
+        (ms,) = results["move"]["apple/orange", library]
+        drag = results["drag"]["apple/orange", library]
+        assert ms > 0 and 1 <= drag["pictures"] <= libraries.DRAG_PRESSES
+    assert results["drag"]["apple/orange", "ipywidgets"]["dropped"] is None  # no front end
+    assert libraries.kernel_share(["apple/orange"], 2)["apple/orange"] > 0
