@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.widget import sessions
+from benchmarks.widget import kernel_times, sessions
 from microgrid.notebook.widget import Session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -241,18 +241,9 @@ def browser_run(names: list[str], repeats: int, folder: Path) -> dict[str, Any]:
 
 
 def kernel_share(names: list[str], repeats: int) -> dict[str, float]:
-    """The median ms of `Session.set` alone, for the same moves."""
-    out = {}
-    for name in names:
-        session, input_name, start = sessions()[name]
-        step = next(c.step for c in session.controls if c.name == input_name)
-        times = []
-        for k in range(max(repeats, 5)):
-            t = time.perf_counter()
-            session.set(input_name, start + (k + 1) * step)
-            times.append((time.perf_counter() - t) * 1e3)
-        out[name] = statistics.median(times)
-    return out
+    """The median ms of `Session.set` alone (benchmarks.widget's kernel share)."""
+    times = kernel_times(max(repeats, 5))
+    return {name: statistics.median(times[name]) for name in names}
 
 
 def _site_packages(venv: Path) -> Path:

@@ -114,8 +114,6 @@ NOTEBOOK_LARGE_BYTES = 1_000_000
 FAST_LAYOUT = {"mclimit": "0.01", "remincross": "false", "nslimit": "1", "nslimit1": "1"}
 
 
-
-
 # --- building the DOT ----------------------------------------------------------------------
 def draw(root: Value, *, style: Style = "values", rankdir: str = "LR",
          show_grads: bool | None = None, title: str | None = None, digits: int = 4,
